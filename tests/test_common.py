@@ -1,0 +1,62 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from xllm import languages
+from xllm.atomic import atomic_dir, atomic_open, read_jsonl, write_jsonl
+from xllm.errors import UserError
+from xllm.provenance import config_hash, provenance
+
+
+def test_atomic_open_leaves_nothing_when_block_fails(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_open(target) as handle:
+            handle.write("half")
+            raise RuntimeError("killed")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_replaces_only_on_success(tmp_path):
+    target = tmp_path / "model"
+    with atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("v1")
+    with pytest.raises(ValueError):
+        with atomic_dir(target) as tmp:
+            (tmp / "weights").write_text("v2")
+            raise ValueError
+    assert (target / "weights").read_text() == "v1"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_jsonl_round_trip_keeps_unicode(tmp_path):
+    rows = [{"id": 1, "text": "保加利亚"}, {"id": 2, "text": "مرحبا"}]
+    assert write_jsonl(tmp_path / "x.jsonl", rows) == 2
+    assert read_jsonl(tmp_path / "x.jsonl") == rows
+
+
+def test_config_hash_ignores_key_order():
+    assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_provenance_records_versions_and_seed():
+    record = provenance({"seed": 3}, seed=3, signature="sig")
+    assert record["seed"] == 3 and record["signature"] == "sig"
+    assert record["versions"]["torch"] != "not installed"
+    assert len(record["config_hash"]) == 16
+
+
+def test_languages_custom_and_unknown():
+    table = languages.registry({"xx": {"name": "Synthetic"}})
+    assert table["xx"].name == "Synthetic" and table["zh"].whitespace_tokenized is False
+    with pytest.raises(UserError, match="unknown language 'qq'"):
+        languages.get("qq")
+
+
+def test_cli_lists_commands():
+    out = subprocess.run([sys.executable, "-m", "xllm", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "COMMAND" in out.stdout
