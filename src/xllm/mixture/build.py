@@ -1,0 +1,139 @@
+"""Build one model's training mixture from its recipe: read parts, shuffle with the seed, write.
+
+Rows are ``{"id", "instruction", "input", "output", "kind", "lang"}`` (monolingual rows carry
+``text``). Translation rows use the paper's prompt; with several templates, each pair draws one
+with the seeded generator. The manifest counts rows (and tokens, given a tokenizer) per part and
+language, so a reader sees what each model was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+from ..atomic import atomic_open, write_json
+from ..errors import UserError
+from ..prompts import TRANSLATION_INSTRUCTION
+from ..provenance import provenance
+from .recipes import Recipe
+
+
+def _read_alpaca(path: Path) -> list[dict]:
+    items = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(items, list):
+        raise UserError(f"{path}: expected a JSON list of Alpaca items")
+    return items
+
+
+def _read_pairs(path: Path, limit: int | None) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if limit is not None and len(rows) >= limit:
+                break
+            if line.strip():
+                rows.append(json.loads(line))
+    if limit is not None and len(rows) < limit:
+        raise UserError(f"{path}: has {len(rows)} pairs, the mixture needs {limit}")
+    return rows
+
+
+def build_mixture(
+    recipe: Recipe,
+    langs: list[str],
+    alpaca: dict[str, Path],
+    pairs: dict[str, Path],
+    pair_counts: dict[str, int | None],
+    lang_names: dict[str, str],
+    templates: list[str],
+    seed: int,
+    out: Path,
+    manifest: Path,
+    monolingual: dict[str, Path] | None = None,
+    tokenizer_dir: str | None = None,
+    meta: dict | None = None,
+) -> dict:
+    """Write the shuffled mixture and its manifest; return the manifest."""
+    rng = random.Random(seed)
+    templates = templates or [TRANSLATION_INSTRUCTION]
+    rows: list[dict] = []
+    parts_count: Counter = Counter()
+
+    def expand(lang_spec: str) -> list[str]:
+        if lang_spec == "en":
+            return ["en"]
+        if lang_spec == "x":
+            return list(langs)
+        if lang_spec == "all":
+            return list(langs)
+        raise UserError(f"recipe {recipe.name}: unknown part language {lang_spec!r} (en, x or all)")
+
+    for part in recipe.parts:
+        if part.kind == "alpaca":
+            for lang in expand(part.lang):
+                if lang not in alpaca:
+                    raise UserError(f"recipe {recipe.name}: no Alpaca file given for {lang!r}")
+                items = _read_alpaca(alpaca[lang])[: part.size]
+                for item in items:
+                    rows.append({"id": f"alpaca-{lang}:{item['id']}", "instruction": item["instruction"],
+                                 "input": item.get("input", ""), "output": item["output"],
+                                 "kind": "alpaca", "lang": lang})
+                parts_count[f"alpaca:{lang}"] += len(items)
+        elif part.kind == "translation":
+            for lang in langs:
+                if lang not in pairs:
+                    raise UserError(f"recipe {recipe.name}: no parallel data given for {lang!r}")
+                wanted = pair_counts.get(lang)
+                if part.size is not None:
+                    wanted = min(part.size, wanted) if wanted is not None else part.size
+                for pair in _read_pairs(pairs[lang], wanted):
+                    src_lang, tgt_lang = ("en", lang) if part.direction == "en-x" else (lang, "en")
+                    src, tgt = (pair["src"], pair["tgt"]) if part.direction == "en-x" else (pair["tgt"], pair["src"])
+                    template = templates[rng.randrange(len(templates))]
+                    rows.append({
+                        "id": f"{part.direction}-{lang}:{pair['id']}",
+                        "instruction": template.format(src=lang_names[src_lang], tgt=lang_names[tgt_lang]),
+                        "input": src, "output": tgt, "kind": "translation", "lang": lang,
+                    })
+                    parts_count[f"translation:{src_lang}-{tgt_lang}"] += 1
+        elif part.kind == "monolingual":
+            for lang in expand(part.lang):
+                path = (monolingual or {}).get(lang)
+                if path is None:
+                    raise UserError(f"recipe {recipe.name}: no monolingual text given for {lang!r}")
+                with open(path, encoding="utf-8") as handle:
+                    texts = [json.loads(line)["text"] for line in handle if line.strip()][: part.size]
+                rows += [{"id": f"mono-{lang}:{i}", "text": t, "kind": "monolingual", "lang": lang} for i, t in enumerate(texts)]
+                parts_count[f"monolingual:{lang}"] += len(texts)
+
+    if not rows:
+        raise UserError(f"recipe {recipe.name}: the mixture is empty")
+    rng.shuffle(rows)
+    tokens = _count_tokens(rows, tokenizer_dir) if tokenizer_dir else None
+    with atomic_open(out) as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    record = {
+        "recipe": recipe.name,
+        "languages": langs,
+        "rows": len(rows),
+        "parts": dict(sorted(parts_count.items())),
+        "tokens": tokens,
+        "templates": templates,
+        "provenance": provenance(seed=seed, **(meta or {})),
+    }
+    write_json(manifest, record)
+    return record
+
+
+def _count_tokens(rows: list[dict], tokenizer_dir: str) -> dict:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    counts: Counter = Counter()
+    texts = [r.get("text") or "\n".join((r["instruction"], r["input"], r["output"])) for r in rows]
+    for row, ids in zip(rows, tokenizer(texts, add_special_tokens=False)["input_ids"]):
+        counts[f"{row['kind']}:{row['lang']}"] += len(ids)
+    return dict(sorted(counts.items())) | {"total": sum(counts.values())}

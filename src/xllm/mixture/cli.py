@@ -1,0 +1,74 @@
+"""``xllm build-mixture``: one model's training data from its recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def _pairs_map(values: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for value in values or []:
+        if "=" not in value:
+            raise UserError(f"{what}: expected LANG=VALUE, got {value!r}")
+        key, val = value.split("=", 1)
+        out[key] = val
+    return out
+
+
+def cmd_build_mixture(args) -> int:
+    from .build import build_mixture
+    from .recipes import load_recipes, parse_model_id
+
+    recipes = load_recipes(args.recipes)
+    model = parse_model_id(args.model)
+    if model.recipe not in recipes:
+        raise UserError(f"--model {args.model}: recipe {model.recipe!r} is not in {args.recipes}")
+    langs = [code for code in args.langs.split(",") if code]
+    counts: dict[str, int | None] = {lang: None for lang in langs}
+    if args.allocation:
+        allocation = json.loads(Path(args.allocation).read_text(encoding="utf-8"))
+        chosen = allocation["allocation"] if args.alloc == "optimized" else allocation["uniform"]["allocation"]
+        missing = [lang for lang in langs if lang not in chosen]
+        if missing:
+            raise UserError(f"{args.allocation}: no {args.alloc} allocation for {', '.join(missing)}")
+        counts = {lang: int(chosen[lang]) for lang in langs}
+    manifest = build_mixture(
+        recipe=recipes[model.recipe],
+        langs=langs,
+        alpaca={k: Path(v) for k, v in _pairs_map(args.alpaca, "--alpaca").items()},
+        pairs={k: Path(v) for k, v in _pairs_map(args.pairs, "--pairs").items()},
+        pair_counts=counts,
+        lang_names=_pairs_map(args.lang_name, "--lang-name"),
+        templates=args.template,
+        seed=args.seed,
+        out=Path(args.out),
+        manifest=Path(args.manifest),
+        monolingual={k: Path(v) for k, v in _pairs_map(args.monolingual, "--monolingual").items()},
+        tokenizer_dir=args.tokenizer,
+        meta={"model": args.model, "config_hash": args.config_hash},
+    )
+    print(f"mixture {args.model}: {manifest['rows']} rows {manifest['parts']}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("build-mixture", help="build one model's instruction mixture from its recipe")
+    p.add_argument("--model", required=True, help="model id, e.g. coit/ar/20000")
+    p.add_argument("--recipes", required=True)
+    p.add_argument("--langs", required=True, help="comma-separated target languages of the model")
+    p.add_argument("--alpaca", action="append", default=[], metavar="LANG=FILE")
+    p.add_argument("--pairs", action="append", default=[], metavar="LANG=FILE")
+    p.add_argument("--monolingual", action="append", default=[], metavar="LANG=FILE")
+    p.add_argument("--lang-name", action="append", default=[], metavar="LANG=NAME")
+    p.add_argument("--allocation", help="results/allocation/{budget}.json for muit-budget models")
+    p.add_argument("--alloc", choices=["uniform", "optimized"], default="optimized")
+    p.add_argument("--template", action="append", default=[])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokenizer", help="count tokens with this tokenizer (model directory)")
+    p.add_argument("--config-hash", default=None)
+    p.add_argument("--out", required=True)
+    p.add_argument("--manifest", required=True)
+    p.set_defaults(func=cmd_build_mixture)
