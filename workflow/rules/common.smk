@@ -1,0 +1,268 @@
+"""Config check, wildcard constraints, model ids and the input functions every rule uses."""
+
+import json
+import re
+import os
+import sys
+
+from snakemake.utils import validate
+
+from xllm import config as xllm_config
+from xllm import languages as xllm_languages
+from xllm.data.sources import load_sources
+from xllm.errors import UserError
+from xllm.mixture.recipes import load_recipes, parse_model_id
+from xllm.provenance import config_hash
+
+SCHEMA = "workflow/schemas/config.schema.yaml"
+try:
+    xllm_config.check(config, SCHEMA)
+    SOURCES = load_sources(config["data"]["sources"])
+except UserError as err:
+    sys.exit(f"error: {err}")
+validate(config, SCHEMA)
+
+CONFIG_HASH = config_hash(config)
+LANGS = list(config["languages"])
+LANG_TABLE = xllm_languages.registry(config.get("custom_languages"))
+LANG_NAMES = {code: LANG_TABLE[code].name for code in ["en"] + LANGS}
+SCALES = [str(s) for s in config["scales"]]
+BUDGETS = dict(config["budgets"])
+ALLOCS = list(config.get("allocations", ["uniform", "optimized"]))
+MIX = config["mixture"]
+RECIPES = load_recipes(MIX["recipes"])
+DEMO = config.get("demo") or None
+EVAL = config["eval"]
+TASKS = list(EVAL["tasks"])
+MIRROR = config["data"].get("mirror")
+HUB_DIR = "results/hub"
+PAPER_TABLES = "workflow/paper_tables.yaml"
+
+
+wildcard_constraints:
+    lang="[a-z]{2,8}",
+    scale="[0-9]+|full",
+    budget="[A-Za-z0-9.]+",
+    alloc="uniform|optimized",
+    split="dev|devtest",
+    shard="[0-9]+",
+    file="|".join(re.escape(f) for f in SOURCES),
+    model="[a-z0-9-]+(/[A-Za-z0-9.-]+)*",
+    repo="[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+",
+
+
+# ---------------------------------------------------------------- models
+
+
+def x_models():
+    return [f"{recipe}/{lang}/{scale}" for recipe in MIX.get("x_recipes", []) for lang in LANGS for scale in SCALES]
+
+
+def m_models():
+    return [f"{recipe}/{config.get('muit_scale', 'full')}" for recipe in MIX.get("m_recipes", [])]
+
+
+def budget_models():
+    return [f"muit-budget/{budget}/{alloc}" for budget in BUDGETS for alloc in ALLOCS]
+
+
+def ablation_models():
+    return [f"ablation/{MIX['ablation_lang']}/{recipe}" for recipe in MIX.get("ablations", [])]
+
+
+def all_models():
+    return list(MIX.get("baselines", [])) + x_models() + m_models() + budget_models() + ablation_models()
+
+
+def model_langs(model):
+    """The target languages a model is trained on and evaluated in."""
+    meta = parse_model_id(model)
+    return [meta.lang] if meta.lang else list(LANGS)
+
+
+# ---------------------------------------------------------------- external models (hub ids)
+
+
+def local_or_hub(name):
+    """A config path that exists or is produced by a rule stays; a hub id maps to results/hub/."""
+    if name is None or os.path.exists(name) or name.startswith("results/") or "/" not in name:
+        return name
+    return f"{HUB_DIR}/{name}"
+
+
+BASE_MODEL = local_or_hub(config["base_model"])
+
+
+# ---------------------------------------------------------------- data
+
+
+def source_files(corpus, lang=None, split=None):
+    files = [
+        f
+        for f, src in SOURCES.items()
+        if src.corpus == corpus
+        and (lang is None or lang in src.langs)
+        and (split is None or src.extra.get("split") in (None, split))
+    ]
+    if not files:
+        sys.exit(f"error: {config['data']['sources']}: no {corpus} file for language {lang!r}")
+    return [f"results/downloads/{f}" for f in files]
+
+
+def corpus_inputs(wildcards):
+    files = []
+    for corpus in config["data"]["corpora"]:
+        files += [f for f in source_files_or_none(corpus, wildcards.lang)]
+    if not files:
+        sys.exit(f"error: no parallel corpus for {wildcards.lang!r} in {config['data']['sources']}")
+    return files
+
+
+def source_files_or_none(corpus, lang):
+    return [
+        f"results/downloads/{f}"
+        for f, src in SOURCES.items()
+        if src.corpus == corpus and lang in src.langs
+    ]
+
+
+def contamination_files(wildcards):
+    return [
+        f"results/testsets/flores/{split}/{lang}.txt"
+        for split in config["data"].get("contamination_splits", [])
+        for lang in ("en", wildcards.lang)
+    ]
+
+
+def download_input(wildcards):
+    return [os.path.join(MIRROR, wildcards.file)] if MIRROR else []
+
+
+def alpaca_file(lang):
+    return "results/alpaca/en.json" if lang == "en" else f"results/alpaca/{lang}.json"
+
+
+# ---------------------------------------------------------------- mixtures
+
+
+def mixture_plan(model):
+    """What build_mixture needs for a model: languages, Alpaca files, pair files, allocation."""
+    meta = parse_model_id(model)
+    recipe = RECIPES[meta.recipe]
+    langs = model_langs(model)
+    alpaca, pairs, allocation = {}, {}, None
+    for part in recipe.parts:
+        if part.kind == "alpaca":
+            for lang in ["en"] if part.lang == "en" else langs:
+                alpaca[lang] = alpaca_file(lang)
+        elif part.kind == "translation":
+            if meta.budget:
+                allocation = f"results/allocation/{meta.budget}.json"
+                pairs.update({lang: f"results/corpora/{lang}/scale-full.jsonl" for lang in langs})
+            else:
+                scale = meta.scale or "full"
+                pairs.update({lang: f"results/corpora/{lang}/scale-{scale}.jsonl" for lang in langs})
+    return {"langs": langs, "alpaca": alpaca, "pairs": pairs, "allocation": allocation, "alloc": meta.alloc}
+
+
+def mixture_inputs(wildcards):
+    plan = mixture_plan(wildcards.model)
+    files = list(plan["alpaca"].values()) + list(plan["pairs"].values())
+    if plan["allocation"]:
+        files.append(plan["allocation"])
+    return files
+
+
+def mixture_args(wildcards):
+    plan = mixture_plan(wildcards.model)
+    args = [f"--langs {','.join(plan['langs'])}"]
+    args += [f"--alpaca {k}={v}" for k, v in plan["alpaca"].items()]
+    args += [f"--pairs {k}={v}" for k, v in plan["pairs"].items()]
+    args += [f"--lang-name '{k}={v}'" for k, v in LANG_NAMES.items()]
+    args += [f"--template '{t}'" for t in MIX.get("translation_templates", [])]
+    if plan["allocation"]:
+        args.append(f"--allocation {plan['allocation']} --alloc {plan['alloc']}")
+    return " ".join(args)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def eval_plan(model):
+    """Every (task, direction) a model is evaluated on, with its test files."""
+    meta = parse_model_id(model)
+    langs = model_langs(model)
+    tasks = ["flores"] if meta.budget else TASKS
+    split = EVAL.get("flores_split", "devtest")
+    plan = []
+    for lang in langs:
+        if "flores" in tasks:
+            for src, tgt in (("en", lang), (lang, "en")):
+                plan.append({
+                    "task": "flores", "direction": f"{src}-{tgt}", "src_lang": src, "tgt_lang": tgt, "lang": tgt,
+                    "source": f"results/testsets/flores/{split}/{src}.txt",
+                    "reference": f"results/testsets/flores/{split}/{tgt}.txt",
+                })
+        if "xquad" in tasks:
+            plan.append({"task": "xquad", "direction": lang, "lang": lang,
+                         "testset": f"results/testsets/xquad/{lang}.json"})
+        if "mlqa" in tasks:
+            for setting in EVAL.get("mlqa_settings", []):
+                if setting.split("-")[1] == lang:
+                    plan.append({"task": "mlqa", "direction": setting, "lang": lang,
+                                 "testset": f"results/testsets/mlqa/{setting}.json"})
+    return plan
+
+
+def eval_inputs(wildcards):
+    files = set()
+    for item in eval_plan(wildcards.model):
+        files.update(item[k] for k in ("source", "reference", "testset") if k in item)
+    return sorted(files)
+
+
+def metric_model_inputs():
+    files = []
+    for key, metric in (("comet_model", "comet"), ("bleurt_model", "bleurt")):
+        if metric in EVAL.get("mt_metrics", []) and EVAL.get(key):
+            files.append(local_or_hub(EVAL[key]))
+    if "spbleu" in EVAL.get("mt_metrics", []) and EVAL.get("spm_model"):
+        files.append(EVAL["spm_model"])
+    return files
+
+
+def score_files(models):
+    return [f"results/scores/{model}.csv" for model in models]
+
+
+# ---------------------------------------------------------------- scaling
+
+
+def scaling_points(wildcards):
+    return score_files(f"{recipe}/{wildcards.lang}/{scale}" for recipe in MIX.get("x_recipes", [])[:1] for scale in SCALES)
+
+
+def max_pairs_arg():
+    return ",".join(f"{lang}={config['max_pairs'][lang]}" for lang in LANGS)
+
+
+def recipe_model(recipe):
+    """The model id of a recipe named in scaling.alignment_models (a model id passes through)."""
+    if recipe in MIX.get("m_recipes", []):
+        return f"{recipe}/{config.get('muit_scale', 'full')}"
+    return recipe
+
+
+def final_outputs():
+    outputs = [
+        "results/scores.csv",
+        "results/tables/corpus_stats.md",
+        "results/tables/allocation.md",
+        "results/tables/scores_summary.md",
+    ]
+    outputs += [f"results/scaling/{lang}.json" for lang in LANGS]
+    outputs += [f"results/allocation/{budget}.json" for budget in BUDGETS]
+    outputs += ["results/plots/scaling_laws.png", "results/plots/x_vs_m.png", "results/plots/allocation.png"]
+    if len(config["scaling"].get("alignment_models", [])) > 0:
+        outputs.append("results/plots/alignment.png")
+    return outputs
