@@ -1,0 +1,1 @@
+"""Data stage: download, verify, clean and subsample the corpora and test sets."""
