@@ -1,0 +1,136 @@
+"""Reading the result files the report is drawn from, with one-line errors for bad input.
+
+The readers are tolerant of extra keys and columns (other stages add fields over time) but
+strict about the ones a plot needs, so a broken input fails here, naming the file and key,
+rather than deep inside matplotlib.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+from ..errors import UserError
+from ..languages import BUILTIN
+
+SCORE_COLUMNS = ("model", "recipe", "lang", "scale", "budget", "alloc", "task", "direction",
+                 "metric", "value", "n", "ci_low", "ci_high", "signature")
+REQUIRED_SCORE_COLUMNS = ("model", "recipe", "task", "direction", "metric", "value")
+
+
+def _float(text: str | None) -> float | None:
+    if text is None or str(text).strip() in ("", "nan", "NaN", "None"):
+        return None
+    return float(text)
+
+
+def read_scores(path: str | Path) -> list[dict]:
+    """Rows of the long score table; ``value``/``ci_low``/``ci_high`` become floats (or None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in REQUIRED_SCORE_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(SCORE_COLUMNS)})")
+        rows = []
+        for lineno, raw in enumerate(reader, start=2):
+            row = {k: (v if v is not None else "") for k, v in raw.items() if k is not None}
+            for key in ("value", "ci_low", "ci_high"):
+                try:
+                    row[key] = _float(row.get(key))
+                except ValueError:
+                    raise UserError(f"{path}: line {lineno}: {key} {row.get(key)!r} is not a number") from None
+            if row["value"] is None:
+                continue  # a metric that could not be computed; nothing to draw
+            rows.append(row)
+    return rows
+
+
+def read_json(path: str | Path, what: str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object ({what})")
+    return data
+
+
+def number(data: dict, key: str, path, where: str = "") -> float:
+    """``data[key]`` as a finite float, or a one-line error naming the file and key."""
+    label = f"{where}{key}"
+    if key not in data:
+        raise UserError(f"{path}: missing key {label!r}")
+    try:
+        value = float(data[key])
+    except (TypeError, ValueError):
+        raise UserError(f"{path}: {label} = {data[key]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise UserError(f"{path}: {label} = {data[key]!r} is not finite")
+    return value
+
+
+def eval_lang(row: dict) -> str:
+    """The non-English language a score is about, whatever the ``lang`` column holds.
+
+    FLORES rows are ``en-X``/``X-en`` (the scorer's ``lang`` is the target, so ``en`` for X→En);
+    MLQA settings are ``CONTEXT-QUESTION``; XQuAD directions are the language itself.
+    """
+    direction = row.get("direction", "")
+    if "-" in direction:
+        src, tgt = direction.split("-", 1)
+        if row.get("task") == "flores":
+            return tgt if src == "en" else src
+        return tgt
+    return direction or row.get("lang", "")
+
+
+def direction_kind(direction: str) -> str:
+    """``en-x``, ``x-en`` or ``x`` (no direction: a QA language)."""
+    if "-" not in direction:
+        return "x"
+    src, _ = direction.split("-", 1)
+    return "en-x" if src == "en" else "x-en"
+
+
+def scale_key(scale: str) -> float:
+    """Order scales numerically; ``full`` is the largest, an empty scale the smallest."""
+    if scale in ("", None):
+        return -1.0
+    if scale == "full":
+        return math.inf
+    try:
+        return float(scale)
+    except ValueError:
+        return -1.0
+
+
+def lang_names(pairs: list[str] | None) -> dict[str, str]:
+    """Display names: the built-in table, overridden by ``CODE=NAME`` arguments."""
+    names = {code: lang.name for code, lang in BUILTIN.items()}
+    for item in pairs or []:
+        if "=" not in item:
+            raise UserError(f"--lang-name: expected CODE=NAME, got {item!r}")
+        code, name = item.split("=", 1)
+        names[code.strip()] = name.strip()
+    return names
+
+
+def lang_label(code: str, names: dict[str, str]) -> str:
+    name = names.get(code)
+    return f"{name} ({code})" if name and name != code else code
+
+
+def ordered_langs(found, order: list[str] | None = None) -> list[str]:
+    """``order`` first (when given, only those), else the order in which languages were found."""
+    found = list(dict.fromkeys(found))
+    if order:
+        return [lang for lang in order if lang in found]
+    return found
