@@ -14,7 +14,7 @@ import sys
 
 from .errors import UserError
 
-STAGES = ("data", "translate", "mixture", "train", "generate", "metrics", "scaling", "report", "demo")
+STAGES = ("data", "translate", "mixture", "train", "generate", "metrics", "scaling", "report", "demo", "hub")
 
 
 def build_parser() -> argparse.ArgumentParser:

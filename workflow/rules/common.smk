@@ -1,8 +1,9 @@
 """Config check, wildcard constraints, model ids and the input functions every rule uses."""
 
 import json
-import re
 import os
+import re
+import subprocess
 import sys
 
 from snakemake.utils import validate
@@ -14,7 +15,7 @@ from xllm.errors import UserError
 from xllm.mixture.recipes import load_recipes, parse_model_id
 from xllm.provenance import config_hash
 
-SCHEMA = "workflow/schemas/config.schema.yaml"
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 try:
     xllm_config.check(config, SCHEMA)
     SOURCES = load_sources(config["data"]["sources"])
@@ -33,10 +34,15 @@ MIX = config["mixture"]
 RECIPES = load_recipes(MIX["recipes"])
 DEMO = config.get("demo") or None
 EVAL = config["eval"]
+TRANSLATE = config["translate"]
+TRAIN = config["train"]
+GEN = config["generate"]
+SCALING = config["scaling"]
 TASKS = list(EVAL["tasks"])
 MIRROR = config["data"].get("mirror")
 HUB_DIR = "results/hub"
 PAPER_TABLES = "workflow/paper_tables.yaml"
+REPORT = "results/report.html"
 
 
 wildcard_constraints:
@@ -55,11 +61,19 @@ wildcard_constraints:
 
 
 def x_models():
-    return [f"{recipe}/{lang}/{scale}" for recipe in MIX.get("x_recipes", []) for lang in LANGS for scale in SCALES]
+    return [
+        f"{recipe}/{lang}/{scale}"
+        for recipe in MIX.get("x_recipes", [])
+        for lang in LANGS
+        for scale in SCALES
+    ]
 
 
 def m_models():
-    return [f"{recipe}/{config.get('muit_scale', 'full')}" for recipe in MIX.get("m_recipes", [])]
+    return [
+        f"{recipe}/{config.get('muit_scale', 'full')}"
+        for recipe in MIX.get("m_recipes", [])
+    ]
 
 
 def budget_models():
@@ -67,11 +81,20 @@ def budget_models():
 
 
 def ablation_models():
-    return [f"ablation/{MIX['ablation_lang']}/{recipe}" for recipe in MIX.get("ablations", [])]
+    return [
+        f"ablation/{MIX['ablation_lang']}/{recipe}"
+        for recipe in MIX.get("ablations", [])
+    ]
 
 
 def all_models():
-    return list(MIX.get("baselines", [])) + x_models() + m_models() + budget_models() + ablation_models()
+    return (
+        list(MIX.get("baselines", []))
+        + x_models()
+        + m_models()
+        + budget_models()
+        + ablation_models()
+    )
 
 
 def model_langs(model):
@@ -85,7 +108,12 @@ def model_langs(model):
 
 def local_or_hub(name):
     """A config path that exists or is produced by a rule stays; a hub id maps to results/hub/."""
-    if name is None or os.path.exists(name) or name.startswith("results/") or "/" not in name:
+    if (
+        name is None
+        or os.path.exists(name)
+        or name.startswith("results/")
+        or "/" not in name
+    ):
         return name
     return f"{HUB_DIR}/{name}"
 
@@ -105,7 +133,9 @@ def source_files(corpus, lang=None, split=None):
         and (split is None or src.extra.get("split") in (None, split))
     ]
     if not files:
-        sys.exit(f"error: {config['data']['sources']}: no {corpus} file for language {lang!r}")
+        sys.exit(
+            f"error: {config['data']['sources']}: no {corpus} file for language {lang!r}"
+        )
     return [f"results/downloads/{f}" for f in files]
 
 
@@ -114,15 +144,17 @@ def corpus_inputs(wildcards):
     for corpus in config["data"]["corpora"]:
         files += [f for f in source_files_or_none(corpus, wildcards.lang)]
     if not files:
-        sys.exit(f"error: no parallel corpus for {wildcards.lang!r} in {config['data']['sources']}")
+        sys.exit(
+            f"error: no parallel corpus for {wildcards.lang!r} in {config['data']['sources']}"
+        )
     return files
 
 
-def source_files_or_none(corpus, lang):
+def source_files_or_none(corpus, lang=None):
     return [
         f"results/downloads/{f}"
         for f, src in SOURCES.items()
-        if src.corpus == corpus and lang in src.langs
+        if src.corpus == corpus and (lang is None or lang in src.langs)
     ]
 
 
@@ -139,7 +171,41 @@ def download_input(wildcards):
 
 
 def alpaca_file(lang):
-    return "results/alpaca/en.json" if lang == "en" else f"results/alpaca/{lang}.json"
+    return (
+        "results/alpaca/en.json"
+        if lang == "en"
+        else f"results/alpaca/translated/{lang}.json"
+    )
+
+
+# ---------------------------------------------------------------- translation
+
+
+def translate_inputs(wildcards):
+    inputs = {"alpaca": "results/alpaca/en.json"}
+    backend = TRANSLATE["backend"]
+    if backend == "demo":
+        inputs["spec"] = f"results/demo/languages/{wildcards.lang}.json"
+    elif backend == "hf-seq2seq":
+        inputs["model"] = local_or_hub(TRANSLATE["model"])
+    elif backend == "import":
+        inputs["imported"] = TRANSLATE["import_files"][wildcards.lang]
+    return inputs
+
+
+def translate_options(wildcards, input):
+    opts = [
+        f"--batch-size {TRANSLATE['batch_size']}",
+        f"--beam-size {TRANSLATE['beam_size']}",
+        f"--max-length {TRANSLATE['max_length']}",
+    ]
+    if "spec" in input.keys():
+        opts.append(f"--spec {input.spec}")
+    if "model" in input.keys():
+        opts.append(f"--model {input.model}")
+    if "imported" in input.keys():
+        opts.append(f"--import-file {input.imported}")
+    return " ".join(opts)
 
 
 # ---------------------------------------------------------------- mixtures
@@ -158,11 +224,24 @@ def mixture_plan(model):
         elif part.kind == "translation":
             if meta.budget:
                 allocation = f"results/allocation/{meta.budget}.json"
-                pairs.update({lang: f"results/corpora/{lang}/scale-full.jsonl" for lang in langs})
+                pairs.update(
+                    {lang: f"results/corpora/{lang}/scale-full.jsonl" for lang in langs}
+                )
             else:
                 scale = meta.scale or "full"
-                pairs.update({lang: f"results/corpora/{lang}/scale-{scale}.jsonl" for lang in langs})
-    return {"langs": langs, "alpaca": alpaca, "pairs": pairs, "allocation": allocation, "alloc": meta.alloc}
+                pairs.update(
+                    {
+                        lang: f"results/corpora/{lang}/scale-{scale}.jsonl"
+                        for lang in langs
+                    }
+                )
+    return {
+        "langs": langs,
+        "alpaca": alpaca,
+        "pairs": pairs,
+        "allocation": allocation,
+        "alloc": meta.alloc,
+    }
 
 
 def mixture_inputs(wildcards):
@@ -185,6 +264,39 @@ def mixture_args(wildcards):
     return " ".join(args)
 
 
+# ---------------------------------------------------------------- training
+
+
+def train_launcher():
+    """Plain `xllm train` without GPUs (one process); accelerate (and srun across nodes) with."""
+    if not TRAIN["gpus_per_node"]:
+        return "xllm train"
+    return (
+        f"xllm launch-train --nodes {TRAIN['nodes']} --gpus-per-node {TRAIN['gpus_per_node']} "
+        f"--accelerate-config {TRAIN['accelerate_config']} --"
+    )
+
+
+def train_hyperparameters():
+    opts = [
+        f"--epochs {TRAIN['epochs']}",
+        f"--learning-rate {TRAIN['learning_rate']}",
+        f"--global-batch-size {TRAIN['global_batch_size']}",
+        f"--per-device-batch-size {TRAIN['per_device_batch_size']}",
+        f"--lr-scheduler {TRAIN['lr_scheduler']}",
+        f"--warmup-ratio {TRAIN['warmup_ratio']}",
+        f"--weight-decay {TRAIN['weight_decay']}",
+        f"--max-seq-length {TRAIN['max_seq_length']}",
+        f"--precision {TRAIN['precision']}",
+        f"--checkpoint-every {TRAIN['checkpoint_every']}",
+    ]
+    if TRAIN.get("packing"):
+        opts.append("--packing")
+    if TRAIN.get("gradient_checkpointing"):
+        opts.append("--gradient-checkpointing")
+    return " ".join(opts)
+
+
 # ---------------------------------------------------------------- evaluation
 
 
@@ -198,19 +310,37 @@ def eval_plan(model):
     for lang in langs:
         if "flores" in tasks:
             for src, tgt in (("en", lang), (lang, "en")):
-                plan.append({
-                    "task": "flores", "direction": f"{src}-{tgt}", "src_lang": src, "tgt_lang": tgt, "lang": tgt,
-                    "source": f"results/testsets/flores/{split}/{src}.txt",
-                    "reference": f"results/testsets/flores/{split}/{tgt}.txt",
-                })
+                plan.append(
+                    {
+                        "task": "flores",
+                        "direction": f"{src}-{tgt}",
+                        "src_lang": src,
+                        "tgt_lang": tgt,
+                        "lang": tgt,
+                        "source": f"results/testsets/flores/{split}/{src}.txt",
+                        "reference": f"results/testsets/flores/{split}/{tgt}.txt",
+                    }
+                )
         if "xquad" in tasks:
-            plan.append({"task": "xquad", "direction": lang, "lang": lang,
-                         "testset": f"results/testsets/xquad/{lang}.json"})
+            plan.append(
+                {
+                    "task": "xquad",
+                    "direction": lang,
+                    "lang": lang,
+                    "testset": f"results/testsets/xquad/{lang}.json",
+                }
+            )
         if "mlqa" in tasks:
             for setting in EVAL.get("mlqa_settings", []):
                 if setting.split("-")[1] == lang:
-                    plan.append({"task": "mlqa", "direction": setting, "lang": lang,
-                                 "testset": f"results/testsets/mlqa/{setting}.json"})
+                    plan.append(
+                        {
+                            "task": "mlqa",
+                            "direction": setting,
+                            "lang": lang,
+                            "testset": f"results/testsets/mlqa/{setting}.json",
+                        }
+                    )
     return plan
 
 
@@ -219,6 +349,54 @@ def eval_inputs(wildcards):
     for item in eval_plan(wildcards.model):
         files.update(item[k] for k in ("source", "reference", "testset") if k in item)
     return sorted(files)
+
+
+def generate_inputs(wildcards):
+    return {
+        "model": f"results/models/{wildcards.model}",
+        "plan": f"results/plans/{wildcards.model}.json",
+        "data": eval_inputs(wildcards),
+    }
+
+
+def generate_options():
+    opts = [
+        f"--batch-size {GEN['batch_size']}",
+        f"--max-new-tokens {GEN['max_new_tokens']}",
+        f"--num-beams {GEN['num_beams']}",
+    ]
+    if GEN.get("do_sample"):
+        opts.append("--do-sample")
+    if GEN.get("limit"):
+        opts.append(f"--limit {GEN['limit']}")
+    opts += [f"--lang-name '{k}={v}'" for k, v in LANG_NAMES.items()]
+    return " ".join(opts)
+
+
+def score_inputs(wildcards):
+    return {
+        "generations": f"results/generations/{wildcards.model}",
+        "plan": f"results/plans/{wildcards.model}.json",
+        "metric_models": metric_model_inputs(),
+    }
+
+
+def score_options():
+    opts = [
+        f"--mt-metrics {','.join(EVAL['mt_metrics'])}",
+        f"--qa-metrics {','.join(EVAL['qa_metrics'])}",
+        f"--bootstrap {EVAL['bootstrap']}",
+    ]
+    for key, flag in (
+        ("comet_model", "--comet-model"),
+        ("bleurt_model", "--bleurt-model"),
+    ):
+        metric = key.split("_")[0]
+        if metric in EVAL["mt_metrics"] and EVAL.get(key):
+            opts.append(f"{flag} {local_or_hub(EVAL[key])}")
+    if "spbleu" in EVAL["mt_metrics"] and EVAL.get("spm_model"):
+        opts.append(f"--spm-model {EVAL['spm_model']}")
+    return " ".join(opts)
 
 
 def metric_model_inputs():
@@ -239,7 +417,11 @@ def score_files(models):
 
 
 def scaling_points(wildcards):
-    return score_files(f"{recipe}/{wildcards.lang}/{scale}" for recipe in MIX.get("x_recipes", [])[:1] for scale in SCALES)
+    return score_files(
+        f"{recipe}/{wildcards.lang}/{scale}"
+        for recipe in MIX.get("x_recipes", [])[:1]
+        for scale in SCALES
+    )
 
 
 def max_pairs_arg():
@@ -253,6 +435,29 @@ def recipe_model(recipe):
     return recipe
 
 
+def alignment_models():
+    """Figure 5's models: the base model and each named recipe's model."""
+    models = {"base": BASE_MODEL}
+    for name in SCALING.get("alignment_models", []):
+        models[name] = f"results/models/{recipe_model(name)}"
+    return models
+
+
+def alignment_inputs(wildcards):
+    inputs = dict(alignment_models())
+    inputs["flores"] = [
+        f"results/testsets/flores/dev/{lang}.txt" for lang in ["en"] + LANGS
+    ]
+    return inputs
+
+
+def alignment_args(wildcards, input):
+    args = [f"--model {name}={input[name]}" for name in alignment_models()]
+    args.append(f"--en {input.flores[0]}")
+    args += [f"--x {lang}={path}" for lang, path in zip(LANGS, input.flores[1:])]
+    return " ".join(args)
+
+
 def final_outputs():
     outputs = [
         "results/scores.csv",
@@ -262,7 +467,45 @@ def final_outputs():
     ]
     outputs += [f"results/scaling/{lang}.json" for lang in LANGS]
     outputs += [f"results/allocation/{budget}.json" for budget in BUDGETS]
-    outputs += ["results/plots/scaling_laws.png", "results/plots/x_vs_m.png", "results/plots/allocation.png"]
+    outputs += [
+        "results/plots/scaling_laws.png",
+        "results/plots/x_vs_m.png",
+        "results/plots/allocation.png",
+    ]
     if len(config["scaling"].get("alignment_models", [])) > 0:
         outputs.append("results/plots/alignment.png")
     return outputs
+
+
+def on_success(workflow):
+    """Render results/report.html once every final output exists, and say where results are."""
+    outputs = final_outputs()
+    if all(os.path.exists(p) for p in outputs):
+        newest = max(os.path.getmtime(p) for p in outputs)
+        if not os.path.exists(REPORT) or os.path.getmtime(REPORT) < newest:
+            cmd = [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "--report",
+                REPORT,
+                "--nolock",
+                "--quiet",
+                "all",
+            ]
+            cmd += [
+                "--snakefile",
+                workflow.main_snakefile,
+                "--configfiles",
+                *workflow.configfiles,
+            ]
+            if subprocess.run(cmd).returncode != 0:
+                print(f"xllm: could not render {REPORT}; run: {' '.join(cmd)}")
+        outputs.append(REPORT)
+    print("\nxllm results:")
+    for path in outputs:
+        if os.path.exists(path):
+            print(f"  {path}")
+    print(
+        "  results/logs/ (one log per job), results/benchmarks/ (time and memory per job)"
+    )

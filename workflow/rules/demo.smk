@@ -6,38 +6,40 @@ if DEMO:
     rule make_demo_data:
         output:
             files=[os.path.join(MIRROR, f) for f in SOURCES],
-            specs=expand("results/demo/languages/{lang}.json", lang=list(DEMO["languages"])),
-        params:
-            spec=json.dumps(DEMO),
-            seed=config["seed"],
+            specs=expand(
+                "results/demo/languages/{lang}.json", lang=list(DEMO["languages"])
+            ),
         log:
             "results/logs/make_demo_data.log",
         benchmark:
             "results/benchmarks/make_demo_data.tsv"
+        conda:
+            "../../envs/data.yaml"
         resources:
             mem_mb=1000,
             runtime=10,
-        conda:
-            "../../envs/data.yaml"
+        params:
+            spec=json.dumps(DEMO),
+            seed=config["seed"],
         shell:
             "xllm demo-data --spec {params.spec:q} --seed {params.seed} "
-            "--out-dir {MIRROR:q} --spec-dir results/demo/languages > {log:q} 2>&1"
+            "--out-dir {params.mirror:q} --spec-dir results/demo/languages > {log:q} 2>&1"
 
     rule make_demo_base:
         output:
             directory("results/demo/base-init"),
-        params:
-            model=DEMO["model"],
-            seed=config["seed"],
         log:
             "results/logs/make_demo_base.log",
         benchmark:
             "results/benchmarks/make_demo_base.tsv"
+        conda:
+            "../../envs/train.yaml"
         resources:
             mem_mb=2000,
             runtime=10,
-        conda:
-            "../../envs/train.yaml"
+        params:
+            model=DEMO["model"],
+            seed=config["seed"],
         shell:
             "xllm demo-base --out {output:q} --hidden-size {params.model[hidden_size]} "
             "--layers {params.model[layers]} --heads {params.model[heads]} "
@@ -45,18 +47,22 @@ if DEMO:
 
     rule make_demo_english:
         input:
-            [f"results/downloads/{f}" for f, s in SOURCES.items() if s.corpus in ("wikimatrix", "alpaca")],
+            [
+                f"results/downloads/{f}"
+                for f, s in SOURCES.items()
+                if s.corpus in ("wikimatrix", "alpaca")
+            ],
         output:
             "results/demo/english.jsonl",
         log:
             "results/logs/make_demo_english.log",
         benchmark:
             "results/benchmarks/make_demo_english.tsv"
+        conda:
+            "../../envs/data.yaml"
         resources:
             mem_mb=1000,
             runtime=10,
-        conda:
-            "../../envs/data.yaml"
         shell:
             "xllm demo-english --inputs {input:q} --out {output:q} > {log:q} 2>&1"
 
@@ -66,20 +72,20 @@ if DEMO:
             data="results/demo/english.jsonl",
         output:
             directory("results/demo/base-model"),
-        params:
-            train=DEMO["pretrain"],
-            seed=config["seed"],
-            max_len=config["train"]["max_seq_length"],
         log:
             "results/logs/pretrain_demo_base.log",
         benchmark:
             "results/benchmarks/pretrain_demo_base.tsv"
+        conda:
+            "../../envs/train.yaml"
         threads: 2
         resources:
             mem_mb=3000,
             runtime=30,
-        conda:
-            "../../envs/train.yaml"
+        params:
+            train=DEMO["pretrain"],
+            seed=config["seed"],
+            max_len=config["train"]["max_seq_length"],
         shell:
             "xllm train --base {input.base:q} --data {input.data:q} --out {output:q} "
             "--checkpoint-dir results/checkpoints/demo-base --epochs {params.train[epochs]} "

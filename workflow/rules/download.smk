@@ -11,19 +11,19 @@ rule download_file:
         download_input,
     output:
         "results/downloads/{file}",
-    params:
-        sources=config["data"]["sources"],
-        lock=config["data"]["lock"],
-        mirror=f"--mirror {MIRROR}" if MIRROR else "",
     log:
         "results/logs/download_file/{file}.log",
     benchmark:
         "results/benchmarks/download_file/{file}.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=500,
         runtime=120,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        sources=config["data"]["sources"],
+        lock=config["data"]["lock"],
+        mirror=f"--mirror {MIRROR}" if MIRROR else "",
     shell:
         "xllm download --file {wildcards.file:q} --sources {params.sources:q} --lock {params.lock:q} "
         "--out {output:q} {params.mirror} > {log:q} 2>&1"
@@ -31,15 +31,15 @@ rule download_file:
 
 rule download_hf_model:
     output:
-        directory(HUB_DIR + "/{repo}"),
+        directory("results/hub/{repo}"),
     log:
         "results/logs/download_hf_model/{repo}.log",
     benchmark:
         "results/benchmarks/download_hf_model/{repo}.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=2000,
         runtime=240,
-    conda:
-        "../../envs/data.yaml"
     shell:
         "xllm fetch-model --repo {wildcards.repo:q} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,88 @@
+# Generate on every test set of a model (one job per model), then score the generations.
+
+
+localrules:
+    plan_evaluation,
+
+
+rule plan_evaluation:
+    output:
+        "results/plans/{model}.json",
+    log:
+        "results/logs/plan_evaluation/{model}.log",
+    benchmark:
+        "results/benchmarks/plan_evaluation/{model}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=100,
+        runtime=1,
+    params:
+        plan=lambda wc: json.dumps(eval_plan(wc.model), indent=1),
+    shell:
+        "printf '%s\\n' {params.plan:q} > {output:q} 2> {log:q}"
+
+
+rule generate_model:
+    input:
+        unpack(generate_inputs),
+    output:
+        directory("results/generations/{model}"),
+    log:
+        "results/logs/generate_model/{model}.log",
+    benchmark:
+        "results/benchmarks/generate_model/{model}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: GEN.get("threads", 1)
+    resources:
+        mem_mb=GEN.get("mem_mb", 32000),
+        runtime=lambda wc, attempt: GEN["runtime_min"] * attempt,
+        gpu=GEN["gpus"],
+    params:
+        staging="results/staging/generations/{model}",
+        options=generate_options(),
+    shell:
+        "xllm generate --model {input.model:q} --plan {input.plan:q} --out-dir {output:q} "
+        "--staging {params.staging:q} {params.options} > {log:q} 2>&1"
+
+
+rule score_model:
+    input:
+        unpack(score_inputs),
+    output:
+        "results/scores/{model}.csv",
+    log:
+        "results/logs/score_model/{model}.log",
+    benchmark:
+        "results/benchmarks/score_model/{model}.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=EVAL.get("mem_mb", 16000),
+        runtime=lambda wc, attempt: EVAL.get("runtime_min", 120) * attempt,
+        gpu=EVAL.get("gpus", 0),
+    params:
+        options=score_options(),
+        seed=config["seed"],
+    shell:
+        "xllm score-generations --generations-dir {input.generations:q} --plan {input.plan:q} "
+        "--model {wildcards.model} {params.options} --seed {params.seed} --out {output:q} > {log:q} 2>&1"
+
+
+rule gather_scores:
+    input:
+        score_files(all_models()),
+    output:
+        "results/scores.csv",
+    log:
+        "results/logs/gather_scores.log",
+    benchmark:
+        "results/benchmarks/gather_scores.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "xllm gather-scores --inputs {input:q} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,27 @@
+# One training mixture per model id (recipe x language x scale | budget), recipes as data.
+
+
+rule build_mixture:
+    input:
+        mixture_inputs,
+    output:
+        data="results/mixtures/{model}/train.jsonl",
+        manifest="results/mixtures/{model}/manifest.json",
+    log:
+        "results/logs/build_mixture/{model}.log",
+    benchmark:
+        "results/benchmarks/build_mixture/{model}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        args=mixture_args,
+        recipes=MIX["recipes"],
+        seed=config["seed"],
+        config_hash=CONFIG_HASH,
+    shell:
+        "xllm build-mixture --model {wildcards.model} --recipes {params.recipes:q} {params.args} "
+        "--seed {params.seed} --config-hash {params.config_hash} --out {output.data:q} "
+        "--manifest {output.manifest:q} > {log:q} 2>&1"

@@ -1,0 +1,157 @@
+# Clean and subsample parallel corpora, normalize Alpaca and the test sets.
+
+
+rule prepare_corpus:
+    input:
+        corpus=corpus_inputs,
+        flores=contamination_files,
+    output:
+        corpus="results/corpora/{lang}/clean.parquet",
+        manifest="results/corpora/{lang}/manifest.json",
+    log:
+        "results/logs/prepare_corpus/{lang}.log",
+    benchmark:
+        "results/benchmarks/prepare_corpus/{lang}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    params:
+        sources=config["data"]["sources"],
+        margin=config["data"]["wikimatrix_min_margin"],
+        max_chars=config["data"]["max_chars"],
+        max_ratio=config["data"]["max_length_ratio"],
+    shell:
+        "xllm prepare-corpus --lang {wildcards.lang} --inputs {input.corpus:q} "
+        "--sources {params.sources:q} --flores-exclude {input.flores:q} "
+        "--min-margin {params.margin} --max-chars {params.max_chars} --max-ratio {params.max_ratio} "
+        "--out {output.corpus:q} --manifest {output.manifest:q} > {log:q} 2>&1"
+
+
+rule subset_corpus:
+    input:
+        "results/corpora/{lang}/clean.parquet",
+    output:
+        "results/corpora/{lang}/scale-{scale}.jsonl",
+    log:
+        "results/logs/subset_corpus/{lang}-{scale}.log",
+    benchmark:
+        "results/benchmarks/subset_corpus/{lang}-{scale}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        seed=config["seed"],
+    shell:
+        "xllm subset-corpus --corpus {input:q} --lang {wildcards.lang} --scale {wildcards.scale} "
+        "--seed {params.seed} --out {output:q} > {log:q} 2>&1"
+
+
+rule corpus_stats:
+    input:
+        expand("results/corpora/{lang}/manifest.json", lang=LANGS),
+    output:
+        report(
+            "results/tables/corpus_stats.md",
+            caption="../report/corpus_stats.rst",
+            category="Data",
+        ),
+    log:
+        "results/logs/corpus_stats.log",
+    benchmark:
+        "results/benchmarks/corpus_stats.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        paper=PAPER_TABLES,
+    shell:
+        "xllm corpus-stats --manifests {input:q} --paper-tables {params.paper:q} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
+rule prepare_alpaca:
+    input:
+        source_files("alpaca"),
+    output:
+        "results/alpaca/en.json",
+    log:
+        "results/logs/prepare_alpaca.log",
+    benchmark:
+        "results/benchmarks/prepare_alpaca.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "xllm prepare-alpaca --input {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule prepare_flores:
+    input:
+        lambda wc: source_files("flores", wc.lang, wc.split),
+    output:
+        "results/testsets/flores/{split}/{lang}.txt",
+    log:
+        "results/logs/prepare_flores/{split}-{lang}.log",
+    benchmark:
+        "results/benchmarks/prepare_flores/{split}-{lang}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        sources=config["data"]["sources"],
+    shell:
+        "xllm prepare-testset --task flores --lang {wildcards.lang} --split {wildcards.split} "
+        "--input {input:q} --sources {params.sources:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule prepare_xquad:
+    input:
+        lambda wc: source_files("xquad", wc.lang),
+    output:
+        "results/testsets/xquad/{lang}.json",
+    log:
+        "results/logs/prepare_xquad/{lang}.log",
+    benchmark:
+        "results/benchmarks/prepare_xquad/{lang}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        sources=config["data"]["sources"],
+    shell:
+        "xllm prepare-testset --task xquad --lang {wildcards.lang} --input {input:q} "
+        "--sources {params.sources:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule prepare_mlqa:
+    input:
+        source_files_or_none("mlqa"),
+    output:
+        "results/testsets/mlqa/{setting}.json",
+    log:
+        "results/logs/prepare_mlqa/{setting}.log",
+    benchmark:
+        "results/benchmarks/prepare_mlqa/{setting}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        sources=config["data"]["sources"],
+        split=EVAL.get("mlqa_split", "test"),
+    shell:
+        "xllm prepare-testset --task mlqa --setting {wildcards.setting} --split {params.split} "
+        "--input {input:q} --sources {params.sources:q} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,120 @@
+# Tables and plots of results/report.html (snakemake --report; captions in workflow/report/).
+
+
+rule plot_scaling_laws:
+    input:
+        expand("results/scaling/{lang}.json", lang=LANGS),
+    output:
+        report(
+            "results/plots/scaling_laws.png",
+            caption="../report/scaling_laws.rst",
+            category="Scaling laws",
+        ),
+    log:
+        "results/logs/plot_scaling_laws.log",
+    benchmark:
+        "results/benchmarks/plot_scaling_laws.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "xllm plot-scaling --fits {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_x_vs_m:
+    input:
+        "results/scores.csv",
+    output:
+        report(
+            "results/plots/x_vs_m.png",
+            caption="../report/x_vs_m.rst",
+            category="x- vs m-models",
+        ),
+    log:
+        "results/logs/plot_x_vs_m.log",
+    benchmark:
+        "results/benchmarks/plot_x_vs_m.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        task=SCALING["task"],
+        metric=SCALING["metric"],
+    shell:
+        "xllm plot-x-vs-m --scores {input:q} --task {params.task} --metric {params.metric} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
+rule plot_allocation:
+    input:
+        allocations=expand("results/allocation/{budget}.json", budget=BUDGETS),
+        scores="results/scores.csv",
+    output:
+        report(
+            "results/plots/allocation.png",
+            caption="../report/allocation.rst",
+            category="Allocation",
+        ),
+    log:
+        "results/logs/plot_allocation.log",
+    benchmark:
+        "results/benchmarks/plot_allocation.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "xllm plot-allocation --allocations {input.allocations:q} --scores {input.scores:q} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
+rule plot_alignment:
+    input:
+        "results/analysis/alignment.json",
+    output:
+        report(
+            "results/plots/alignment.png",
+            caption="../report/alignment.rst",
+            category="Alignment",
+        ),
+    log:
+        "results/logs/plot_alignment.log",
+    benchmark:
+        "results/benchmarks/plot_alignment.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "xllm plot-alignment --alignment {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule summarize_scores:
+    input:
+        "results/scores.csv",
+    output:
+        report(
+            "results/tables/scores_summary.md",
+            caption="../report/scores_summary.rst",
+            category="Scores",
+        ),
+    log:
+        "results/logs/summarize_scores.log",
+    benchmark:
+        "results/benchmarks/summarize_scores.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        paper=PAPER_TABLES,
+    shell:
+        "xllm scores-summary --scores {input:q} --paper-tables {params.paper:q} "
+        "--out {output:q} > {log:q} 2>&1"

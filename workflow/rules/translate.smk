@@ -1,0 +1,51 @@
+# Alpaca-X: Alpaca translated into each language, in shards (one job each) merged in order.
+
+
+rule translate_alpaca:
+    input:
+        unpack(translate_inputs),
+    output:
+        "results/alpaca/shards/{lang}/{shard}.json",
+    log:
+        "results/logs/translate_alpaca/{lang}-{shard}.log",
+    benchmark:
+        "results/benchmarks/translate_alpaca/{lang}-{shard}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=TRANSLATE.get("mem_mb", 8000),
+        runtime=TRANSLATE.get("runtime_min", 240),
+        gpu=TRANSLATE.get("gpus", 0),
+    params:
+        backend=TRANSLATE["backend"],
+        shards=TRANSLATE["shards"],
+        options=translate_options,
+    shell:
+        "xllm translate-alpaca --input {input.alpaca:q} --lang {wildcards.lang} "
+        "--shard {wildcards.shard} --num-shards {params.shards} --backend {params.backend} "
+        "{params.options} --out {output:q} > {log:q} 2>&1"
+
+
+rule merge_alpaca:
+    input:
+        lambda wc: expand(
+            "results/alpaca/shards/{lang}/{shard}.json",
+            lang=wc.lang,
+            shard=range(TRANSLATE["shards"]),
+        ),
+    output:
+        data="results/alpaca/translated/{lang}.json",
+        qc="results/alpaca/translated/{lang}.qc.json",
+    log:
+        "results/logs/merge_alpaca/{lang}.log",
+    benchmark:
+        "results/benchmarks/merge_alpaca/{lang}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "xllm merge-alpaca --shards {input:q} --lang {wildcards.lang} --out {output.data:q} "
+        "--qc {output.qc:q} > {log:q} 2>&1"
