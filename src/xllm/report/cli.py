@@ -34,3 +34,25 @@ def register(sub) -> None:
     p.add_argument("--fits", nargs="+", required=True, metavar="FIT.json")
     _common(p, langs=False)
     p.set_defaults(func=cmd_plot_scaling)
+    register_x_vs_m(sub)
+
+
+def cmd_plot_x_vs_m(args) -> int:
+    from .x_vs_m import plot_x_vs_m
+
+    out = plot_x_vs_m(args.scores, args.task, args.metric, args.out, x_recipe=args.x_recipe,
+                      m_recipe=args.m_recipe, baseline=args.baseline, langs=_langs(args), names=_names(args))
+    print(f"x- vs m-model plot ({args.task}, {args.metric}): {out}")
+    return 0
+
+
+def register_x_vs_m(sub) -> None:
+    p = sub.add_parser("plot-x-vs-m", help="Figure 4: x-model vs m-model vs baseline per language")
+    p.add_argument("--scores", required=True, help="results/scores.csv")
+    p.add_argument("--task", default="flores")
+    p.add_argument("--metric", default="chrf")
+    p.add_argument("--x-recipe", default="coit")
+    p.add_argument("--m-recipe", default="muit")
+    p.add_argument("--baseline", default="alpaca-en")
+    _common(p)
+    p.set_defaults(func=cmd_plot_x_vs_m)
