@@ -1,0 +1,1 @@
+"""Translate Alpaca into each language (Alpaca-X): shards, backends, protection, merge and QC."""
