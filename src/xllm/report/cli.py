@@ -35,6 +35,7 @@ def register(sub) -> None:
     _common(p, langs=False)
     p.set_defaults(func=cmd_plot_scaling)
     register_x_vs_m(sub)
+    register_allocation(sub)
 
 
 def cmd_plot_x_vs_m(args) -> int:
@@ -56,3 +57,22 @@ def register_x_vs_m(sub) -> None:
     p.add_argument("--baseline", default="alpaca-en")
     _common(p)
     p.set_defaults(func=cmd_plot_x_vs_m)
+
+
+def cmd_plot_allocation(args) -> int:
+    from .allocation_plot import plot_allocation
+
+    out = plot_allocation(args.allocations, args.out, scores=args.scores, task=args.task, metric=args.metric,
+                          langs=_langs(args), names=_names(args))
+    print(f"allocation plot of {len(args.allocations)} budget(s): {out}")
+    return 0
+
+
+def register_allocation(sub) -> None:
+    p = sub.add_parser("plot-allocation", help="uniform vs optimized allocation: pairs, predicted and measured scores")
+    p.add_argument("--allocations", nargs="+", required=True, metavar="ALLOC.json")
+    p.add_argument("--scores", help="results/scores.csv (measured scores of the budget m-models, optional)")
+    p.add_argument("--task", default="flores")
+    p.add_argument("--metric", help="metric of the measured scores (default: the fits' metric, else comet, chrf, ...)")
+    _common(p)
+    p.set_defaults(func=cmd_plot_allocation)
