@@ -88,12 +88,12 @@ def build_mixture(
                 wanted = pair_counts.get(lang)
                 if part.size is not None:
                     wanted = min(part.size, wanted) if wanted is not None else part.size
-                for pair in _read_pairs(pairs[lang], wanted):
+                for n, pair in enumerate(_read_pairs(pairs[lang], wanted)):
                     src_lang, tgt_lang = ("en", lang) if part.direction == "en-x" else (lang, "en")
                     src, tgt = (pair["src"], pair["tgt"]) if part.direction == "en-x" else (pair["tgt"], pair["src"])
                     template = templates[rng.randrange(len(templates))]
                     rows.append({
-                        "id": f"{part.direction}-{lang}:{pair['id']}",
+                        "id": f"{part.direction}-{lang}:{pair.get('id', n)}",
                         "instruction": template.format(src=lang_names[src_lang], tgt=lang_names[tgt_lang]),
                         "input": src, "output": tgt, "kind": "translation", "lang": lang,
                     })

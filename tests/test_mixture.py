@@ -1,0 +1,108 @@
+"""Mixtures from recipes: parts, counts, directions, allocations, seeded shuffling, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xllm.errors import UserError
+from xllm.mixture.build import build_mixture
+from xllm.mixture.recipes import load_recipes, parse_model_id
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = REPO / "workflow" / "recipes.yaml"
+NAMES = {"en": "English", "ar": "Arabic", "zh": "Chinese"}
+
+
+@pytest.fixture()
+def data(tmp_path):
+    def alpaca(lang, n):
+        path = tmp_path / f"alpaca-{lang}.json"
+        items = [{"id": str(i), "instruction": f"{lang} instr {i}", "input": "", "output": f"{lang} out {i}"} for i in range(n)]
+        path.write_text(json.dumps(items), encoding="utf-8")
+        return path
+
+    def pairs(lang, n):
+        path = tmp_path / f"pairs-{lang}.jsonl"
+        path.write_text("".join(json.dumps({"src": f"en {i}", "tgt": f"{lang} {i}"}) + "\n" for i in range(n)))
+        return path
+
+    return {
+        "alpaca": {"en": alpaca("en", 5), "ar": alpaca("ar", 4), "zh": alpaca("zh", 3)},
+        "pairs": {"ar": pairs("ar", 10), "zh": pairs("zh", 8)},
+        "dir": tmp_path,
+    }
+
+
+def build(data, recipe, langs, counts=None, seed=1, name="mix"):
+    out = data["dir"] / f"{name}.jsonl"
+    manifest = build_mixture(
+        recipe=load_recipes(RECIPES)[recipe], langs=langs, alpaca=data["alpaca"], pairs=data["pairs"],
+        pair_counts=counts or {lang: None for lang in langs}, lang_names=NAMES,
+        templates=["Translate the following sentences from {src} to {tgt}."], seed=seed,
+        out=out, manifest=data["dir"] / f"{name}.manifest.json",
+    )
+    return [json.loads(line) for line in out.open()], manifest
+
+
+def test_coit_is_alpaca_en_plus_alpaca_x_plus_en_x_pairs(data):
+    rows, manifest = build(data, "coit", ["ar"])
+    assert manifest["parts"] == {"alpaca:ar": 4, "alpaca:en": 5, "translation:en-ar": 10}
+    translation = [r for r in rows if r["kind"] == "translation"]
+    assert {r["instruction"] for r in translation} == {"Translate the following sentences from English to Arabic."}
+    assert all(r["input"].startswith("en ") and r["output"].startswith("ar ") for r in translation)
+    assert manifest["provenance"]["seed"] == 1
+
+
+def test_muit_budget_takes_each_languages_allocated_pairs(data):
+    rows, manifest = build(data, "muit-budget", ["ar", "zh"], counts={"ar": 7, "zh": 2})
+    assert manifest["parts"]["translation:en-ar"] == 7 and manifest["parts"]["translation:en-zh"] == 2
+    assert manifest["parts"]["alpaca:zh"] == 3 and manifest["parts"]["alpaca:en"] == 5
+
+
+def test_ablation_x_en_reverses_the_pairs(data):
+    rows, manifest = build(data, "abl-alpaca-en-x-xen", ["zh"])
+    translation = [r for r in rows if r["kind"] == "translation"]
+    assert manifest["parts"]["translation:zh-en"] == 8
+    assert all(r["input"].startswith("zh ") and r["output"].startswith("en ") for r in translation)
+    assert translation[0]["instruction"].endswith("from Chinese to English.")
+
+
+def test_shuffle_is_seeded(data):
+    a, _ = build(data, "muit", ["ar", "zh"], seed=3, name="a")
+    b, _ = build(data, "muit", ["ar", "zh"], seed=3, name="b")
+    c, _ = build(data, "muit", ["ar", "zh"], seed=4, name="c")
+    assert a == b and a != c and sorted(map(json.dumps, a)) == sorted(map(json.dumps, c))
+
+
+def test_allocation_larger_than_the_subset_is_an_error(data):
+    with pytest.raises(UserError, match="has 10 pairs, the mixture needs 50"):
+        build(data, "muit-budget", ["ar"], counts={"ar": 50})
+
+
+def test_model_ids_round_trip_to_columns():
+    assert parse_model_id("coit/ar/20000").columns() == {
+        "model": "coit/ar/20000", "recipe": "coit", "lang": "ar", "scale": "20000", "budget": "", "alloc": ""}
+    assert parse_model_id("muit-budget/1.2M/optimized").alloc == "optimized"
+    with pytest.raises(UserError, match="does not match"):
+        parse_model_id("coit/ar")
+
+
+def test_cli_reads_the_optimized_or_uniform_allocation(data, tmp_path):
+    allocation = tmp_path / "alloc.json"
+    allocation.write_text(json.dumps({"allocation": {"ar": 6, "zh": 1}, "uniform": {"allocation": {"ar": 3, "zh": 4}}}))
+    out = tmp_path / "cli.jsonl"
+    cmd = [sys.executable, "-m", "xllm", "build-mixture", "--model", "muit-budget/small/uniform",
+           "--recipes", str(RECIPES), "--langs", "ar,zh", "--allocation", str(allocation), "--alloc", "uniform",
+           "--alpaca", f"en={data['alpaca']['en']}", "--alpaca", f"ar={data['alpaca']['ar']}",
+           "--alpaca", f"zh={data['alpaca']['zh']}", "--pairs", f"ar={data['pairs']['ar']}",
+           "--pairs", f"zh={data['pairs']['zh']}", "--lang-name", "en=English", "--lang-name", "ar=Arabic",
+           "--lang-name", "zh=Chinese", "--out", str(out), "--manifest", str(tmp_path / "m.json")]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    parts = json.loads((tmp_path / "m.json").read_text())["parts"]
+    assert parts["translation:en-ar"] == 3 and parts["translation:en-zh"] == 4
