@@ -36,6 +36,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_plot_scaling)
     register_x_vs_m(sub)
     register_allocation(sub)
+    register_alignment(sub)
 
 
 def cmd_plot_x_vs_m(args) -> int:
@@ -76,3 +77,18 @@ def register_allocation(sub) -> None:
     p.add_argument("--metric", help="metric of the measured scores (default: the fits' metric, else comet, chrf, ...)")
     _common(p)
     p.set_defaults(func=cmd_plot_allocation)
+
+
+def cmd_plot_alignment(args) -> int:
+    from .alignment_plot import plot_alignment
+
+    out = plot_alignment(args.alignment, args.out, langs=_langs(args), names=_names(args))
+    print(f"alignment plot: {out}")
+    return 0
+
+
+def register_alignment(sub) -> None:
+    p = sub.add_parser("plot-alignment", help="Figure 5: layer-wise cosine of parallel sentences and a 2-D projection")
+    p.add_argument("--alignment", required=True, help="results/analysis/alignment.json")
+    _common(p)
+    p.set_defaults(func=cmd_plot_alignment)
