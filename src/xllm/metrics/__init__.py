@@ -1,0 +1,1 @@
+"""Metrics with their real implementations: sacrebleu, COMET, BLEURT, MLQA-normalized QA, bootstrap."""

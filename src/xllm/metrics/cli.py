@@ -1,0 +1,150 @@
+"""Metric subcommands: score-mt, score-qa, score-generations, gather-scores, compare-generations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import UserError
+
+MT_CHOICES = ("bleu", "spbleu", "chrf", "chrf++", "comet", "bleurt")
+
+
+def _lines(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as handle:
+        return [line.rstrip("\n") for line in handle]
+
+
+def score_mt(args) -> int:
+    from .registry import MetricOptions, compute
+
+    hyps, refs = _lines(args.hyp), _lines(args.ref)
+    srcs = _lines(args.src) if args.src else None
+    if len(hyps) != len(refs):
+        raise UserError(f"{args.hyp}: {len(hyps)} lines but {args.ref} has {len(refs)}")
+    if srcs is not None and len(srcs) != len(hyps):
+        raise UserError(f"{args.src}: {len(srcs)} lines but {args.hyp} has {len(hyps)}")
+    model = {"spbleu": "spm_model", "comet": "comet_model", "bleurt": "bleurt_model"}.get(args.metric)
+    options = MetricOptions(batch_size=args.batch_size, device=args.device, comet_encoder=args.comet_encoder,
+                            **({model: args.model} if model else {}))
+    scored = compute(args.metric, hyps, refs, srcs=srcs, lang=args.lang, options=options)
+    out = {"metric": args.metric, "score": scored.score, "n": scored.n, "signature": scored.signature}
+    if "n_over_max_length" in scored.info:
+        out["n_over_max_length"] = scored.info["n_over_max_length"]
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def score_qa(args) -> int:
+    from ..atomic import read_jsonl
+    from .generations import _squad_answers
+    from .registry import compute
+
+    try:
+        gold = _squad_answers(args.references)
+        preds = read_jsonl(args.predictions)
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise UserError(f"{args.predictions} or {args.references}: malformed ({err})") from None
+    by_id = {}
+    for i, row in enumerate(preds):
+        if "id" not in row or "prediction" not in row:
+            raise UserError(f"{args.predictions}: line {i + 1} needs id and prediction")
+        if str(row["id"]) not in gold:
+            raise UserError(f"{args.predictions}: id {row['id']!r} is not in {args.references}")
+        by_id[str(row["id"])] = str(row["prediction"])
+    missing = [qid for qid in gold if qid not in by_id]
+    if missing:
+        raise UserError(f"{args.predictions}: no prediction for {len(missing)} question(s), e.g. id {missing[0]!r}")
+    ids = list(gold)
+    hyps, refs = [by_id[q] for q in ids], [gold[q] for q in ids]
+    out = {}
+    for key, name in (("exact_match", "em"), ("f1", "f1"), ("contains", "contains")):
+        out[key] = compute(name, hyps, refs, lang=args.lang).score
+    out["n"] = len(ids)
+    print(json.dumps(out))
+    return 0
+
+
+def score_generations(args) -> int:
+    from .score import run
+
+    return run(args)
+
+
+def gather_scores(args) -> int:
+    from .score import gather
+
+    n = gather(args.inputs, args.out)
+    print(f"wrote {n} scores to {args.out}")
+    return 0
+
+
+def compare(args) -> int:
+    from .compare import compare_generations
+    from .registry import MetricOptions
+
+    options = MetricOptions(spm_model=args.spm_model, comet_model=args.comet_model,
+                            bleurt_model=args.bleurt_model, device=args.device)
+    result = compare_generations(args.a, args.b, args.task, args.direction, args.metric,
+                                 n_boot=args.bootstrap, seed=args.seed, lang=args.lang, options=options)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--spm-model", help="flores101 SentencePiece model file (spbleu)")
+    p.add_argument("--comet-model", help="local COMET checkpoint directory (checkpoints/model.ckpt + hparams.yaml)")
+    p.add_argument("--comet-encoder", help="local directory of COMET's encoder tokenizer/config (default: from hparams, offline)")
+    p.add_argument("--bleurt-model", help="local BLEURT (bleurt-pytorch) model directory")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (COMET, BLEURT)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("score-mt", help="score a translation file; prints {metric, score, n, signature}")
+    p.add_argument("--hyp", required=True)
+    p.add_argument("--ref", required=True)
+    p.add_argument("--src", help="source sentences (comet)")
+    p.add_argument("--lang", required=True, help="target language code")
+    p.add_argument("--metric", required=True, choices=MT_CHOICES)
+    p.add_argument("--model", help="spm model (spbleu) or checkpoint directory (comet, bleurt)")
+    p.add_argument("--comet-encoder")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=score_mt)
+
+    p = sub.add_parser("score-qa", help="EM / F1 / contains of QA predictions against a SQuAD-format file")
+    p.add_argument("--predictions", required=True, help="JSONL lines {id, prediction}")
+    p.add_argument("--references", required=True, help="SQuAD-format JSON")
+    p.add_argument("--lang", required=True, help="answer (context) language: selects MLQA normalization")
+    p.set_defaults(func=score_qa)
+
+    p = sub.add_parser("score-generations", help="score a model's generations into the long score table")
+    p.add_argument("--generations-dir", required=True)
+    p.add_argument("--plan", required=True)
+    p.add_argument("--model", required=True, help="model id, e.g. coit/ar/10000")
+    p.add_argument("--mt-metrics", default="bleu,chrf")
+    p.add_argument("--qa-metrics", default="em,f1,contains")
+    _model_flags(p)
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the confidence interval (0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=score_generations)
+
+    p = sub.add_parser("gather-scores", help="concatenate per-model score tables")
+    p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=gather_scores)
+
+    p = sub.add_parser("compare-generations", help="paired bootstrap between two models' generations")
+    p.add_argument("--a", required=True, help="baseline generations directory")
+    p.add_argument("--b", required=True, help="system generations directory")
+    p.add_argument("--task", required=True)
+    p.add_argument("--direction", required=True)
+    p.add_argument("--metric", required=True)
+    p.add_argument("--lang")
+    _model_flags(p)
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=compare)
