@@ -37,6 +37,7 @@ def register(sub) -> None:
     register_x_vs_m(sub)
     register_allocation(sub)
     register_alignment(sub)
+    register_summary(sub)
 
 
 def cmd_plot_x_vs_m(args) -> int:
@@ -92,3 +93,21 @@ def register_alignment(sub) -> None:
     p.add_argument("--alignment", required=True, help="results/analysis/alignment.json")
     _common(p)
     p.set_defaults(func=cmd_plot_alignment)
+
+
+def cmd_scores_summary(args) -> int:
+    from .summary import summarize
+
+    out = summarize(args.scores, args.out, paper_tables=args.paper_tables, langs=_langs(args),
+                    names=_names(args), ci=args.ci)
+    print(f"scores summary: {out}")
+    return 0
+
+
+def register_summary(sub) -> None:
+    p = sub.add_parser("scores-summary", help="markdown tables of all scores, the paper's numbers beside ours")
+    p.add_argument("--scores", required=True, help="results/scores.csv")
+    p.add_argument("--paper-tables", help="workflow/paper_tables.yaml (the paper's published numbers)")
+    p.add_argument("--ci", action="store_true", help="show bootstrap confidence intervals in the cells")
+    _common(p)
+    p.set_defaults(func=cmd_scores_summary)
