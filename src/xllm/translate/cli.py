@@ -12,8 +12,7 @@ def _target_language(args):
     try:
         lang = get(args.lang)
     except UserError:
-        if not args.lang_code:
-            raise UserError(f"--lang {args.lang}: unknown language; give its MT model code with --lang-code")
+        # Custom language: fine for one-pair (Marian) models; NLLB/M2M need --lang-code.
         return Language(args.lang, args.lang, nllb=args.lang_code, m2m=args.lang_code)
     if args.lang_code:
         return Language(lang.code, lang.name, lang.flores, args.lang_code, args.lang_code, lang.whitespace_tokenized)

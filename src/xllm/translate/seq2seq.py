@@ -104,6 +104,8 @@ class Seq2SeqBackend:
                 kwargs["forced_bos_token_id"] = self.forced_bos
             with torch.inference_mode():
                 generated = self.model.generate(**enc, **kwargs)
+            if self.forced_bos is not None:  # not every tokenizer lists its language tokens as special
+                generated[generated == self.forced_bos] = self.tokenizer.pad_token_id
             for i, text in zip(batch, self.tokenizer.batch_decode(generated, skip_special_tokens=True)):
                 out[i] = text.strip()
             if on_batch:
