@@ -64,7 +64,9 @@ def _fetch(url: str, part: Path, timeout: float, log) -> None:
     import requests
 
     have = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
+    headers = {"Accept-Encoding": "identity"}  # the bytes as stored: the checksum is of those
+    if have:
+        headers["Range"] = f"bytes={have}-"
     try:
         with requests.get(url, headers=headers, stream=True, timeout=timeout) as resp:
             if resp.status_code == 416 and have:  # nothing left to fetch: the part is complete
@@ -78,8 +80,10 @@ def _fetch(url: str, part: Path, timeout: float, log) -> None:
                 log(f"resuming at byte {have}")
             else:
                 mode, have, expected = "wb", 0, _content_length(resp, 0)
+            # keep every byte that arrived before a dropped connection, for the next Range request
+            resp.raw.enforce_content_length = False
             with open(part, mode) as handle:
-                for chunk in resp.iter_content(CHUNK):
+                while chunk := resp.raw.read1(CHUNK, decode_content=False):  # whatever has arrived
                     handle.write(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -92,7 +96,7 @@ def _fetch(url: str, part: Path, timeout: float, log) -> None:
 
 def _content_length(resp, offset: int) -> int | None:
     value = resp.headers.get("Content-Length")
-    if value is None or resp.headers.get("Content-Encoding"):
+    if value is None:
         return None
     return offset + int(value)
 
