@@ -212,7 +212,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("fit-scores", help="fit one language's law from the long scores table")
-    p.add_argument("--scores", nargs="+", required=True, help="score CSVs (long format)")
+    p.add_argument("--scores", nargs="+", action="extend", required=True, help="score CSVs (long format)")
     p.add_argument("--lang", required=True)
     p.add_argument("--task", default="flores")
     p.add_argument("--metric", default="comet")
@@ -231,7 +231,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_allocate)
 
     p = sub.add_parser("allocate-fits", help="allocate a budget using per-language fit JSONs")
-    p.add_argument("--fits", nargs="+", required=True)
+    p.add_argument("--fits", nargs="+", action="extend", required=True)
     p.add_argument("--max-pairs", required=True, help="LANG=N,LANG=N,... pairs available per language")
     p.add_argument("--budget", required=True)
     p.add_argument("--budget-name", default=None, help="name of the budget (default: the output's stem)")
@@ -251,9 +251,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_similarity)
 
     p = sub.add_parser("alignment", help="per-layer alignment of parallel sentences (Figure 5 data)")
-    p.add_argument("--model", nargs="+", required=True, metavar="NAME=DIR")
+    p.add_argument("--model", nargs="+", action="extend", required=True, metavar="NAME=DIR")
     p.add_argument("--en", required=True)
-    p.add_argument("--x", nargs="+", required=True, metavar="LANG=FILE")
+    p.add_argument("--x", nargs="+", action="extend", required=True, metavar="LANG=FILE")
     p.add_argument("--max-sentences", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
@@ -261,7 +261,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_alignment)
 
     p = sub.add_parser("allocation-table", help="the paper's Table 4: uniform vs optimized allocation")
-    p.add_argument("--allocations", nargs="+", required=True)
+    p.add_argument("--allocations", nargs="+", action="extend", required=True)
     p.add_argument("--scores", required=True)
     p.add_argument("--generations-root", default=None, help="for the paired-bootstrap significance")
     p.add_argument("--metrics", default="comet,bleurt,bleu,chrf")
