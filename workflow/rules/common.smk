@@ -15,6 +15,9 @@ from xllm.errors import UserError
 from xllm.mixture.recipes import load_recipes, parse_model_id
 from xllm.provenance import config_hash
 
+# Rules call the `xllm` of the Python that runs Snakemake (e.g. .venv/bin), activated or not.
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 try:
     xllm_config.check(config, SCHEMA)
@@ -316,7 +319,7 @@ def eval_plan(model):
                         "direction": f"{src}-{tgt}",
                         "src_lang": src,
                         "tgt_lang": tgt,
-                        "lang": tgt,
+                        "lang": lang,
                         "source": f"results/testsets/flores/{split}/{src}.txt",
                         "reference": f"results/testsets/flores/{split}/{tgt}.txt",
                     }

@@ -21,6 +21,7 @@ if DEMO:
         params:
             spec=json.dumps(DEMO),
             seed=config["seed"],
+            mirror=MIRROR,
         shell:
             "xllm demo-data --spec {params.spec:q} --seed {params.seed} "
             "--out-dir {params.mirror:q} --spec-dir results/demo/languages > {log:q} 2>&1"

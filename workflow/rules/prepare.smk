@@ -46,7 +46,7 @@ rule subset_corpus:
     params:
         seed=config["seed"],
     shell:
-        "xllm subset-corpus --corpus {input:q} --lang {wildcards.lang} --scale {wildcards.scale} "
+        "xllm subset-corpus --corpus {input:q} --scale {wildcards.scale} "
         "--seed {params.seed} --out {output:q} > {log:q} 2>&1"
 
 
