@@ -13,4 +13,6 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 .venv/bin/python -m pip install -q -r requirements.txt
 .venv/bin/python -m pip install -q --no-deps -e .
+# A single-node Slurm for the cluster tests (Debian packages; skipped, with the reason, elsewhere).
+bash scripts/install-slurm.sh || echo "setup: local Slurm not installed; the cluster tests will be skipped"
 .venv/bin/python -c "import xllm, torch, transformers; print('xllm', xllm.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
