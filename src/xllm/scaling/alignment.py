@@ -3,8 +3,8 @@
 Per model, language and layer: the mean cosine similarity of the token-mean hidden states of
 aligned English/X sentences (raw, and centered on the layer's mean vector, which removes the shared
 direction of anisotropic LM states). Plus a 2-D PCA projection of the English and X sentence
-vectors of the middle and last layers (one projection per model and layer over all languages), for
-the scatter plot; the sentence subsample is seeded.
+vectors of the last layer (and of the middle one), one PCA per model over English and all languages,
+for the scatter plot. The same seeded subsample of line numbers is used for every language.
 """
 
 from __future__ import annotations
@@ -53,51 +53,68 @@ def layer_alignment(en: np.ndarray, x: np.ndarray) -> list[dict]:
     return rows
 
 
+def common_lines(en_path, x_paths: dict[str, str], max_sentences: int | None, seed: int):
+    """English and X sentences on the line numbers every file has non-empty (a seeded subsample)."""
+    from .representations import read_lines
+
+    en = read_lines(en_path)
+    xs = {lang: read_lines(path) for lang, path in x_paths.items()}
+    for lang, lines in xs.items():
+        if len(lines) != len(en):
+            raise UserError(f"{x_paths[lang]}: {len(lines)} lines but {en_path} has {len(en)}; files must be line-aligned")
+    keep = [i for i in range(len(en)) if en[i].strip() and all(lines[i].strip() for lines in xs.values())]
+    if len(keep) < 2:
+        raise UserError(f"{en_path}: fewer than 2 lines are non-empty in every language")
+    if max_sentences and len(keep) > max_sentences:
+        rng = np.random.default_rng(seed)
+        keep = sorted(rng.choice(keep, max_sentences, replace=False).tolist())
+    return keep, [en[i] for i in keep], {lang: [lines[i] for i in keep] for lang, lines in xs.items()}
+
+
+def projection(vectors: dict[str, np.ndarray], layer: int) -> tuple[dict, list[float]]:
+    """One PCA over English and every language at ``layer``: code -> [[x, y], ...]."""
+    codes = list(vectors)
+    proj, ratio = pca_2d(np.concatenate([vectors[c][layer] for c in codes]))
+    out, start = {}, 0
+    for code in codes:
+        n = vectors[code].shape[1]
+        out[code] = [[float(a), float(b)] for a, b in proj[start:start + n]]
+        start += n
+    return out, ratio
+
+
 def alignment_command(args) -> int:
     from ..atomic import write_json
     from ..provenance import provenance
-    from .representations import Encoder, read_lines, read_parallel
+    from .representations import Encoder
 
     models = parse_named(args.model, "--model")
     xs = parse_named(args.x, "--x")
-    n_en = len(read_lines(args.en))
-    rng = np.random.default_rng(args.seed)
-    texts = {}
-    for lang, path in xs.items():
-        en, x = read_parallel(args.en, path, None)
-        if args.max_sentences and len(en) > args.max_sentences:
-            keep = np.sort(rng.choice(len(en), args.max_sentences, replace=False))
-            en, x = [en[i] for i in keep], [x[i] for i in keep]
-        texts[lang] = (en, x)
-    record = {"models": {}, "languages": list(xs), "max_sentences": args.max_sentences,
-              "n_en_lines": n_en}
+    if "en" in xs:
+        raise UserError("--x: en is the pivot (--en), not a language to compare")
+    lines, en, texts = common_lines(args.en, xs, args.max_sentences, args.seed)
+    record = {"models": {}, "languages": list(xs), "line_numbers": lines, "n_sentences": len(lines)}
     for name, model_dir in models.items():
         encoder = Encoder(model_dir, batch_size=args.batch_size)
-        per_lang, vecs = {}, {}
-        for lang, (en, x) in texts.items():
-            ve, vx = encoder.vectors(en), encoder.vectors(x)
-            per_lang[lang] = {"n_sentences": len(en), "layers": layer_alignment(ve, vx)}
-            vecs[lang] = (ve, vx)
-        projections = {}
-        for which, layer in (("middle", encoder.n_layers // 2), ("last", encoder.n_layers)):
-            blocks, labels = [], []
-            for lang, (ve, vx) in vecs.items():
-                blocks += [ve[layer], vx[layer]]
-                labels += [("en", lang, i) for i in range(len(ve[layer]))]
-                labels += [(lang, lang, i) for i in range(len(vx[layer]))]
-            proj, ratio = pca_2d(np.concatenate(blocks))
-            projections[which] = {
-                "layer": layer, "explained_variance": ratio,
-                "points": [{"lang": lab, "pair_of": of, "index": i, "x": float(p[0]), "y": float(p[1])}
-                           for (lab, of, i), p in zip(labels, proj)],
-            }
-        record["models"][name] = {"path": str(model_dir), "n_layers": encoder.n_layers,
-                                  "languages": per_lang, "projection": projections}
+        vecs = {"en": encoder.vectors(en)}
+        per_lang = {}
+        for lang, x in texts.items():
+            vecs[lang] = encoder.vectors(x)
+            per_lang[lang] = {"n_sentences": len(x), "layers": layer_alignment(vecs["en"], vecs[lang])}
+        last, middle = encoder.n_layers, encoder.n_layers // 2
+        proj_last, ratio_last = projection(vecs, last)
+        proj_mid, ratio_mid = projection(vecs, middle)
+        record["models"][name] = {
+            "path": str(model_dir), "n_layers": encoder.n_layers, "languages": per_lang,
+            "projection": proj_last, "projection_layer": last, "projection_explained_variance": ratio_last,
+            "projection_middle": proj_mid, "projection_middle_layer": middle,
+            "projection_middle_explained_variance": ratio_mid,
+        }
         del encoder
     record["provenance"] = provenance(seed=args.seed)
     write_json(args.out, record)
-    summary = ", ".join(
-        f"{name}: last-layer cos " + "/".join(
+    summary = "; ".join(
+        f"{name}: last-layer centered cos " + ", ".join(
             f"{lang}={m['languages'][lang]['layers'][-1]['cosine_centered']:.3f}" for lang in m["languages"])
         for name, m in record["models"].items())
     print(f"{args.out}: {summary}")
