@@ -164,20 +164,19 @@ def prepare_corpus(
     schema = pa.schema([("src", pa.string()), ("tgt", pa.string()), ("source", pa.string())])
     kept = 0
     with atomic_open(out, "wb") as handle:
-        writer = pq.ParquetWriter(handle, schema, compression="zstd")
-        cols: tuple[list, list, list] = ([], [], [])
-        for corpus, en, x in clean_pairs(entries, lang, settings, banned, counts, info):
-            cols[0].append(en)
-            cols[1].append(x)
-            cols[2].append(corpus)
-            if len(cols[0]) >= BATCH:
+        with pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+            cols: tuple[list, list, list] = ([], [], [])
+            for corpus, en, x in clean_pairs(entries, lang, settings, banned, counts, info):
+                cols[0].append(en)
+                cols[1].append(x)
+                cols[2].append(corpus)
+                if len(cols[0]) >= BATCH:
+                    writer.write_table(pa.table(list(cols), schema=schema))
+                    kept += len(cols[0])
+                    cols = ([], [], [])
+            if cols[0]:
                 writer.write_table(pa.table(list(cols), schema=schema))
                 kept += len(cols[0])
-                cols = ([], [], [])
-        if cols[0]:
-            writer.write_table(pa.table(list(cols), schema=schema))
-            kept += len(cols[0])
-        writer.close()
 
     for c in counts.values():
         c["kept"] = c["after"]["contamination"]

@@ -101,10 +101,10 @@ def check_squad(doc, origin: str) -> dict:
                 else:
                     dropped += 1
             paragraph["qas"] = kept
-    if questions == 0:
-        raise UserError(f"{origin}: no questions")
     if dropped > MAX_DROPPED * (questions + dropped):
         raise UserError(f"{origin}: {dropped} of {questions + dropped} questions have an answer that is not in the context")
+    if questions == 0:
+        raise UserError(f"{origin}: no questions")
     return {"questions": questions, "repaired_answer_starts": repaired, "dropped_questions": dropped}
 
 
