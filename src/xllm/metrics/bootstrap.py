@@ -3,7 +3,8 @@
 Resamples are drawn once as per-segment multiplicities (a seeded ``(B, n)`` count matrix), so a
 resampled corpus score is a matrix product with the metric's statistics, and two systems scored
 on the same items see exactly the same resamples (the paired test). The p-value is sacrebleu's
-paired-bootstrap one (Koehn 2004, shifted to the null as in multeval).
+paired-bootstrap one (Koehn 2004, shifted to the null as in multeval), counting ties as at
+least as extreme so that two identical systems get p = 1 rather than the smallest p possible.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def paired_bootstrap(a: Scored, b: Scored, n_boot: int = 1000, seed: int = 0) ->
     counts = resample_counts(a.n, n_boot, seed)
     diffs = b.resampled(counts) - a.resampled(counts)
     centred = np.abs(diffs) - np.abs(diffs).mean()
-    p_value = (int(np.sum(centred > abs(delta))) + 1) / (n_boot + 1)
+    p_value = (int(np.sum(centred >= abs(delta))) + 1) / (n_boot + 1)
     low, high = np.percentile(diffs, [2.5, 97.5])
     return {"a": score_a, "b": score_b, "delta": delta, "p_value": p_value, "n": a.n,
             "delta_ci_low": float(low), "delta_ci_high": float(high),

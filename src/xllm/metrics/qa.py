@@ -6,7 +6,8 @@ whitespace tokens for most languages, mixed segmentation (one token per CJK char
 and any language registered as not whitespace-tokenized, and the official Arabic rule that
 removes every "ال". Languages MLQA does not cover (el, tr, the demo's) get whitespace tokens and
 no article rule. "contains" is the lenient accuracy instruction-tuned models need: the normalized
-gold answer occurs, on token boundaries, in the normalized prediction.
+gold answer occurs, on token boundaries, in the normalized prediction. One addition outside
+MLQA's languages: Turkish lower-cases İ/I as Turkish does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ ARTICLES = {
     "ar": re.compile(r"\sال^|ال"),  # sic: the official script removes every "ال"
 }
 MIXED_SEGMENTATION = {"zh"}
+# Turkish (and Azerbaijani) lower-case dotted and dotless I differently; plain str.lower() turns
+# "İ" into "i" + a combining dot, so "İstanbul" would not match "istanbul".
+_DOTTED_I = {"tr": str.maketrans({"İ": "i", "I": "ı"}), "az": str.maketrans({"İ": "i", "I": "ı"})}
 
 
 def mixed_segmentation(text: str) -> list[str]:
@@ -68,6 +72,8 @@ def _mode(lang: str, mixed: bool | None) -> bool:
 
 def normalize_answer(text: str, lang: str, mixed: bool | None = None) -> str:
     """MLQA's normalize_answer; ``mixed`` forces mixed segmentation (custom languages)."""
+    if lang in _DOTTED_I:
+        text = text.translate(_DOTTED_I[lang])
     text = "".join(ch for ch in text.lower() if ch not in PUNCT)
     article = ARTICLES.get(lang)
     if article is not None:
