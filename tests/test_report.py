@@ -1,0 +1,438 @@
+"""The report's figures and tables, drawn from small result files written here.
+
+Plots are checked as files (valid PNG, sensible size, provenance in the PNG's text chunk, which
+models were chosen); tables by their content; bad input by its one-line error and exit status 2,
+with no output left behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from xllm.cli import main
+from xllm.errors import UserError
+from xllm.report import alignment_plot, allocation_plot, scaling_plot, summary, x_vs_m
+from xllm.report.inputs import direction_kind, eval_lang, read_scores
+
+COLUMNS = ["model", "recipe", "lang", "scale", "budget", "alloc", "task", "direction", "metric", "value", "n",
+           "ci_low", "ci_high", "signature"]
+LANGS = ["near", "far", "zh"]
+BASE = {"near": 40.0, "far": 20.0, "zh": 30.0}
+
+
+def score_rows(scales=("100", "800"), muit_scale="800"):
+    """A scores.csv like the metrics stage writes (lang = the target language, so `en` for X→En)."""
+    rows = []
+
+    def add(model, recipe, lang, scale, budget, alloc, task, direction, metric, value):
+        rows.append(dict(model=model, recipe=recipe, lang=lang, scale=scale, budget=budget, alloc=alloc,
+                         task=task, direction=direction, metric=metric, value=value, n=40,
+                         ci_low=value - 1.5, ci_high=value + 1.5, signature=f"{metric}|test"))
+
+    for lang in LANGS:
+        for direction, target in ((f"en-{lang}", lang), (f"{lang}-en", "en")):
+            add("alpaca-en", "alpaca-en", target, "", "", "", "flores", direction, "chrf", BASE[lang] / 2)
+            for scale in scales:
+                add(f"coit/{lang}/{scale}", "coit", target, scale, "", "", "flores", direction, "chrf",
+                    BASE[lang] + (20.0 if scale == "full" else float(scale) / 100))
+            add(f"muit/{muit_scale}", "muit", target, muit_scale, "", "", "flores", direction, "chrf", BASE[lang] + 5)
+            if direction.startswith("en-"):
+                for alloc, bonus in (("uniform", 0.0), ("optimized", 1.0)):
+                    add(f"muit-budget/small/{alloc}", "muit-budget", target, "", "small", alloc, "flores",
+                        direction, "chrf", BASE[lang] + 3 + bonus)
+        add("alpaca-en", "alpaca-en", lang, "", "", "", "xquad", lang, "em", BASE[lang] / 4)
+        add(f"coit/{lang}/{scales[-1]}", "coit", lang, scales[-1], "", "", "xquad", lang, "em", BASE[lang] / 2)
+    return rows
+
+
+def write_scores(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def fit_json(lang, alpha=60.0, beta=-0.2, gamma=0.7, bootstrap=False, seed=0):
+    rng = np.random.default_rng(seed)
+    pairs = [100, 200, 400, 800, 1600]
+    points = [{"pairs": x, "score": float(100 - alpha * (gamma * x) ** beta + rng.normal(0, 0.3))} for x in pairs]
+    record = {"ok": True, "lang": lang, "alpha": alpha, "beta": beta, "gamma": gamma, "n_points": len(pairs),
+              "rmse": 0.3, "r2": 0.99, "ci": {"alpha": [alpha * 0.9, alpha * 1.1], "beta": [beta * 1.1, beta * 0.9]},
+              "points": points, "metric": "chrf", "task": "flores", "direction": f"en-{lang}"}
+    if bootstrap:
+        record["bootstrap"] = [[alpha * rng.uniform(0.95, 1.05), beta * rng.uniform(0.95, 1.05)] for _ in range(40)]
+    return record
+
+
+def allocation_json(name, budget, optimized, uniform):
+    return {"budget": budget, "name": name, "allocation": optimized,
+            "predicted": {k: 50.0 + v / 100 for k, v in optimized.items()},
+            "mean_predicted": float(np.mean([50.0 + v / 100 for v in optimized.values()])),
+            "uniform": {"allocation": uniform, "predicted": {k: 49.0 + v / 100 for k, v in uniform.items()},
+                        "mean_predicted": float(np.mean([49.0 + v / 100 for v in uniform.values()]))}}
+
+
+def alignment_json(shared=False, n_layers=3):
+    rng = np.random.default_rng(1)
+    models = {}
+    for name, shift in (("alpaca-en", 3.0), ("muit/800", 0.5)):
+        entry = {}
+        for lang in LANGS:
+            en = rng.normal(0, 1, (12, 2))
+            body = {"layers": [0.2 + 0.1 * layer + (0.2 if shift < 1 else 0.0) for layer in range(n_layers)]}
+            if not shared:
+                body["projection"] = {"en": en.tolist(), "x": (en + shift).tolist()}
+            entry[lang] = body
+        if shared:
+            entry["projection"] = {"en": rng.normal(0, 1, (12, 2)).tolist(),
+                                   **{lang: rng.normal(shift, 1, (12, 2)).tolist() for lang in LANGS}}
+        models[name] = entry
+    return {"models": models, "provenance": {"seed": 0}}
+
+
+def dump(path, obj):
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    return str(path)
+
+
+def png_info(path):
+    """(width, height, provenance) of a PNG, checking its signature."""
+    from PIL import Image
+
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    with Image.open(path) as image:
+        image.load()
+        return image.size[0], image.size[1], json.loads(image.text["Comment"])
+
+
+def run_cli(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code, err, *needles):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+# ------------------------------------------------------------------ readers
+
+
+def test_eval_lang_and_direction_kind_whatever_the_lang_column_says():
+    assert eval_lang({"task": "flores", "direction": "en-ar", "lang": "ar"}) == "ar"
+    assert eval_lang({"task": "flores", "direction": "ar-en", "lang": "en"}) == "ar"
+    assert eval_lang({"task": "xquad", "direction": "el", "lang": "el"}) == "el"
+    assert eval_lang({"task": "mlqa", "direction": "en-hi", "lang": "hi"}) == "hi"
+    assert [direction_kind(d) for d in ("en-ar", "ar-en", "ar")] == ["en-x", "x-en", "x"]
+
+
+def test_read_scores_names_the_file_and_line_of_bad_input(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("model,recipe,task,direction,metric\nalpaca-en,alpaca-en,flores,en-ar,chrf\n")
+    with pytest.raises(UserError, match=r"scores.csv: missing column\(s\) value"):
+        read_scores(path)
+    rows = score_rows()
+    rows[3]["value"] = "abc"
+    write_scores(path, rows)
+    with pytest.raises(UserError, match="line 5: value 'abc' is not a number"):
+        read_scores(path)
+    rows[3]["value"] = ""  # a metric that could not be computed is skipped, not an error
+    write_scores(path, rows)
+    assert len(read_scores(path)) == len(rows) - 1
+
+
+# ------------------------------------------------------------------ Figure 3
+
+
+def test_scaling_band_contains_the_fitted_curve():
+    x = np.geomspace(50, 5000, 30)
+    for with_samples in (True, False):
+        record = fit_json("near", bootstrap=with_samples)
+        fit = scaling_plot.Fit(path="x", lang="near", ok=True, points=[], alpha=record["alpha"], beta=record["beta"],
+                               gamma=record["gamma"], ci={k: tuple(v) for k, v in record["ci"].items()},
+                               samples=[tuple(s) for s in record.get("bootstrap", [])])
+        lo, hi, kind = scaling_plot.band(fit, x)
+        curve = scaling_plot.law(x, fit.alpha, fit.beta, fit.gamma)
+        assert kind == ("bootstrap" if with_samples else "CI corners")
+        assert np.all(lo <= curve + 1e-9) and np.all(curve <= hi + 1e-9)
+        assert np.all(hi - lo > 0)
+    no_ci = scaling_plot.Fit(path="x", lang="near", ok=True, points=[], alpha=1.0, beta=-0.5, gamma=1.0)
+    assert scaling_plot.band(no_ci, x) is None
+    assert scaling_plot.law([100.0], 10.0, -0.5, 1.0)[0] == pytest.approx(99.0)
+
+
+def test_plot_scaling_draws_ok_and_failed_fits(tmp_path, capsys):
+    fits = [dump(tmp_path / "near.json", fit_json("near", bootstrap=True)),
+            dump(tmp_path / "zh.json", fit_json("zh", alpha=40, beta=-0.3)),
+            dump(tmp_path / "far.json", {"ok": False, "lang": "far", "reason": "fewer than 3 points (2)",
+                                         "points": [{"pairs": 100, "score": 20}, {"pairs": 200, "score": 22}]})]
+    out = tmp_path / "plots" / "scaling_laws.png"
+    code, stdout, _ = run_cli(["plot-scaling", "--fits", *fits, "--lang-name", "near=Nearish", "--out", str(out)],
+                              capsys)
+    assert code == 0 and "3 fit(s)" in stdout
+    width, height, prov = png_info(out)
+    assert 1500 < width < 4000 and 300 < height < 900  # one row of three panels
+    assert prov["inputs"] == fits and prov["band"] == ["CI corners", "bootstrap"]
+    assert "git_commit" in prov and "versions" in prov
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"ok": True, "lang": "ar", "beta": -0.2, "gamma": 0.5}, "missing key 'alpha'"),
+    ({"ok": True, "alpha": "x", "beta": -0.2, "gamma": 0.5}, "alpha = 'x' is not a number"),
+    ({"ok": True, "alpha": 1, "beta": -0.2, "gamma": 0.5, "points": [{"pairs": 1}]}, "missing key 'points[0].score'"),
+    ({"ok": True, "alpha": 1, "beta": -0.2, "gamma": 0.5, "bootstrap": [["a"]]}, "'bootstrap' must be"),
+    ([1, 2], "expected a JSON object"),
+])
+def test_plot_scaling_bad_fit_is_one_line_and_leaves_no_file(tmp_path, capsys, record, message):
+    path = dump(tmp_path / "ar.json", record)
+    out = tmp_path / "scaling.png"
+    code, _, err = run_cli(["plot-scaling", "--fits", path, "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "ar.json", message)
+    assert not out.exists()
+
+
+def test_plot_scaling_missing_or_broken_file(tmp_path, capsys):
+    out = tmp_path / "scaling.png"
+    code, _, err = run_cli(["plot-scaling", "--fits", str(tmp_path / "nope.json"), "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "nope.json", "no such file")
+    (tmp_path / "bad.json").write_text("{not json")
+    code, _, err = run_cli(["plot-scaling", "--fits", str(tmp_path / "bad.json"), "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "bad.json", "not valid JSON")
+    assert not out.exists() and list(tmp_path.glob(".scaling*")) == []
+
+
+# ------------------------------------------------------------------ Figure 4
+
+
+def test_x_model_is_the_one_at_the_m_models_scale_else_the_largest():
+    rows = [r for r in score_rows(scales=("100", "800", "1600")) if r["task"] == "flores"]
+    chosen = x_vs_m.select_models(rows, "coit", "muit", "alpaca-en")
+    assert chosen["m"] == ("800", "muit/800") and chosen["baseline"] == "alpaca-en"
+    assert chosen["x"] == {lang: ("800", f"coit/{lang}/800") for lang in LANGS}
+    rows = [r for r in score_rows(scales=("100", "full"), muit_scale="800") if r["task"] == "flores"]
+    chosen = x_vs_m.select_models(rows, "coit", "muit", "alpaca-en")
+    assert chosen["x"]["near"] == ("full", "coit/near/full")  # `full` is the largest scale
+
+
+def test_plot_x_vs_m_both_directions(tmp_path, capsys):
+    scores = write_scores(tmp_path / "scores.csv", score_rows())
+    out = tmp_path / "x_vs_m.png"
+    code, _, _ = run_cli(["plot-x-vs-m", "--scores", str(scores), "--task", "flores", "--metric", "chrf",
+                          "--langs", "far,near", "--out", str(out)], capsys)
+    assert code == 0
+    width, height, prov = png_info(out)
+    assert width > 1200 and 400 < height < 1500  # two direction panels side by side
+    assert prov["models"] == {"baseline": "alpaca-en", "m": "muit/800",
+                              "x": {lang: f"coit/{lang}/800" for lang in LANGS}}
+    out_qa = tmp_path / "x_vs_m_qa.png"
+    code, _, _ = run_cli(["plot-x-vs-m", "--scores", str(scores), "--task", "xquad", "--metric", "em",
+                          "--out", str(out_qa)], capsys)
+    assert code == 0 and png_info(out_qa)[0] < width  # one panel
+
+
+def test_plot_x_vs_m_without_matching_scores_is_one_line(tmp_path, capsys):
+    scores = write_scores(tmp_path / "scores.csv", score_rows())
+    out = tmp_path / "x_vs_m.png"
+    code, _, err = run_cli(["plot-x-vs-m", "--scores", str(scores), "--metric", "comet", "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "scores.csv", "no scores with task=flores and metric=comet")
+    code, _, err = run_cli(["plot-x-vs-m", "--scores", str(scores), "--x-recipe", "a", "--m-recipe", "b",
+                            "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "no a or b model")
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ allocation
+
+
+def test_allocation_measured_scores_and_metric_choice(tmp_path):
+    rows = [dict(r, value=float(r["value"])) for r in score_rows()]
+    measured = allocation_plot.measured_scores(rows, "small", "flores", "chrf")
+    assert measured["uniform"] == {lang: BASE[lang] + 3 for lang in LANGS}
+    assert measured["optimized"] == {lang: BASE[lang] + 4 for lang in LANGS}
+    alloc = allocation_plot.load_allocation(
+        dump(tmp_path / "small.json", allocation_json("small", 600, {"near": 100, "far": 300, "zh": 200},
+                                                      {"near": 200, "far": 200, "zh": 200})))
+    assert alloc.budget == 600 and alloc.pairs["uniform"]["far"] == 200
+    assert allocation_plot.pick_metric(rows, [alloc], "flores") == "chrf"
+    assert allocation_plot.pick_metric(rows + [dict(rows[0], budget="small", metric="comet")], [alloc],
+                                       "flores") == "comet"
+    with_metric = allocation_plot.Allocation(**{**alloc.__dict__, "metric": "bleu"})
+    assert allocation_plot.pick_metric(rows, [with_metric], "flores") == "bleu"
+
+
+def test_plot_allocation_with_and_without_measured_scores(tmp_path, capsys):
+    small = dump(tmp_path / "small.json", allocation_json("small", 600, {"near": 100, "far": 300, "zh": 200},
+                                                          {"near": 200, "far": 200, "zh": 200}))
+    large = dump(tmp_path / "large.json", allocation_json("large", 1200, {"near": 300, "far": 500, "zh": 400},
+                                                          {"near": 400, "far": 400, "zh": 400}))
+    scores = write_scores(tmp_path / "scores.csv", score_rows())
+    out = tmp_path / "allocation.png"
+    code, _, _ = run_cli(["plot-allocation", "--allocations", large, small, "--scores", str(scores),
+                          "--out", str(out)], capsys)
+    assert code == 0
+    width, height, prov = png_info(out)
+    assert height > 600 and prov["metric"] == "chrf" and prov["measured"] is True
+    code, _, _ = run_cli(["plot-allocation", "--allocations", small, "--out", str(out)], capsys)
+    assert code == 0
+    _, height_one, prov = png_info(out)
+    assert prov["measured"] is False and height_one < height  # one budget row
+
+
+def test_plot_allocation_bad_input_is_one_line(tmp_path, capsys):
+    out = tmp_path / "allocation.png"
+    no_uniform = dump(tmp_path / "a.json", {"budget": 10, "allocation": {"near": 10}})
+    code, _, err = run_cli(["plot-allocation", "--allocations", no_uniform, "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "a.json", "missing key 'uniform'")
+    bad = {"budget": 10, "allocation": {"near": "ten"}, "uniform": {"allocation": {"near": 10}}}
+    code, _, err = run_cli(["plot-allocation", "--allocations", dump(tmp_path / "b.json", bad), "--out", str(out)],
+                           capsys)
+    assert_one_line_error(code, err, "b.json", "allocation.near = 'ten' is not a number")
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ Figure 5
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_plot_alignment_per_language_or_shared_projection(tmp_path, capsys, shared):
+    path = dump(tmp_path / "alignment.json", alignment_json(shared=shared))
+    models = alignment_plot.load_alignment(path)
+    assert list(models) == ["alpaca-en", "muit/800"]
+    assert models["muit/800"]["near"].layers == pytest.approx([0.4, 0.5, 0.6])
+    assert ("shared" in models["alpaca-en"]) is shared
+    out = tmp_path / "alignment.png"
+    code, _, _ = run_cli(["plot-alignment", "--alignment", path, "--lang-name", "near=Nearish", "--out", str(out)],
+                         capsys)
+    assert code == 0
+    width, height, prov = png_info(out)
+    assert prov["models"] == ["alpaca-en", "muit/800"]
+    assert (width < 2000) is shared  # a shared projection is one panel per model, not one per language
+
+
+def test_alignment_layers_as_records_and_bad_shapes(tmp_path, capsys):
+    record = {"models": {"base": {"ar": {"layers": [{"layer": 0, "cosine": 0.1}, {"layer": 1, "mean_cosine": 0.3}]}}}}
+    assert alignment_plot.load_alignment(dump(tmp_path / "a.json", record))["base"]["ar"].layers == [0.1, 0.3]
+    out = tmp_path / "alignment.png"
+    for body, message in (({"layers": [0.1]}, "missing key 'models'"),
+                          ({"models": {"base": {"ar": {"layers": ["x"]}}}}, "models.base.ar.layers"),
+                          ({"models": {"base": {"ar": {"layers": [0.1], "projection": {"en": [1]}}}}},
+                           "models.base.ar.projection.en"),
+                          ({"models": {"base": {"path": "x"}}}, "models.base: no language with 'layers'")):
+        code, _, err = run_cli(["plot-alignment", "--alignment", dump(tmp_path / "b.json", body),
+                                "--out", str(out)], capsys)
+        assert_one_line_error(code, err, "b.json", message)
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ scores summary
+
+
+def _table(text, heading):
+    block = text.split(f"## {heading}\n\n", 1)[1].split("\n\n", 1)[0]
+    lines = [line for line in block.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    return header, {cells[0]: dict(zip(header, cells))
+                    for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
+
+
+def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
+    rows = score_rows()
+    rows.append(dict(rows[-1], model="muit/800", recipe="muit", scale="800", value=9.0))  # xquad em for zh only
+    scores = write_scores(tmp_path / "scores.csv", rows)
+    out = tmp_path / "tables" / "scores_summary.md"
+    code, _, _ = run_cli(["scores-summary", "--scores", str(scores), "--paper-tables",
+                          str(repo / "workflow" / "paper_tables.yaml"), "--langs", "near,far,zh",
+                          "--out", str(out)], capsys)
+    assert code == 0
+    text = out.read_text(encoding="utf-8")
+    assert [line for line in text.splitlines() if line.startswith("## ")] == ["## flores · chrf", "## xquad · em"]
+    header, table = _table(text, "flores · chrf")
+    assert header == ["model", "en→near", "en→far", "en→zh", "mean en→X", "near→en", "far→en", "zh→en", "mean X→en"]
+    assert list(table) == ["alpaca-en", "coit/X/100 (x-models)", "coit/X/800 (x-models)", "muit/800",
+                           "muit-budget/small/optimized", "muit-budget/small/uniform"]
+    assert table["coit/X/800 (x-models)"]["en→far"] == "28.0" and table["alpaca-en"]["zh→en"] == "15.0"
+    assert table["muit/800"]["mean en→X"] == f"{np.mean([BASE[l] + 5 for l in LANGS]):.1f}"
+    assert table["muit-budget/small/uniform"]["far→en"] == "–" and table["muit-budget/small/uniform"]["mean X→en"] == "–"
+    header, table = _table(text, "xquad · em")
+    assert header == ["model", "near", "far", "Chinese (zh)", "mean"]
+    assert table["muit/800"]["Chinese (zh)"] == "9.0" and table["muit/800"]["mean"] == "–"
+    # the paper's Table 6 exact match (fractions) next to ours, only in its language's column
+    assert table["*paper: x-LLaMA-7B (Table 6)*"]["Chinese (zh)"] == "53.0"
+    assert table["*paper: Alpaca-7B (Table 6)*"]["near"] == ""
+    assert "<!-- provenance:" in text.splitlines()[-1]
+
+
+def test_scores_summary_empty_ci_and_bad_paper_tables(tmp_path, capsys):
+    scores = write_scores(tmp_path / "scores.csv", [])
+    out = tmp_path / "summary.md"
+    assert run_cli(["scores-summary", "--scores", str(scores), "--out", str(out)], capsys)[0] == 0
+    assert "No scores yet." in out.read_text(encoding="utf-8")
+    write_scores(scores, score_rows()[:2])
+    assert run_cli(["scores-summary", "--scores", str(scores), "--ci", "--out", str(out)], capsys)[0] == 0
+    assert "| 20.0 [18.5, 21.5] |" in out.read_text(encoding="utf-8")
+    (tmp_path / "paper.yaml").write_text("- just a list\n")
+    code, _, err = run_cli(["scores-summary", "--scores", str(scores), "--paper-tables", str(tmp_path / "paper.yaml"),
+                            "--out", str(tmp_path / "other.md")], capsys)
+    assert_one_line_error(code, err, "paper.yaml", "expected a mapping")
+    assert not (tmp_path / "other.md").exists()
+
+
+def test_paper_rows_for_judge_accuracy_and_the_chinese_ablation(repo):
+    paper = yaml.safe_load((repo / "workflow" / "paper_tables.yaml").read_text(encoding="utf-8"))
+    rows = dict(summary.paper_rows(paper, "xquad", "judge", [("x", "zh"), ("x", "ar")]))
+    assert rows["paper: x-LLaMA-7B (Table 2)"] == {"zh": pytest.approx(80.0), "ar": pytest.approx(82.0)}
+    assert rows["paper: alpaca-en+alpaca-zh+en-zh (Figure 6)"] == {"zh": pytest.approx(80.0)}
+    assert summary.paper_rows(paper, "flores", "chrf", [("en-x", "en-zh")]) == []
+    mlqa = dict(summary.paper_rows(paper, "mlqa", "em", [("x", "en-hi")]))
+    assert mlqa["paper: BayLing-7B (Table 6)"] == {"en-hi": pytest.approx(31.0)}
+
+
+# ------------------------------------------------------------------ captions and the command line
+
+
+@pytest.mark.parametrize("config", ["config.yaml", "config.demo.yaml"])
+def test_captions_render_as_snakemake_report_does(repo, config):
+    import jinja2
+    from docutils.core import publish_parts
+
+    settings = yaml.safe_load((repo / config).read_text(encoding="utf-8"))
+
+    class Snakemake:  # what snakemake passes to caption templates (config is what they use)
+        config = settings
+
+    captions = sorted((repo / "workflow" / "report").glob("*.rst"))
+    assert {p.stem for p in captions} >= {"workflow", "scaling_laws", "x_vs_m", "allocation", "alignment",
+                                          "scores_summary"}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    for path in captions:
+        text = env.from_string(path.read_text(encoding="utf-8")).render(snakemake=Snakemake, categories={}, files={})
+        html = publish_parts(text, writer="html", settings_overrides={"halt_level": 2, "report_level": 2})
+        assert len(html["body"]) > 100, path
+
+
+def test_report_cli_imports_no_plotting_library_until_it_runs(python):
+    code = ("import sys, xllm.report.cli, xllm.report.inputs; "
+            "print(sorted(m for m in ('matplotlib', 'numpy', 'torch') if m in sys.modules))")
+    result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_console_entry_point_exits_2_with_one_line(tmp_path, python):
+    result = subprocess.run([python, "-m", "xllm", "plot-alignment", "--alignment", str(tmp_path / "none.json"),
+                             "--out", str(tmp_path / "a.png")], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"xllm plot-alignment: error: {tmp_path / 'none.json'}: no such file"]
