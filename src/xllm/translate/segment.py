@@ -15,7 +15,7 @@ from .protect import has_words
 FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _LINE = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
 # A sentence ends at . ! ? (and CJK ones) followed by space; not after an abbreviation or a
-# list number such as "1." or "a.".
+# list number such as "1." or "a.", nor before a lower-case letter.
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"')\]]*\s+(?=\S)")
 ABBREVIATIONS = {"e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "no.", "fig.", "approx."}
 _CODE_START = re.compile(
@@ -41,8 +41,8 @@ def split_sentences(text: str) -> list[str]:
     for match in _SENTENCE_END.finditer(text):
         before = text[start : match.start()].split()
         last = before[-1].lower() if before else ""
-        if last in ABBREVIATIONS or re.fullmatch(r"\(?(\d{1,3}|[a-z])[.)]", last):
-            continue
+        if last in ABBREVIATIONS or re.fullmatch(r"\(?(\d{1,3}|[a-z])[.)]", last) or text[match.end()].islower():
+            continue  # "Mr. Smith", "1. Do", "5 p.m. to": not a sentence end
         out.append(text[start : match.end()])
         start = match.end()
     out.append(text[start:])

@@ -4,7 +4,8 @@ Each family names languages differently: NLLB by FLORES-200 codes (``arb_Arab``)
 tokenizer's source language and forced as the first generated token; M2M-100 by ISO codes
 (``ar``) the same way; Marian models are one pair each (multilingual ones take a ``>>ara<<``
 target token, given as ``target_token``). Inputs are sorted by token length before batching, so
-a batch pads to similar lengths instead of to its longest outlier (bench/bench_translate.py).
+a batch pads to similar lengths instead of to its longest outlier, and its output budget
+(``max_len_a * longest input + max_len_b`` tokens, as in fairseq) fits it (bench/bench_translate.py).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Seq2SeqBackend:
         dtype: str = "auto",
         target_token: str | None = None,
         sort_by_length: bool = True,
+        max_len_a: float = 2.0,
+        max_len_b: int = 10,
     ):
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
@@ -62,6 +65,7 @@ class Seq2SeqBackend:
         self.family = family(self.tokenizer)
         self.batch_size, self.beam_size, self.max_length = batch_size, beam_size, max_length
         self.sort_by_length = sort_by_length
+        self.max_len_a, self.max_len_b = max_len_a, max_len_b
         self.prefix = ""
         self.forced_bos = None
         if self.family in ("nllb", "m2m100"):
@@ -80,6 +84,7 @@ class Seq2SeqBackend:
             "backend": self.name, "model": model, "family": self.family, "src": src.code, "tgt": tgt.code,
             "batch_size": batch_size, "beam_size": beam_size, "max_length": max_length,
             "device": self.device, "dtype": dtype, "target_token": target_token,
+            "max_len_a": max_len_a, "max_len_b": max_len_b,
         }
 
     def batches(self, texts: list[str]) -> list[list[int]]:
@@ -99,13 +104,16 @@ class Seq2SeqBackend:
                 [self.prefix + texts[i] for i in batch], return_tensors="pt", padding=True,
                 truncation=True, max_length=self.max_length,
             ).to(self.device)
-            kwargs = {"num_beams": self.beam_size, "max_new_tokens": self.max_length, "do_sample": False}
+            # fairseq's max_len_a * source + b: a batch of short sentences stops early (no runaway).
+            longest = int(enc["attention_mask"].sum(dim=1).max())
+            budget = min(self.max_length, int(self.max_len_a * longest) + self.max_len_b)
+            kwargs = {"num_beams": self.beam_size, "max_new_tokens": budget, "do_sample": False}
             if self.forced_bos is not None:
                 kwargs["forced_bos_token_id"] = self.forced_bos
             with torch.inference_mode():
                 generated = self.model.generate(**enc, **kwargs)
             if self.forced_bos is not None:  # not every tokenizer lists its language tokens as special
-                generated[generated == self.forced_bos] = self.tokenizer.pad_token_id
+                generated = generated.masked_fill(generated == self.forced_bos, self.tokenizer.pad_token_id)
             for i, text in zip(batch, self.tokenizer.batch_decode(generated, skip_special_tokens=True)):
                 out[i] = text.strip()
             if on_batch:

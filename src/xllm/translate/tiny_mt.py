@@ -1,0 +1,65 @@
+"""Tiny random-weight translation models (Marian, M2M-100) with a SentencePiece model trained here.
+
+For tests, the benchmark and offline smoke runs of the ``hf-seq2seq`` backend: the real tokenizer
+and model classes, so the code paths (language codes, forced BOS token, batching) are the ones a
+real NLLB/M2M/OPUS-MT checkpoint takes; only the sizes are tiny and the weights random.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+SIZES = dict(d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+             decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=512)
+
+
+def _train_spm(texts: list[str], prefix: Path, vocab_size: int) -> list[str]:
+    import sentencepiece as spm
+
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_prefix=str(prefix), vocab_size=vocab_size, model_type="unigram",
+        character_coverage=1.0, hard_vocab_limit=False, minloglevel=2, bos_id=-1, eos_id=2, pad_id=1, unk_id=3,
+    )
+    proc = spm.SentencePieceProcessor(model_file=f"{prefix}.model")
+    return [proc.id_to_piece(i) for i in range(proc.get_piece_size())]
+
+
+def make_tiny_mt(out: str | Path, family: str, texts: list[str], vocab_size: int = 200, seed: int = 0) -> Path:
+    """Write a tiny ``family`` ("marian" or "m2m100") model + tokenizer loadable with Auto* classes."""
+    import torch
+    from transformers import (M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer, MarianConfig,
+                              MarianMTModel, MarianTokenizer)
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        pieces = _train_spm(texts, Path(tmp) / "sp", vocab_size)
+        torch.manual_seed(seed)
+        if family == "marian":
+            vocab = {"</s>": 0, "<unk>": 1, "<pad>": 2}
+            for piece in pieces:
+                vocab.setdefault(piece, len(vocab))
+            for name in ("source.spm", "target.spm"):
+                shutil.copy(Path(tmp) / "sp.model", Path(tmp) / name)
+            (Path(tmp) / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+            tokenizer = MarianTokenizer(str(Path(tmp) / "source.spm"), str(Path(tmp) / "target.spm"),
+                                        str(Path(tmp) / "vocab.json"))
+            config = MarianConfig(vocab_size=len(vocab), pad_token_id=2, eos_token_id=0, decoder_start_token_id=2,
+                                  forced_eos_token_id=0, **SIZES)
+            model = MarianMTModel(config)
+        elif family == "m2m100":
+            vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+            for piece in pieces:
+                vocab.setdefault(piece, len(vocab))
+            (Path(tmp) / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+            tokenizer = M2M100Tokenizer(str(Path(tmp) / "vocab.json"), str(Path(tmp) / "sp.model"))
+            config = M2M100Config(vocab_size=max(tokenizer.lang_token_to_id.values()) + 1, **SIZES)
+            model = M2M100ForConditionalGeneration(config)
+        else:
+            raise ValueError(f"unknown family {family!r}; known: marian, m2m100")
+        tokenizer.save_pretrained(out)
+        model.save_pretrained(out)
+    return out
