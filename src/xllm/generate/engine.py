@@ -1,0 +1,302 @@
+"""Batched decoding: length-sorted, left-padded batches; new tokens sliced by token id.
+
+Three paths, one contract (``Output`` per prompt, in the caller's order):
+- ``loop``: greedy decoding in a lean loop over the model's forward with a KV cache. No
+  per-step logits processors or stopping criteria, which dominate a tiny model's step on CPU.
+- ``static``: ``model.generate`` with a static KV cache, which transformers compiles into CUDA
+  graphs; prompts are left-padded to a multiple of ``bucket`` and batches keep one size, so a
+  few graph shapes serve a whole test set.
+- ``hf``: plain ``model.generate`` (sampling, beams, or anything the loop does not cover).
+``auto`` picks ``static`` for greedy on CUDA, ``loop`` for greedy elsewhere, else ``hf``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator, Sequence
+
+BACKENDS = ("auto", "loop", "static", "hf")
+
+
+@dataclass(frozen=True)
+class Settings:
+    batch_size: int = 32
+    max_new_tokens: int = 256
+    num_beams: int = 1
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    backend: str = "auto"
+    bucket: int = 64  # static backend: prompts padded to a multiple of this many tokens
+    ignore_eos: bool = False  # benchmarks: always generate max_new_tokens
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Output:
+    prediction: str
+    token_ids: list[int]
+    n_prompt_tokens: int
+    n_new_tokens: int
+    stopped: bool  # ended with EOS (False: hit max_new_tokens)
+    truncated: bool = False  # the prompt was cut from the left to fit the context
+
+
+@dataclass
+class Stats:
+    n_prompts: int = 0
+    n_new_tokens: int = 0
+    n_stopped: int = 0
+    n_truncated: int = 0
+    seconds: float = 0.0
+    backends: dict = field(default_factory=dict)
+
+    def add(self, outputs: Sequence[Output], seconds: float, backend: str) -> None:
+        self.n_prompts += len(outputs)
+        self.n_new_tokens += sum(o.n_new_tokens for o in outputs)
+        self.n_stopped += sum(o.stopped for o in outputs)
+        self.n_truncated += sum(o.truncated for o in outputs)
+        self.seconds += seconds
+        self.backends[backend] = self.backends.get(backend, 0) + len(outputs)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["new_tokens_per_s"] = round(self.n_new_tokens / self.seconds, 1) if self.seconds else None
+        return out
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_model(model_dir: str, device: str = "auto", dtype: str = "auto"):
+    """Model and tokenizer for decoding: eval mode, left padding, bf16 on GPUs that have it."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(device)
+    if dtype == "auto":
+        cuda_bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+        torch_dtype = torch.bfloat16 if cuda_bf16 else (torch.float16 if device.startswith("cuda") else torch.float32)
+    else:
+        torch_dtype = getattr(torch, dtype)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch_dtype)
+    model.to(device).eval()
+    return model, tokenizer
+
+
+def eos_ids(model, tokenizer) -> list[int]:
+    ids = getattr(model.generation_config, "eos_token_id", None)
+    if ids is None:
+        ids = tokenizer.eos_token_id
+    if ids is None:
+        return []
+    return [int(i) for i in (ids if isinstance(ids, (list, tuple)) else [ids])]
+
+
+def context_length(model, tokenizer) -> int:
+    limit = getattr(model.config, "max_position_embeddings", None) or 0
+    tok_limit = getattr(tokenizer, "model_max_length", 0) or 0
+    if tok_limit and tok_limit < 10**9:
+        limit = min(limit, tok_limit) if limit else tok_limit
+    return limit or 2048
+
+
+def encode(tokenizer, prompts: Sequence[str], max_prompt_tokens: int) -> tuple[list[list[int]], list[bool]]:
+    """Token ids of each prompt (with the tokenizer's own special tokens), cut from the left to fit."""
+    ids = tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
+    truncated = [len(x) > max_prompt_tokens for x in ids]
+    if any(truncated):
+        bos = tokenizer.bos_token_id
+        cut = []
+        for x in ids:
+            if len(x) > max_prompt_tokens:
+                keep = x[len(x) - max_prompt_tokens:]
+                if bos is not None and x[0] == bos:
+                    keep = [bos] + keep[1:]
+                x = keep
+            cut.append(x)
+        ids = cut
+    return ids, truncated
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped longest-first, so padding is small and memory peaks in the first batch."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def pick_backend(settings: Settings, device: str) -> str:
+    if settings.backend != "auto":
+        return settings.backend
+    if settings.do_sample or settings.num_beams > 1:
+        return "hf"
+    return "static" if device.startswith("cuda") else "loop"
+
+
+def _left_pad(batch: Sequence[Sequence[int]], pad_id: int, device, multiple: int = 1):
+    import torch
+
+    width = max(len(x) for x in batch)
+    width = -(-width // multiple) * multiple
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, x in enumerate(batch):
+        if x:
+            ids[row, width - len(x):] = torch.tensor(x, dtype=torch.long)
+            mask[row, width - len(x):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _masks(mask, max_new_tokens: int, dtype):
+    """Additive 4D masks over the whole static cache, built once per batch.
+
+    Prefill: [B,1,L,L+new], causal over the prompt and blind to padding and to the empty slots;
+    steps: [B,1,1,L+new], padding masked and every new slot masked until it is written. Passing
+    prepared 4D masks skips the model's mask construction at every step (vmap-based in recent
+    transformers), the largest cost of a small model's step on CPU. Padding query rows attend
+    to themselves so that no row is fully masked (which would give NaN).
+    """
+    import torch
+
+    batch, width = mask.shape
+    total = width + max_new_tokens
+    neg = torch.finfo(dtype).min
+    keep = mask.bool()
+    causal = torch.ones(width, width, dtype=torch.bool, device=mask.device).tril()
+    allowed = causal[None] & keep[:, None, :]
+    allowed |= torch.eye(width, dtype=torch.bool, device=mask.device)[None]
+    prefill = torch.full((batch, 1, width, total), neg, dtype=dtype, device=mask.device)
+    prefill[..., :width].masked_fill_(allowed[:, None], 0.0)
+    steps = torch.full((batch, 1, 1, total), neg, dtype=dtype, device=mask.device)
+    steps[:, 0, 0, :width].masked_fill_(keep, 0.0)
+    return prefill, steps
+
+
+def _greedy_loop(model, ids, mask, max_new_tokens: int, eos: list[int], pad_id: int):
+    """Greedy decoding over forward() with a static KV cache; returns new token ids [batch, steps].
+
+    The static cache writes each step in place (a growing cache concatenates every layer's keys
+    and values at every step); the step mask unmasks one cache slot per step.
+    """
+    import torch
+    from transformers import StaticCache
+
+    eos_t = torch.tensor(eos or [-1], device=ids.device)
+    width = ids.shape[1]
+    prefill, step_mask = _masks(mask, max_new_tokens, model.dtype)
+    cache = StaticCache(config=model.config, max_cache_len=width + max_new_tokens)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=prefill, position_ids=positions, past_key_values=cache,
+                use_cache=True, logits_to_keep=1, cache_position=torch.arange(width, device=ids.device))
+    finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
+    steps = []
+    position = positions[:, -1:]
+    for step in range(max_new_tokens):
+        token = out.logits[:, -1].argmax(-1)
+        token = torch.where(finished, torch.full_like(token, pad_id), token)
+        steps.append(token)
+        finished |= torch.isin(token, eos_t)
+        if step + 1 == max_new_tokens or bool(finished.all()):
+            break
+        position = position + 1
+        slot = width + step
+        step_mask[..., slot] = 0
+        out = model(input_ids=token[:, None], attention_mask=step_mask, position_ids=position,
+                    past_key_values=cache, use_cache=True, logits_to_keep=1,
+                    cache_position=torch.tensor([slot], device=ids.device))
+    return torch.stack(steps, dim=1)
+
+
+def _hf_generate(model, ids, mask, settings: Settings, eos: list[int], pad_id: int, static: bool):
+    kwargs = dict(
+        input_ids=ids, attention_mask=mask, max_new_tokens=settings.max_new_tokens,
+        num_beams=settings.num_beams, do_sample=settings.do_sample, pad_token_id=pad_id,
+        eos_token_id=eos or None,
+    )
+    if settings.do_sample:
+        kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
+    else:
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    if settings.ignore_eos:
+        kwargs.update(min_new_tokens=settings.max_new_tokens)
+    if static:
+        kwargs.update(cache_implementation="static")
+    out = model.generate(**kwargs)
+    return out[:, ids.shape[1]:]  # token ids after the (padded) prompt, never decoded text
+
+
+def _decode_rows(tokenizer, new, eos: list[int], pad_id: int) -> list[tuple[list[int], bool]]:
+    rows = []
+    for row in new.tolist():
+        kept, stopped = [], False
+        for token in row:
+            if token in eos:
+                stopped = True
+                break
+            kept.append(token)
+        # A pad id that is not EOS can only follow a finished sequence (or be generated, rarely).
+        while kept and kept[-1] == pad_id and pad_id not in eos:
+            kept.pop()
+        rows.append((kept, stopped))
+    return rows
+
+
+def generate_ids(model, tokenizer, prompt_ids: Sequence[Sequence[int]], settings: Settings,
+                 truncated: Sequence[bool] | None = None, device: str | None = None,
+                 stats: Stats | None = None) -> Iterator[tuple[list[int], list[Output]]]:
+    """Yield ``(indices, outputs)`` per batch, longest prompts first; outputs align with indices."""
+    import torch
+
+    device = device or str(next(model.parameters()).device)
+    backend = pick_backend(settings, device)
+    if backend not in BACKENDS[1:]:
+        raise ValueError(f"unknown generation backend {backend!r}; known: {', '.join(BACKENDS)}")
+    eos = [] if settings.ignore_eos else eos_ids(model, tokenizer)
+    pad_id = tokenizer.pad_token_id
+    truncated = truncated or [False] * len(prompt_ids)
+    torch.manual_seed(settings.seed)
+    for indices in length_sorted_batches([len(x) for x in prompt_ids], settings.batch_size):
+        start = time.perf_counter()
+        batch = [prompt_ids[i] for i in indices]
+        multiple = settings.bucket if backend == "static" else 1
+        ids, mask = _left_pad(batch, pad_id, device, multiple)
+        with torch.inference_mode():
+            if backend == "loop":
+                new = _greedy_loop(model, ids, mask, settings.max_new_tokens, eos, pad_id)
+            else:
+                new = _hf_generate(model, ids, mask, settings, eos, pad_id, static=backend == "static")
+        outputs = []
+        for i, (kept, stopped) in zip(indices, _decode_rows(tokenizer, new, eos, pad_id)):
+            text = tokenizer.decode(kept, skip_special_tokens=True).strip()
+            outputs.append(Output(text, kept, len(prompt_ids[i]), len(kept), stopped, bool(truncated[i])))
+        if stats is not None:
+            stats.add(outputs, time.perf_counter() - start, backend)
+        yield indices, outputs
+
+
+def generate_texts(model, tokenizer, prompts: Sequence[str], settings: Settings,
+                   on_batch: Callable[[list[int], list[Output]], None] | None = None,
+                   stats: Stats | None = None) -> list[Output]:
+    """Generate for every prompt; returns outputs in the order of ``prompts``."""
+    max_prompt = max(1, context_length(model, tokenizer) - settings.max_new_tokens)
+    prompt_ids, truncated = encode(tokenizer, prompts, max_prompt)
+    results: list[Output | None] = [None] * len(prompts)
+    for indices, outputs in generate_ids(model, tokenizer, prompt_ids, settings, truncated, stats=stats):
+        for i, output in zip(indices, outputs):
+            results[i] = output
+        if on_batch:
+            on_batch(indices, outputs)
+    return results  # type: ignore[return-value]
