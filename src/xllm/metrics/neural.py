@@ -52,6 +52,20 @@ def comet_checkpoint(path: str | Path) -> Path:
     return ckpt
 
 
+def _encoder_on_disk(name: str) -> bool:
+    """A local directory, or a hub id whose config is already in the local cache."""
+    if not name:
+        return False
+    if Path(name).is_dir():
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except ValueError:  # not a valid repo id
+        return False
+
+
 def load_comet(path: str | Path, encoder: str | None = None):
     """Load COMET offline; ``encoder`` overrides the checkpoint's ``pretrained_model`` (tokenizer
     and config of e.g. xlm-roberta-large) with a local directory."""
@@ -68,6 +82,12 @@ def load_comet(path: str | Path, encoder: str | None = None):
     if cls is None:
         raise UserError(f"{ckpt.parents[1] / 'hparams.yaml'}: unknown COMET class_identifier {hparams.get('class_identifier')!r}")
     kwargs = {"pretrained_model": encoder} if encoder else {}
+    wanted = encoder or hparams.get("pretrained_model", "")
+    if not _encoder_on_disk(wanted):
+        raise UserError(
+            f"{path}: COMET encoder {wanted!r} is not available offline (put its tokenizer and config "
+            "in the Hugging Face cache, or pass --comet-encoder DIR)"
+        )
     try:
         with contextlib.redirect_stdout(sys.stderr):
             import torch
@@ -77,10 +97,7 @@ def load_comet(path: str | Path, encoder: str | None = None):
                 strict=False, local_files_only=True, **kwargs,
             )
     except OSError as err:
-        raise UserError(
-            f"{path}: COMET encoder {encoder or hparams.get('pretrained_model')!r} is not available offline "
-            f"(download its tokenizer and config, or pass --comet-encoder DIR): {str(err).splitlines()[0]}"
-        ) from None
+        raise UserError(f"{path}: cannot load COMET offline: {str(err).splitlines()[0]}") from None
     model.eval()
     _CACHE[key] = model
     return model
