@@ -16,7 +16,9 @@ from xllm.mixture.recipes import load_recipes, parse_model_id
 from xllm.provenance import config_hash
 
 # Rules call the `xllm` of the Python that runs Snakemake (e.g. .venv/bin), activated or not.
-os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+os.environ["PATH"] = os.pathsep.join(
+    [os.path.dirname(sys.executable), os.environ.get("PATH", "")]
+)
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 try:

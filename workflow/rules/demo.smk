@@ -21,7 +21,7 @@ if DEMO:
         params:
             spec=json.dumps(DEMO),
             seed=config["seed"],
-            mirror=MIRROR,
+            mirror=lambda wc, output: os.path.dirname(output.files[0]),
         shell:
             "xllm demo-data --spec {params.spec:q} --seed {params.seed} "
             "--out-dir {params.mirror:q} --spec-dir results/demo/languages > {log:q} 2>&1"
