@@ -92,6 +92,102 @@ def compare(args) -> int:
     return 0
 
 
+def _judge_client(args):
+    from .judge import JudgeClient, JudgeConfig
+
+    config = JudgeConfig(endpoint=args.endpoint, model=args.judge_model, api_key_env=args.api_key_env,
+                         timeout=args.timeout)
+    return config, JudgeClient(config, cache=args.cache)
+
+
+def _squad_questions(path) -> dict:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    out = {}
+    for article in data.get("data", []):
+        for paragraph in article.get("paragraphs", []):
+            for qa in paragraph.get("qas", []):
+                out[str(qa["id"])] = f"{paragraph['context']}\nQuestion: {qa['question']}"
+    return out
+
+
+def judge_qa_cmd(args) -> int:
+    from ..mixture.recipes import parse_model_id
+    from ..provenance import provenance
+    from .bootstrap import confidence_interval
+    from .generations import load_item, load_plan
+    from .judge import judge_qa, judge_signature
+    from .score import _fmt, write_scores
+    from .scored import segment_mean
+
+    config, client = _judge_client(args)
+    meta = parse_model_id(args.model).columns()
+    rows, details = [], []
+    for item in load_plan(args.plan):
+        if "testset" not in item:
+            continue
+        gen = load_item(args.generations_dir, item)
+        questions = _squad_questions(item["testset"])
+        ids = [str(i) for i in gen.ids][: args.limit or None]  # the paper judges the first 100
+        missing = [i for i in ids if i not in questions]
+        if missing:
+            raise UserError(f"{item['testset']}: no question with id {missing[0]!r}")
+        verdicts = judge_qa(client, [questions[i] for i in ids], gen.hyps[: len(ids)])
+        scored = segment_mean("judge", verdicts["values"], judge_signature(config, "qa"), scale=100.0)
+        low, high = confidence_interval(scored, args.bootstrap, args.seed)
+        rows.append({**meta, "lang": gen.lang, "task": gen.task, "direction": gen.direction, "metric": "judge",
+                     "value": _fmt(scored.score), "n": scored.n, "ci_low": _fmt(low), "ci_high": _fmt(high),
+                     "signature": scored.signature})
+        details.append({"task": gen.task, "direction": gen.direction, "unparsed": verdicts["unparsed"]})
+    write_scores(args.out, rows, {"model": args.model, "judge_model": config.model, "endpoint": config.endpoint,
+                                  "limit": args.limit, "requests": client.requests, "details": details,
+                                  "provenance": provenance(seed=args.seed)})
+    print(f"wrote {len(rows)} judge scores to {args.out} ({client.requests} requests)")
+    return 0
+
+
+def judge_pairwise_cmd(args) -> int:
+    from ..atomic import read_jsonl, write_json
+    from ..provenance import provenance
+    from .compare import _item
+    from .generations import load_item
+    from .judge import judge_pairwise, judge_signature
+
+    config, client = _judge_client(args)
+    path = Path(args.a) / args.task / f"{args.direction}.jsonl"
+    if not path.is_file():
+        raise UserError(f"{path}: no generations")
+    item = _item(args.task, args.direction, read_jsonl(path), None)
+    a, b = load_item(args.a, item), load_item(args.b, item)
+    b_by_id = {str(i): h for i, h in zip(b.ids, b.hyps)}
+    if set(b_by_id) != {str(i) for i in a.ids}:
+        raise UserError(f"{args.task}/{args.direction}: {args.a} and {args.b} do not hold the same items")
+    ids = [str(i) for i in a.ids][: args.limit or None]
+    if args.testset:
+        questions = _squad_questions(args.testset)
+        texts = [questions[i] for i in ids]
+    else:
+        prompts = {str(r.get("id", k)): r.get("prompt", "") for k, r in enumerate(read_jsonl(path))}
+        texts = [prompts[i] for i in ids]
+    result = judge_pairwise(client, texts, a.hyps[: len(ids)], [b_by_id[i] for i in ids])
+    result.update(a_dir=str(args.a), b_dir=str(args.b), task=args.task, direction=args.direction,
+                  signature=judge_signature(config, "pairwise"), requests=client.requests,
+                  provenance=provenance())
+    if args.out:
+        write_json(args.out, result)
+    summary = {k: v for k, v in result.items() if k not in ("items", "provenance")}
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def _judge_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint", required=True, help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1")
+    p.add_argument("--judge-model", default="gpt-3.5-turbo")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key")
+    p.add_argument("--limit", type=int, default=100, help="first N items per test set (the paper: 100; 0: all)")
+    p.add_argument("--cache", help="JSONL cache of replies (reruns ask only for what is missing)")
+    p.add_argument("--timeout", type=float, default=60.0)
+
+
 def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spm-model", help="flores101 SentencePiece model file (spbleu)")
     p.add_argument("--comet-model", help="local COMET checkpoint directory (checkpoints/model.ckpt + hparams.yaml)")
@@ -148,3 +244,23 @@ def register(sub) -> None:
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=compare)
+
+    p = sub.add_parser("judge-qa", help="LLM-judged QA correctness (the paper's ChatGPT prompt) into the score table")
+    p.add_argument("--generations-dir", required=True)
+    p.add_argument("--plan", required=True)
+    p.add_argument("--model", required=True)
+    _judge_flags(p)
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=judge_qa_cmd)
+
+    p = sub.add_parser("judge-pairwise", help="LLM pairwise comparison of two models, both answer orders")
+    p.add_argument("--a", required=True)
+    p.add_argument("--b", required=True)
+    p.add_argument("--task", required=True)
+    p.add_argument("--direction", required=True)
+    p.add_argument("--testset", help="SQuAD-format file: the question is its context and question")
+    _judge_flags(p)
+    p.add_argument("--out", help="JSON with per-item scores")
+    p.set_defaults(func=judge_pairwise_cmd)
