@@ -81,21 +81,24 @@ def allocation_json(name, budget, optimized, uniform):
 
 
 def alignment_json(shared=False, n_layers=3):
+    """Per-language projections (a simple shape), or the shape ``xllm alignment`` writes (shared=True)."""
     rng = np.random.default_rng(1)
     models = {}
     for name, shift in (("alpaca-en", 3.0), ("muit/800", 0.5)):
-        entry = {}
-        for lang in LANGS:
-            en = rng.normal(0, 1, (12, 2))
-            body = {"layers": [0.2 + 0.1 * layer + (0.2 if shift < 1 else 0.0) for layer in range(n_layers)]}
-            if not shared:
-                body["projection"] = {"en": en.tolist(), "x": (en + shift).tolist()}
-            entry[lang] = body
-        if shared:
-            entry["projection"] = {"en": rng.normal(0, 1, (12, 2)).tolist(),
-                                   **{lang: rng.normal(shift, 1, (12, 2)).tolist() for lang in LANGS}}
-        models[name] = entry
-    return {"models": models, "provenance": {"seed": 0}}
+        cosines = [0.2 + 0.1 * layer + (0.2 if shift < 1 else 0.0) for layer in range(n_layers)]
+        if not shared:
+            models[name] = {lang: {"layers": cosines, "projection": {"en": (en := rng.normal(0, 1, (12, 2))).tolist(),
+                                                                    "x": (en + shift).tolist()}}
+                            for lang in LANGS}
+            continue
+        layers = [{"layer": i, "cosine": c, "cosine_centered": c - 0.3} for i, c in enumerate(cosines)]
+        clouds = {"en": rng.normal(0, 1, (12, 2)).tolist(), **{lang: rng.normal(shift, 1, (12, 2)).tolist()
+                                                                for lang in LANGS}}
+        models[name] = {"path": "results/models/x", "n_layers": n_layers - 1,
+                        "languages": {lang: {"n_sentences": 12, "layers": layers} for lang in LANGS},
+                        "projection": clouds, "projection_layer": n_layers - 1,
+                        "projection_middle": clouds, "projection_middle_layer": (n_layers - 1) // 2}
+    return {"models": models, "languages": LANGS, "provenance": {"seed": 0}}
 
 
 def dump(path, obj):
@@ -308,24 +311,25 @@ def test_plot_allocation_bad_input_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("shared", [False, True])
-def test_plot_alignment_per_language_or_shared_projection(tmp_path, capsys, shared):
+def test_plot_alignment_per_language_or_model_level_projection(tmp_path, capsys, shared):
     path = dump(tmp_path / "alignment.json", alignment_json(shared=shared))
     models = alignment_plot.load_alignment(path)
     assert list(models) == ["alpaca-en", "muit/800"]
-    assert models["muit/800"]["near"].layers == pytest.approx([0.4, 0.5, 0.6])
-    assert ("shared" in models["alpaca-en"]) is shared
+    assert models["muit/800"].langs["near"].layers == pytest.approx([0.4, 0.5, 0.6])
+    assert models["muit/800"].langs["near"].centered == (pytest.approx([0.1, 0.2, 0.3]) if shared else [])
+    assert [title for title, _ in models["alpaca-en"].projections] == (
+        ["layer 1 (middle)", "layer 2 (last)"] if shared else [])
     out = tmp_path / "alignment.png"
     code, _, _ = run_cli(["plot-alignment", "--alignment", path, "--lang-name", "near=Nearish", "--out", str(out)],
                          capsys)
     assert code == 0
     width, height, prov = png_info(out)
-    assert prov["models"] == ["alpaca-en", "muit/800"]
-    assert (width < 2000) is shared  # a shared projection is one panel per model, not one per language
+    assert prov["models"] == ["alpaca-en", "muit/800"] and 500 < height < 1500 and 1500 < width < 4000
 
 
 def test_alignment_layers_as_records_and_bad_shapes(tmp_path, capsys):
     record = {"models": {"base": {"ar": {"layers": [{"layer": 0, "cosine": 0.1}, {"layer": 1, "mean_cosine": 0.3}]}}}}
-    assert alignment_plot.load_alignment(dump(tmp_path / "a.json", record))["base"]["ar"].layers == [0.1, 0.3]
+    assert alignment_plot.load_alignment(dump(tmp_path / "a.json", record))["base"].langs["ar"].layers == [0.1, 0.3]
     out = tmp_path / "alignment.png"
     for body, message in (({"layers": [0.1]}, "missing key 'models'"),
                           ({"models": {"base": {"ar": {"layers": ["x"]}}}}, "models.base.ar.layers"),
@@ -436,3 +440,33 @@ def test_console_entry_point_exits_2_with_one_line(tmp_path, python):
                              "--out", str(tmp_path / "a.png")], capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [f"xllm plot-alignment: error: {tmp_path / 'none.json'}: no such file"]
+
+
+# ------------------------------------------------------------------ on the scaling stage's real outputs
+
+
+def test_plots_read_what_the_scaling_stage_writes(tmp_path, capsys, monkeypatch):
+    """fit-scores and allocate-fits (the workflow's commands) feed plot-scaling and plot-allocation."""
+    monkeypatch.chdir(tmp_path)  # allocation files name their fits by relative path, as in the workflow
+    scores = write_scores(tmp_path / "scores.csv", score_rows(scales=("100", "200", "400", "800")))
+    fits = []
+    for lang in LANGS:
+        similarity = dump(tmp_path / f"sim_{lang}.json", {"gamma": 0.8})
+        fit = f"scaling/{lang}.json"
+        code, _, err = run_cli(["fit-scores", "--scores", str(scores), "--lang", lang, "--task", "flores",
+                                "--metric", "chrf", "--direction", "en-x", "--similarity", similarity,
+                                "--bootstrap", "30", "--seed", "1", "--out", fit], capsys)
+        assert code == 0, err
+        fits.append(fit)
+    code, _, err = run_cli(["allocate-fits", "--fits", *fits, "--max-pairs", "near=900,far=900,zh=900",
+                            "--budget", "600", "--out", "allocation/small.json"], capsys)
+    assert code == 0, err
+    assert allocation_plot.load_allocation("allocation/small.json").metric == "chrf"  # from the fits it names
+    code, _, err = run_cli(["plot-scaling", "--fits", *fits, "--out", "plots/scaling_laws.png"], capsys)
+    assert code == 0, err
+    assert png_info(tmp_path / "plots" / "scaling_laws.png")[2]["inputs"] == fits
+    code, _, err = run_cli(["plot-allocation", "--allocations", "allocation/small.json", "--scores", str(scores),
+                            "--out", "plots/allocation.png"], capsys)
+    assert code == 0, err
+    prov = png_info(tmp_path / "plots" / "allocation.png")[2]
+    assert prov["metric"] == "chrf" and prov["measured"] is True

@@ -2,8 +2,14 @@
 
 Left: per layer, the mean cosine similarity of the sentence vectors of parallel FLORES
 sentences (English vs. X), one colour per model, one line style per language, the mean over
-languages thick. Right: one panel per model, the 2-D projection of English and X sentence
-vectors; overlapping clouds mean aligned representations (the paper's m-LLaMA vs. Alpaca-7B).
+languages thick; beside it the same after centering each layer (``cosine_centered``, which
+removes the direction all hidden states share) when the analysis has it. Right: per model, the
+2-D projection of English and X sentence vectors at the middle and last layers; overlapping
+clouds mean aligned representations (the paper's m-LLaMA vs. Alpaca-7B).
+
+The reader accepts the shape ``xllm alignment`` writes (``models.NAME.languages.LANG.layers`` as
+records, one projection per model over all languages) and simpler ones (a list of cosines per
+layer, a projection per language with ``en`` and ``x`` clouds).
 """
 
 from __future__ import annotations
@@ -16,27 +22,36 @@ from .figure import COLORS, CYCLE, pyplot, save_png
 from .inputs import lang_label, ordered_langs, read_json
 
 LINESTYLES = ["-", "--", "-.", ":"]
+COSINE_KEYS = ("cosine", "mean_cosine", "mean", "value")
 
 
 @dataclass(frozen=True)
 class LangAlignment:
     layers: list[float]
-    projection: dict = field(default_factory=dict)  # "en"/"x" -> [[x, y], ...]
+    centered: list[float] = field(default_factory=list)
+    projection: dict = field(default_factory=dict)  # "en"/"x" -> [[x, y], ...], fitted for this language
 
 
-def _layers(raw, where: str) -> list[float]:
-    """Per-layer cosines given as [c0, c1, ...] or [{"layer": i, "cosine"|"mean_cosine": c}, ...]."""
-    out = []
+@dataclass(frozen=True)
+class ModelAlignment:
+    langs: dict  # lang -> LangAlignment
+    projections: list = field(default_factory=list)  # [(title, {code: [[x, y], ...]})], one PCA per model
+
+
+def _layers(raw, where: str) -> tuple[list[float], list[float]]:
+    """(raw, centered) cosines from [c0, c1, ...] or [{"layer", "cosine", "cosine_centered"}, ...]."""
+    values, centered = [], []
     try:
         for item in raw:
             if isinstance(item, dict):
-                value = next(item[k] for k in ("cosine", "mean_cosine", "mean", "value") if k in item)
-                out.append(float(value))
+                values.append(float(next(item[k] for k in COSINE_KEYS if k in item)))
+                if "cosine_centered" in item:
+                    centered.append(float(item["cosine_centered"]))
             else:
-                out.append(float(item))
+                values.append(float(item))
     except (TypeError, ValueError, StopIteration):
         raise UserError(f"{where}.layers: expected a list of per-layer cosine similarities") from None
-    return out
+    return values, centered if len(centered) == len(values) else []
 
 
 def _points(raw, where: str) -> list[tuple[float, float]]:
@@ -46,144 +61,140 @@ def _points(raw, where: str) -> list[tuple[float, float]]:
         raise UserError(f"{where}: expected [[x, y], ...]") from None
 
 
-def _projection(raw, where: str) -> dict:
-    """{"en": [[x, y]...], "x": [[x, y]...]}; a per-layer list or dict keeps its last entry."""
+def _lang_projection(raw, where: str) -> dict:
+    """A per-language projection {"en": [[x, y]...], "x": [[x, y]...]}."""
     if not raw:
         return {}
-    if isinstance(raw, list):
-        raw = raw[-1]
-    if isinstance(raw, dict) and "en" not in raw and raw:
-        layer_keys = [k for k in raw if isinstance(raw[k], dict)]
-        if layer_keys:
-            raw = raw[sorted(layer_keys, key=lambda k: int(k) if str(k).lstrip("-").isdigit() else 0)[-1]]
     if not isinstance(raw, dict):
         raise UserError(f"{where}.projection: expected {{'en': [[x, y], ...], 'x': [[x, y], ...]}}")
-    out = {}
-    for side in ("en", "x"):
-        if side in raw:
-            out[side] = _points(raw[side], f"{where}.projection.{side}")
-    if "x" not in out:
-        other = [k for k in raw if k not in ("en", "layer")]
-        if len(other) == 1 and isinstance(raw[other[0]], list):
-            out["x"] = _points(raw[other[0]], f"{where}.projection.{other[0]}")
+    return {side: _points(raw[side], f"{where}.projection.{side}") for side in ("en", "x") if side in raw}
+
+
+def _model_projections(entry: dict, where: str) -> list[tuple[str, dict]]:
+    """Model-level projections (middle layer first, then last), each {code: [[x, y], ...]}."""
+    out = []
+    for key, default in (("projection_middle", "middle layer"), ("projection", "last layer")):
+        raw = entry.get(key)
+        if not isinstance(raw, dict):
+            continue
+        clouds = {str(k): _points(v, f"{where}.{key}.{k}") for k, v in raw.items() if isinstance(v, list)}
+        layer = entry.get(f"{key}_layer")
+        title = f"layer {layer} ({default.split()[0]})" if layer is not None else default
+        if clouds:
+            out.append((title, clouds))
     return out
 
 
-def _model_projection(entry: dict, where: str) -> dict:
-    """A model-level projection shared by all languages: {"en": [[x, y]...], LANG: [[x, y]...]}."""
-    raw = entry.get("projection")
-    if not isinstance(raw, dict):
-        return {}
-    return {str(k): _points(v, f"{where}.projection.{k}") for k, v in raw.items() if isinstance(v, list)}
-
-
-def load_alignment(path: str | Path) -> dict[str, dict[str, LangAlignment]]:
-    """model -> lang -> LangAlignment, tolerant of extra keys (provenance, settings).
-
-    A projection fitted per language sits under the language (its "en" and "x" clouds share
-    axes only with each other); one fitted per model sits under the model as ``"shared"``.
-    """
+def load_alignment(path: str | Path) -> dict[str, ModelAlignment]:
+    """model -> ModelAlignment, tolerant of extra keys (provenance, settings, paths)."""
     data = read_json(path, "the alignment analysis")
     models = data.get("models")
     if not isinstance(models, dict) or not models:
         raise UserError(f"{path}: missing key 'models' (model -> language -> layers and projection)")
-    out: dict[str, dict[str, LangAlignment]] = {}
+    out = {}
     for name, entry in models.items():
         if not isinstance(entry, dict):
             raise UserError(f"{path}: models.{name}: expected an object of languages")
-        langs = entry.get("langs") or entry.get("languages") or entry
+        langs = entry.get("languages") or entry.get("langs") or entry
+        if not isinstance(langs, dict):
+            raise UserError(f"{path}: models.{name}.languages: expected language -> layers")
         per_lang = {}
         for lang, body in langs.items():
             if not isinstance(body, dict) or "layers" not in body:
-                continue  # model-level metadata (path, n_sentences, ...)
+                continue  # model-level metadata (path, n_layers, ...)
             where = f"{path}: models.{name}.{lang}"
-            per_lang[str(lang)] = LangAlignment(_layers(body["layers"], where),
-                                                _projection(body.get("projection"), where))
+            raw, centered = _layers(body["layers"], where)
+            per_lang[str(lang)] = LangAlignment(raw, centered, _lang_projection(body.get("projection"), where))
         if not per_lang:
             raise UserError(f"{path}: models.{name}: no language with 'layers'")
-        shared = _model_projection(entry, f"{path}: models.{name}")
-        if shared:
-            per_lang["shared"] = LangAlignment([], shared)
-        out[str(name)] = per_lang
+        out[str(name)] = ModelAlignment(per_lang, _model_projections(entry, f"{path}: models.{name}"))
     return out
 
 
-def _scatter(ax, clouds: list[tuple[str, str, list]], names) -> None:
+def _scatter(ax, clouds: list[tuple[str, str, list]], names, legend: bool = True) -> None:
     """Draw (code, colour, points) clouds; English as grey dots, other languages as triangles."""
     import numpy as np
 
     for code, color, points in clouds:
-        pts = np.array(points)
-        if pts.size == 0:
+        pts = np.array(points, dtype=float).reshape(-1, 2)
+        if len(pts) == 0:
             continue
         ax.scatter(pts[:, 0], pts[:, 1], s=9, color=color, alpha=0.6 if code == "en" else 0.75,
                    marker="o" if code == "en" else "^", label=lang_label(code, names))
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
-    if ax.collections:
-        ax.legend(loc="best", markerscale=1.5, fontsize=7)
-    else:
+    if ax.collections and legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), markerscale=1.5, fontsize=7)
+    elif not ax.collections:
         ax.text(0.5, 0.5, "no projection", transform=ax.transAxes, ha="center", va="center")
+
+
+def _layer_panel(ax, models: dict[str, ModelAlignment], langs: list[str], centered: bool, names) -> None:
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    for i, (name, model) in enumerate(models.items()):
+        color = CYCLE[i % len(CYCLE)]
+        curves = []
+        for j, lang in enumerate(langs):
+            item = model.langs.get(lang)
+            values = (item.centered if centered else item.layers) if item else []
+            if not values:
+                continue
+            curves.append(values)
+            if len(langs) > 1:
+                ax.plot(range(len(values)), values, LINESTYLES[j % len(LINESTYLES)], color=color, lw=0.9, alpha=0.6)
+        if curves:
+            depth = min(len(c) for c in curves)
+            mean = np.mean([c[:depth] for c in curves], axis=0)
+            ax.plot(range(depth), mean, "-o", color=color, lw=2.2, ms=3,
+                    label=f"{name} (mean over languages)" if len(langs) > 1 else name)
+    for j, lang in enumerate(langs if len(langs) > 1 else []):
+        ax.plot([], [], LINESTYLES[j % len(LINESTYLES)], color="#555555", lw=0.9, label=lang_label(lang, names))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_ylabel("mean cosine(English, X)" + (", centered per layer" if centered else ""))
+    ax.set_title("Parallel sentences, centered vectors" if centered else "Parallel sentences, raw vectors")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
 
 
 def plot_alignment(path: str | Path, out: str | Path, *, langs: list[str] | None = None,
                    names: dict[str, str] | None = None) -> Path:
-    import numpy as np
-    from matplotlib.ticker import MaxNLocator
-
     names = names or {}
     models = load_alignment(path)
-    all_langs = ordered_langs((lang for per in models.values() for lang in per if lang != "shared"), langs)
+    all_langs = ordered_langs((lang for model in models.values() for lang in model.langs), langs)
     if not all_langs:
         raise UserError(f"{path}: none of the languages {', '.join(langs or [])} is in the analysis")
-    shared = all("shared" in per for per in models.values())
-    proj_cols = 1 if shared else len(all_langs)
+    has_centered = any(item.centered for model in models.values() for item in model.langs.values())
+    n_layer_panels = 2 if has_centered else 1
+    shared = all(model.projections for model in models.values())
+    proj_cols = max(len(model.projections) for model in models.values()) if shared else len(all_langs)
     n_models = len(models)
     plt = pyplot()
-    fig = plt.figure(figsize=(6.0 + 2.9 * proj_cols, max(4.0, 2.9 * n_models)))
-    spec = fig.add_gridspec(n_models, 1 + proj_cols, width_ratios=[2.0] + [1] * proj_cols)
-    ax_layers = fig.add_subplot(spec[:, 0])
-    model_color = {name: CYCLE[i % len(CYCLE)] for i, name in enumerate(models)}
+    fig = plt.figure(figsize=(5.0 * n_layer_panels + 3.0 * proj_cols, max(4.2, 3.0 * n_models)))
+    spec = fig.add_gridspec(n_models, n_layer_panels + proj_cols,
+                            width_ratios=[1.7] * n_layer_panels + [1] * proj_cols)
+    for k in range(n_layer_panels):
+        _layer_panel(fig.add_subplot(spec[:, k]), models, all_langs, centered=k == 1, names=names)
     lang_color = {lang: CYCLE[(i + 2) % len(CYCLE)] for i, lang in enumerate(all_langs)}
     lang_color["en"] = COLORS["en"]
-    for name, per in models.items():
-        curves = []
-        for j, lang in enumerate(all_langs):
-            if lang not in per or not per[lang].layers:
-                continue
-            layers = per[lang].layers
-            curves.append(layers)
-            if len(all_langs) > 1:
-                ax_layers.plot(range(len(layers)), layers, LINESTYLES[j % len(LINESTYLES)],
-                               color=model_color[name], lw=0.9, alpha=0.6)
-        if curves:
-            depth = min(len(c) for c in curves)
-            mean = np.mean([c[:depth] for c in curves], axis=0)
-            ax_layers.plot(range(depth), mean, "-o", color=model_color[name], lw=2.2, ms=3,
-                           label=f"{name} (mean over languages)" if len(all_langs) > 1 else name)
-    for j, lang in enumerate(all_langs if len(all_langs) > 1 else []):
-        ax_layers.plot([], [], LINESTYLES[j % len(LINESTYLES)], color="#555555", lw=0.9,
-                       label=lang_label(lang, names))
-    ax_layers.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_layers.set_xlabel("layer (0 = embeddings)")
-    ax_layers.set_ylabel("mean cosine(English, X) of parallel sentences")
-    ax_layers.set_title("Layer-wise alignment of parallel sentences")
-    ax_layers.legend(loc="best")
-    for row, (name, per) in enumerate(models.items()):
+    for row, (name, model) in enumerate(models.items()):
         if shared:
-            proj = per["shared"].projection
-            keys = ["en"] + [lang for lang in all_langs if lang in proj]
-            ax = fig.add_subplot(spec[row, 1])
-            _scatter(ax, [(k, lang_color[k], proj[k]) for k in keys if k in proj], names)
-            ax.set_title(f"{name}: sentence vectors (2-D)")
+            for col, (title, clouds) in enumerate(model.projections):
+                keys = ["en"] + [lang for lang in all_langs if lang in clouds]
+                ax = fig.add_subplot(spec[row, n_layer_panels + col])
+                _scatter(ax, [(k, lang_color[k], clouds[k]) for k in keys if k in clouds], names,
+                         legend=row == 0 and col == len(model.projections) - 1)
+                ax.set_title(f"{name}: {title}")
             continue
         for col, lang in enumerate(all_langs):
-            ax = fig.add_subplot(spec[row, 1 + col])
-            proj = per[lang].projection if lang in per else {}
+            ax = fig.add_subplot(spec[row, n_layer_panels + col])
+            proj = model.langs[lang].projection if lang in model.langs else {}
             _scatter(ax, [(k, lang_color[k if k == "en" else lang], proj[side])
-                          for k, side in (("en", "en"), (lang, "x")) if side in proj], names)
+                          for k, side in (("en", "en"), (lang, "x")) if side in proj], names, legend=row == 0)
             ax.set_title(f"{name}: en vs. {lang}")
-    fig.suptitle("Representation alignment of English and non-English sentences, base vs. tuned")
+    fig.suptitle("Representation alignment of English and non-English sentences, base vs. tuned "
+                 "(2-D PCA of sentence vectors on the right)")
     fig.tight_layout()
     return save_png(fig, out, [str(path)], models=list(models))

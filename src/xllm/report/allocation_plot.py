@@ -59,8 +59,22 @@ def load_allocation(path: str | Path) -> Allocation:
         means[a] = float(mean) if mean is not None else (
             sum(predicted[a].values()) / len(predicted[a]) if predicted[a] else None)
     budget = number(data, "budget", path) if "budget" in data else sum(pairs["optimized"].values())
-    name = str(data.get("name") or Path(path).stem)
-    return Allocation(str(path), name, budget, pairs, predicted, means, str(data.get("metric") or ""))
+    name = str(data.get("name") or data.get("budget_name") or Path(path).stem)
+    return Allocation(str(path), name, budget, pairs, predicted, means, data.get("metric") or _fits_metric(data))
+
+
+def _fits_metric(data: dict) -> str:
+    """The metric of the fits an allocation was computed from (``fits`` lists their files)."""
+    import json
+
+    for fit in data.get("fits") or []:
+        try:
+            metric = json.loads(Path(fit).read_text(encoding="utf-8")).get("metric")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if metric:
+            return str(metric)
+    return ""
 
 
 def measured_scores(rows: list[dict], name: str, task: str, metric: str) -> dict[str, dict[str, float]]:
@@ -134,8 +148,9 @@ def plot_allocation(allocation_paths: list[str], out: str | Path, *, scores: str
         ax_pairs.set_xticks(centers, labels)
         ax_pairs.set_ylabel("translation pairs")
         ax_pairs.set_title(f"budget {alloc.name}: {alloc.budget:,.0f} pairs")
-        ax_pairs.margins(y=0.15)
-        ax_pairs.legend(loc="upper left")
+        top = max((v for a in ALLOCS for v in alloc.pairs[a].values()), default=1.0)
+        ax_pairs.set_ylim(0, top * 1.3)
+        ax_pairs.legend(loc="upper center", ncol=2)
         ax_score.set_xticks(centers, labels)
         ax_score.set_ylabel(f"{metric or 'score'} ({task} En→X)")
         ax_score.set_title(f"budget {alloc.name}: predicted vs. measured")
