@@ -399,7 +399,7 @@ def test_paper_rows_for_judge_accuracy_and_the_chinese_ablation(repo):
     paper = yaml.safe_load((repo / "workflow" / "paper_tables.yaml").read_text(encoding="utf-8"))
     rows = dict(summary.paper_rows(paper, "xquad", "judge", [("x", "zh"), ("x", "ar")]))
     assert rows["paper: x-LLaMA-7B (Table 2)"] == {"zh": pytest.approx(80.0), "ar": pytest.approx(82.0)}
-    assert rows["paper: alpaca-en+alpaca-zh+en-zh (Figure 6)"] == {"zh": pytest.approx(80.0)}
+    assert rows["paper: alpaca-en+alpaca-zh+en-zh (Figure 6; ours: abl-alpaca-en-x-enx)"] == {"zh": pytest.approx(80.0)}
     assert summary.paper_rows(paper, "flores", "chrf", [("en-x", "en-zh")]) == []
     mlqa = dict(summary.paper_rows(paper, "mlqa", "em", [("x", "en-hi")]))
     assert mlqa["paper: BayLing-7B (Table 6)"] == {"en-hi": pytest.approx(31.0)}

@@ -113,9 +113,11 @@ def paper_rows(paper: dict, task: str, metric: str, columns: list[tuple[str, str
     ablation = paper.get("figure6_ablation_zh_xquad")
     if task == "xquad" and metric in ("judge", "judge_accuracy") and isinstance(ablation, dict):
         zh_cols = [d for d, lang in col_lang.items() if lang == "zh"]
+        ours = {paper_name: recipe for recipe, paper_name in PAPER_ABLATIONS.items()}
         for name, value in ablation.items():
             if zh_cols:
-                rows.append((f"paper: {name} (Figure 6)", {d: 100.0 * float(value) for d in zh_cols}))
+                label = f"paper: {name} (Figure 6" + (f"; ours: {ours[name]})" if name in ours else ")")
+                rows.append((label, {d: 100.0 * float(value) for d in zh_cols}))
     return rows
 
 
@@ -174,7 +176,8 @@ def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path |
                 kind_values = [values.get(d) for k, d in columns if k == kind]
                 line += [_fmt(v, decimals) if v is not None else "" for v in kind_values]
                 if show_mean[kind]:
-                    line.append("")
+                    complete = all(v is not None for v in kind_values)
+                    line.append(_fmt(sum(kind_values) / len(kind_values), decimals) if complete else "")
             body.append(line)
         lines += [f"## {task} · {metric}", ""]
         lines.append("| " + " | ".join(header) + " |")
