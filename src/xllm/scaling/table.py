@@ -70,8 +70,10 @@ def mean_gap_test(dir_a: Path, dir_b: Path, langs, task: str, metric: str, n_boo
         diffs += (score_b.resampled(counts) - score_a.resampled(counts)) / len(langs)
         delta += (score_b.score - score_a.score) / len(langs)
     centred = np.abs(diffs) - np.abs(diffs).mean()
-    p_value = (int(np.sum(centred > abs(delta))) + 1) / (n_boot + 1)
-    return {"delta": float(delta), "p_value": float(p_value), "significant": bool(p_value < SIGNIFICANCE_LEVEL),
+    p_value = (int(np.sum(centred > abs(delta))) + 1) / (n_boot + 1)  # sacrebleu's paired bootstrap
+    # sacrebleu calls a zero difference significant (multeval's convention); a table should not star +0.00.
+    significant = bool(p_value < SIGNIFICANCE_LEVEL and abs(delta) > 1e-12)
+    return {"delta": float(delta), "p_value": float(p_value), "significant": significant,
             "n_boot": n_boot, "seed": seed}
 
 
