@@ -1,0 +1,265 @@
+"""Generation: batched decoding equals one-at-a-time decoding, token-id slicing, EOS, plans,
+resume from staging, limits and one-line errors, on a tiny random Llama built in the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from xllm.cli import main  # noqa: E402
+from xllm.demo.tiny_model import make_tiny_llama  # noqa: E402
+from xllm.generate.engine import Settings, generate_texts, length_sorted_batches, load_model  # noqa: E402
+from xllm.generate.run import model_fingerprint, run_plan  # noqa: E402
+from xllm.generate.tasks import qa_prompt  # noqa: E402
+
+PROMPTS = [
+    "Translate the following sentences from English to Farish.\nthe cat sees a dog .\n>>> ",
+    "hi\n>>> ",
+    "Answer the final question with following context.\nContext: a b c . d e f .\nQuestion: what ?\n>>> ",
+    "Repeat the sentence.\nthe old man carries the red box under a tree .\n>>> ",
+    "x",
+    "Name the subject of the sentence.\na dog watches the cat .\n>>> ",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return make_tiny_llama(tmp_path_factory.mktemp("m") / "tiny", hidden_size=32, layers=2, heads=2,
+                           max_length=256, seed=3)
+
+
+@pytest.fixture(scope="module")
+def loaded(model_dir):
+    torch.set_num_threads(1)  # as run_plan does for small models: the test machine's cores are shared
+    return load_model(str(model_dir), "cpu")
+
+
+def ids_of(outputs):
+    return [o.token_ids for o in outputs]
+
+
+def test_length_sorted_batches_cover_every_index_longest_first():
+    batches = length_sorted_batches([3, 9, 1, 9, 5], 2)
+    assert batches == [[1, 3], [4, 0], [2]]
+
+
+def test_left_padded_batches_equal_unbatched_greedy(loaded):
+    model, tok = loaded
+    alone = generate_texts(model, tok, PROMPTS, Settings(batch_size=1, max_new_tokens=12, backend="loop"))
+    batched = generate_texts(model, tok, PROMPTS, Settings(batch_size=4, max_new_tokens=12, backend="loop"))
+    reference = generate_texts(model, tok, PROMPTS, Settings(batch_size=6, max_new_tokens=12, backend="hf"))
+    assert ids_of(batched) == ids_of(alone)
+    assert ids_of(reference) == ids_of(alone)  # the lean loop decodes as model.generate does
+    assert all(o.n_new_tokens == 12 and not o.stopped for o in alone)
+
+
+def test_new_tokens_are_sliced_by_id_after_the_prompt(loaded):
+    model, tok = loaded
+    outputs = generate_texts(model, tok, PROMPTS, Settings(batch_size=3, max_new_tokens=5, backend="loop"))
+    for prompt, out in zip(PROMPTS, outputs):
+        ids = tok(prompt)["input_ids"]
+        assert out.n_prompt_tokens == len(ids)
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0, -1]
+        assert out.token_ids[0] == int(logits.argmax())  # the first new token follows the prompt
+        assert out.prediction == tok.decode(out.token_ids, skip_special_tokens=True).strip()
+
+
+def test_generation_stops_at_eos_and_drops_it(loaded):
+    model, tok = loaded
+    free = generate_texts(model, tok, PROMPTS[:1], Settings(batch_size=1, max_new_tokens=10, backend="loop"))[0]
+    eos = free.token_ids[3]
+    cut = free.token_ids.index(eos)
+    saved = model.generation_config.eos_token_id
+    model.generation_config.eos_token_id = eos
+    try:
+        for backend in ("loop", "hf"):
+            out = generate_texts(model, tok, PROMPTS[:2], Settings(batch_size=2, max_new_tokens=10, backend=backend))
+            assert out[0].stopped and out[0].token_ids == free.token_ids[:cut]
+            assert out[0].n_new_tokens == cut
+    finally:
+        model.generation_config.eos_token_id = saved
+
+
+def test_beams_and_seeded_sampling_go_through_generate(loaded):
+    model, tok = loaded
+    beams = generate_texts(model, tok, PROMPTS[:3], Settings(batch_size=3, max_new_tokens=6, num_beams=2))
+    assert all(o.n_new_tokens == 6 for o in beams)
+    sample = Settings(batch_size=3, max_new_tokens=6, do_sample=True, seed=5)
+    assert ids_of(generate_texts(model, tok, PROMPTS[:3], sample)) == ids_of(generate_texts(model, tok, PROMPTS[:3], sample))
+
+
+def test_long_prompts_are_cut_from_the_left_and_counted(loaded):
+    model, tok = loaded
+    long = "a b c d " * 100  # 800 bytes > 256 positions
+    out = generate_texts(model, tok, [long, PROMPTS[0]], Settings(batch_size=2, max_new_tokens=6, backend="loop"))
+    assert out[0].truncated and out[0].n_prompt_tokens == 256 - 6
+    assert not out[1].truncated
+
+
+# ---------------------------------------------------------------- plans
+
+
+def make_testsets(root: Path) -> list[dict]:
+    en = [f"the cat number {i} sees a dog ." for i in range(7)]
+    far = [f"фози {i} гуфатаек ." for i in range(7)]
+    (root / "en.txt").write_text("\n".join(en) + "\n", encoding="utf-8")
+    (root / "far.txt").write_text("\n".join(far) + "\n", encoding="utf-8")
+    squad = {"version": "1.1", "data": [{"title": "t", "paragraphs": [
+        {"context": "ab cd . ef gh .", "qas": [
+            {"id": "q1", "question": "what ab ?", "answers": [{"text": "cd", "answer_start": 3}]},
+            {"id": "q2", "question": "what ef ?", "answers": [{"text": "gh", "answer_start": 12},
+                                                              {"text": "gh .", "answer_start": 12}]}]},
+        {"context": "ij kl .", "qas": [
+            {"id": "q3", "question": "what ij ?", "answers": [{"text": "kl", "answer_start": 3}]}]}]}]}
+    (root / "far.json").write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    (root / "zh.json").write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    plan = [
+        {"task": "flores", "direction": "en-far", "src_lang": "en", "tgt_lang": "far", "lang": "far",
+         "source": str(root / "en.txt"), "reference": str(root / "far.txt")},
+        {"task": "flores", "direction": "far-en", "src_lang": "far", "tgt_lang": "en", "lang": "en",
+         "source": str(root / "far.txt"), "reference": str(root / "en.txt")},
+        {"task": "xquad", "direction": "far", "lang": "far", "testset": str(root / "far.json")},
+        {"task": "xquad", "direction": "zh", "lang": "zh", "testset": str(root / "zh.json")},
+    ]
+    (root / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    return plan
+
+
+def cli_args(model_dir, root: Path, *extra) -> list[str]:
+    return ["generate", "--model", str(model_dir), "--plan", str(root / "plan.json"),
+            "--out-dir", str(root / "out"), "--staging", str(root / "staging"), "--batch-size", "3",
+            "--max-new-tokens", "4", "--lang-name", "far=Farish", "--quiet", *extra]
+
+
+def read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_plan_writes_every_item_in_file_order_with_prompts_and_references(model_dir, tmp_path):
+    make_testsets(tmp_path)
+    assert main(cli_args(model_dir, tmp_path)) == 0
+    out = tmp_path / "out"
+    rows = read(out / "flores" / "en-far.jsonl")
+    assert [r["id"] for r in rows] == [str(i) for i in range(7)]
+    assert rows[2]["prompt"] == ("Translate the following sentences from English to Farish.\n"
+                                 "the cat number 2 sees a dog .\n>>> ")  # compact style of the demo model
+    assert rows[2]["reference"] == "фози 2 гуфатаек ."
+    assert all(r["n_new_tokens"] == 4 and r["n_prompt_tokens"] > 0 for r in rows)
+    assert read(out / "flores" / "far-en.jsonl")[0]["prompt"].startswith(
+        "Translate the following sentences from Farish to English.")
+    qa = read(out / "xquad" / "far.jsonl")
+    assert [r["id"] for r in qa] == ["q1", "q2", "q3"]
+    assert qa[1]["reference"] == ["gh", "gh ."]
+    # Demo languages fall back to the English QA prompt, which is the demo's Alpaca QA item.
+    assert qa[0]["prompt"] == ("Answer the final question with following context.\n"
+                               "Context: ab cd . ef gh .\nQuestion: what ab ?\n>>> ")
+    zh = read(out / "xquad" / "zh.jsonl")
+    assert zh[0]["prompt"] == "请根据以下段落，回答问题\n段落: ab cd . ef gh .\n问题: what ab ?\n>>> "
+    summary = json.loads((out / "generation.json").read_text(encoding="utf-8"))
+    assert summary["items"]["flores/en-far"]["n"] == 7 and summary["n_examples"] == 20
+    assert summary["provenance"]["versions"]["torch"] and summary["settings"]["max_new_tokens"] == 4
+    assert not (tmp_path / "staging").exists()  # moved into the output directory
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary leftovers
+
+
+def test_limit_keeps_the_first_examples(model_dir, tmp_path):
+    make_testsets(tmp_path)
+    assert main(cli_args(model_dir, tmp_path, "--limit", "2")) == 0
+    assert [r["id"] for r in read(tmp_path / "out" / "flores" / "far-en.jsonl")] == ["0", "1"]
+    assert [r["id"] for r in read(tmp_path / "out" / "xquad" / "zh.jsonl")] == ["q1", "q2"]
+
+
+def test_resume_reuses_staged_progress_of_the_same_model_only(model_dir, tmp_path):
+    make_testsets(tmp_path)
+    settings = Settings(batch_size=3, max_new_tokens=4)
+    staging = tmp_path / "staging"
+    (staging / "flores").mkdir(parents=True)
+    (staging / "fingerprint.json").write_text(json.dumps({"fingerprint": model_fingerprint(model_dir, settings, None)}))
+    row = {"id": "5", "prompt": "p", "prediction": "FROM STAGING", "n_prompt_tokens": 1, "n_new_tokens": 1,
+           "reference": "r"}
+    # A finished batch, then a line cut short by a kill.
+    (staging / "flores" / "en-far.partial.jsonl").write_text(json.dumps(row) + "\n{\"id\": \"6\", \"pre")
+    summary = run_plan(str(model_dir), str(tmp_path / "plan.json"), str(tmp_path / "out"), str(staging),
+                       settings, lang_names={"far": "Farish"}, progress=False)
+    rows = {r["id"]: r for r in read(tmp_path / "out" / "flores" / "en-far.jsonl")}
+    assert rows["5"]["prediction"] == "FROM STAGING" and rows["6"]["n_new_tokens"] == 4
+    assert summary["this_run"]["n_prompts"] == 20 - 1
+
+    # Other settings (here: more new tokens) make staged rows stale: they are discarded.
+    (staging / "flores").mkdir(parents=True)
+    (staging / "fingerprint.json").write_text(json.dumps({"fingerprint": model_fingerprint(model_dir, settings, None)}))
+    (staging / "flores" / "en-far.partial.jsonl").write_text(json.dumps(row) + "\n")
+    run_plan(str(model_dir), str(tmp_path / "plan.json"), str(tmp_path / "out"), str(staging),
+             Settings(batch_size=3, max_new_tokens=5), lang_names={"far": "Farish"}, progress=False)
+    assert "FROM STAGING" not in (tmp_path / "out" / "flores" / "en-far.jsonl").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_outputs(model_dir, tmp_path):
+    make_testsets(tmp_path)
+    assert main(cli_args(model_dir, tmp_path, "--batch-size", "1")) == 0
+    expected = {p.relative_to(tmp_path / "out"): p.read_text(encoding="utf-8")
+                for p in (tmp_path / "out").rglob("*.jsonl")}
+    for p in (tmp_path / "out").rglob("*"):
+        if p.is_file():
+            p.unlink()
+    cmd = [sys.executable, "-m", "xllm", *cli_args(model_dir, tmp_path, "--batch-size", "1", "--max-new-tokens", "4")]
+    cmd[cmd.index("--out-dir") + 1] = str(tmp_path / "out2")
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    partial = tmp_path / "staging" / "flores" / "far-en.partial.jsonl"  # the second item
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (partial.exists() and partial.stat().st_size):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (tmp_path / "staging" / "flores" / "en-far.jsonl").exists()  # first item finished
+    assert not (tmp_path / "out2").exists()  # nothing that looks complete
+    summary_args = cli_args(model_dir, tmp_path, "--batch-size", "1")
+    summary_args[summary_args.index("--out-dir") + 1] = str(tmp_path / "out2")
+    assert main(summary_args) == 0
+    summary = json.loads((tmp_path / "out2" / "generation.json").read_text(encoding="utf-8"))
+    assert summary["this_run"]["n_prompts"] < 20
+    got = {p.relative_to(tmp_path / "out2"): p.read_text(encoding="utf-8") for p in (tmp_path / "out2").rglob("*.jsonl")}
+    assert got == expected
+
+
+@pytest.mark.parametrize("plan, message", [
+    ("{not json", "plan.json: not JSON"),
+    ('[{"task": "wmt", "direction": "en-x"}]', "unknown task 'wmt'"),
+    ('[{"task": "xquad", "direction": "ar", "lang": "ar"}]', "missing testset"),
+])
+def test_bad_plans_are_one_line_errors(model_dir, tmp_path, capsys, plan, message):
+    (tmp_path / "plan.json").write_text(plan)
+    assert main(cli_args(model_dir, tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_staging_inside_the_output_directory_is_refused(model_dir, tmp_path, capsys):
+    make_testsets(tmp_path)
+    args = cli_args(model_dir, tmp_path)
+    args[args.index("--staging") + 1] = str(tmp_path / "out" / "staging")
+    assert main(args) == 2
+    assert "must lie outside" in capsys.readouterr().err
+
+
+def test_qa_prompts_are_the_papers_per_language_with_an_english_fallback():
+    assert qa_prompt("tr")["instruction"] == "Lütfen soruları aşağıdaki paragraflara göre cevaplayınız"
+    assert qa_prompt("near") == qa_prompt("en")
+    from xllm.demo.english import QA_INSTRUCTION
+
+    assert qa_prompt("en")["instruction"] == QA_INSTRUCTION
+    for lang in ("ar", "el", "hi", "tr", "vi", "zh"):
+        text = qa_prompt(lang)["input"].format(context="C", question="Q")
+        assert "C" in text and "Q" in text
