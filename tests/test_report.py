@@ -239,12 +239,18 @@ def test_plot_x_vs_m_both_directions(tmp_path, capsys):
     assert code == 0
     width, height, prov = png_info(out)
     assert width > 1200 and 400 < height < 1500  # two direction panels side by side
-    assert prov["models"] == {"baseline": "alpaca-en", "m": "muit/800",
-                              "x": {lang: f"coit/{lang}/800" for lang in LANGS}}
+    assert prov["models"] == {"flores:chrf": {"baseline": "alpaca-en", "m": "muit/800",
+                                              "x": {lang: f"coit/{lang}/800" for lang in LANGS}}}
     out_qa = tmp_path / "x_vs_m_qa.png"
     code, _, _ = run_cli(["plot-x-vs-m", "--scores", str(scores), "--task", "xquad", "--metric", "em",
                           "--out", str(out_qa)], capsys)
     assert code == 0 and png_info(out_qa)[0] < width  # one panel
+    out_both = tmp_path / "x_vs_m_both.png"  # the paper's Figure 4: QA and translation side by side
+    code, _, _ = run_cli(["plot-x-vs-m", "--scores", str(scores), "--task", "flores,xquad", "--metric", "chrf,em",
+                          "--out", str(out_both)], capsys)
+    both_width, _, prov = png_info(out_both)
+    assert code == 0 and both_width > width and prov["task"] == ["flores", "xquad"]
+    assert set(prov["models"]) == {"flores:chrf", "xquad:em"}
 
 
 def test_plot_x_vs_m_without_matching_scores_is_one_line(tmp_path, capsys):
@@ -255,6 +261,9 @@ def test_plot_x_vs_m_without_matching_scores_is_one_line(tmp_path, capsys):
     code, _, err = run_cli(["plot-x-vs-m", "--scores", str(scores), "--x-recipe", "a", "--m-recipe", "b",
                             "--out", str(out)], capsys)
     assert_one_line_error(code, err, "no a or b model")
+    code, _, err = run_cli(["plot-x-vs-m", "--scores", str(scores), "--task", "flores,xquad", "--metric", "a,b,c",
+                            "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "--metric: give one metric, or one per task (2), not 3")
     assert not out.exists()
 
 

@@ -52,8 +52,8 @@ def cmd_plot_x_vs_m(args) -> int:
 def register_x_vs_m(sub) -> None:
     p = sub.add_parser("plot-x-vs-m", help="Figure 4: x-model vs m-model vs baseline per language")
     p.add_argument("--scores", required=True, help="results/scores.csv")
-    p.add_argument("--task", default="flores")
-    p.add_argument("--metric", default="chrf")
+    p.add_argument("--task", default="flores", help="task, or comma-separated tasks side by side (flores,xquad)")
+    p.add_argument("--metric", default="chrf", help="metric, or one per task (chrf,f1)")
     p.add_argument("--x-recipe", default="coit")
     p.add_argument("--m-recipe", default="muit")
     p.add_argument("--baseline", default="alpaca-en")

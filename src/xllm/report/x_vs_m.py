@@ -41,13 +41,9 @@ def _value(rows, model, lang, kind):
     return None
 
 
-def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, x_recipe: str = "coit",
-                m_recipe: str = "muit", baseline: str = "alpaca-en", langs: list[str] | None = None,
-                names: dict[str, str] | None = None) -> Path:
-    import numpy as np
-
-    names = names or {}
-    rows = [r for r in read_scores(scores) if r["task"] == task and r["metric"] == metric]
+def _panels(scores, all_rows, task, metric, x_recipe, m_recipe, baseline, langs):
+    """The panels of one (task, metric): [(kind, rows, chosen, languages)]."""
+    rows = [r for r in all_rows if r["task"] == task and r["metric"] == metric]
     if not rows:
         raise UserError(f"{scores}: no scores with task={task} and metric={metric}")
     chosen = select_models(rows, x_recipe, m_recipe, baseline)
@@ -55,28 +51,59 @@ def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, 
         raise UserError(f"{scores}: no {x_recipe} or {m_recipe} model has {task} {metric} scores")
     relevant = {chosen["baseline"], chosen["m"][1]} | {model for _, model in chosen["x"].values()}
     rows = [r for r in rows if r["model"] in relevant]
-    kinds = [k for k in ("en-x", "x-en", "x") if any(direction_kind(r["direction"]) == k for r in rows)]
-    all_langs = ordered_langs((eval_lang(r) for r in rows if eval_lang(r) != "en"), langs)
-    if not all_langs:
+    found = ordered_langs((eval_lang(r) for r in rows if eval_lang(r) != "en"), langs)
+    if not found:
         raise UserError(f"{scores}: none of the languages {', '.join(langs or [])} has {task} {metric} scores")
+    kinds = [k for k in ("en-x", "x-en", "x") if any(direction_kind(r["direction"]) == k for r in rows)]
+    return [(kind, rows, chosen, found) for kind in kinds]
 
-    x_scales = sorted({s for s, _ in chosen["x"].values()}, key=scale_key)
-    x_label = f"x-model ({x_recipe}, one per language, {' / '.join(x_scales)} pairs)"
-    series = [
-        ("baseline", f"{baseline} (English instructions only)", lambda lang: chosen["baseline"]),
-        ("x", x_label, lambda lang: chosen["x"].get(lang, ("", None))[1]),
-        ("m", f"m-model ({chosen['m'][1] or m_recipe + ': missing'})", lambda lang: chosen["m"][1]),
-    ]
+
+def _pairs(text: str, what: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise UserError(f"--{what}: empty")
+    return items
+
+
+def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, x_recipe: str = "coit",
+                m_recipe: str = "muit", baseline: str = "alpaca-en", langs: list[str] | None = None,
+                names: dict[str, str] | None = None) -> Path:
+    """``task`` and ``metric`` may list several (comma-separated, one metric per task or one for all)."""
+    import numpy as np
+
+    names = names or {}
+    tasks, metrics = _pairs(task, "task"), _pairs(metric, "metric")
+    if len(metrics) == 1:
+        metrics = metrics * len(tasks)
+    if len(metrics) != len(tasks):
+        raise UserError(f"--metric: give one metric, or one per task ({len(tasks)}), not {len(metrics)}")
+    all_rows = read_scores(scores)
+    panels = []  # (task, metric, kind, rows, chosen, langs)
+    for t, m in zip(tasks, metrics):
+        panels += [(t, m, *panel) for panel in _panels(scores, all_rows, t, m, x_recipe, m_recipe, baseline, langs)]
+
+    x_scales = sorted({s for p in panels for s, _ in p[4]["x"].values()}, key=scale_key)
+    m_models = sorted({p[4]["m"][1] for p in panels if p[4]["m"][1]})
+    labels = {
+        "baseline": f"{baseline} (English instructions only)",
+        "x": f"x-model ({x_recipe}, one per language, {' / '.join(x_scales)} pairs)",
+        "m": f"m-model ({', '.join(m_models) or m_recipe + ': missing'})",
+    }
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(kinds), figsize=(max(5.0, 1.2 * len(all_langs) + 2.5) * len(kinds), 3.8),
-                             squeeze=False)
-    width = 0.8 / len(series)
-    for ax, kind in zip(axes.flat, kinds):
-        centers = np.arange(len(all_langs))
-        for i, (role, label, model_of) in enumerate(series):
+    widths = [max(4.0, 1.2 * len(p[5]) + 1.5) for p in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths), 3.9), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    width = 0.8 / 3
+    handles = {}
+    for ax, (t, m, kind, rows, chosen, panel_langs) in zip(axes.flat, panels):
+        centers = np.arange(len(panel_langs))
+        model_of = {"baseline": lambda lang: chosen["baseline"],
+                    "x": lambda lang: chosen["x"].get(lang, ("", None))[1],
+                    "m": lambda lang: chosen["m"][1]}
+        for i, role in enumerate(("baseline", "x", "m")):
             heights, errors, present = [], [[], []], []
-            for lang in all_langs:
-                model = model_of(lang)
+            for lang in panel_langs:
+                model = model_of[role](lang)
                 row = _value(rows, model, lang, kind) if model else None
                 value = row["value"] if row else np.nan
                 heights.append(value)
@@ -87,20 +114,23 @@ def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, 
                 present.append(row is not None)
             if not any(present):
                 continue
-            xs = centers + (i - (len(series) - 1) / 2) * width
-            bars = ax.bar(xs, heights, width, yerr=errors, capsize=2, color=COLORS[role], label=label,
+            xs = centers + (i - 1) * width
+            bars = ax.bar(xs, heights, width, yerr=errors, capsize=2, color=COLORS[role], label=labels[role],
                           error_kw={"lw": 0.8})
             ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
-        ax.set_xticks(centers, [lang_label(lang, names) for lang in all_langs])
-        title = KIND_TITLES[kind]
-        ax.set_title(f"{task} {title}".strip())
-        ax.set_ylabel(metric)
+            handles.setdefault(role, bars)
+        ax.set_xticks(centers, [lang_label(lang, names) for lang in panel_langs])
+        ax.set_title(f"{t} {KIND_TITLES[kind]}".strip())
+        ax.set_ylabel(m)
         ax.grid(axis="x", visible=False)
         ax.margins(y=0.15)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle(f"x-models (one language each) vs. the m-model (all languages): {task}, {metric}")
+    order = [role for role in ("baseline", "x", "m") if role in handles]
+    fig.legend([handles[r] for r in order], [labels[r] for r in order], loc="lower center", ncol=len(order),
+               bbox_to_anchor=(0.5, -0.02))
+    what = ", ".join(f"{t} {m}" for t, m in zip(tasks, metrics))
+    fig.suptitle(f"x-models (one language each) vs. the m-model (all languages): {what}")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    return save_png(fig, out, [str(scores)], task=task, metric=metric,
-                    models={"baseline": chosen["baseline"], "m": chosen["m"][1],
-                            "x": {lang: model for lang, (_, model) in chosen["x"].items()}})
+    chosen_by = {f"{t}:{m}": {"baseline": c["baseline"], "m": c["m"][1],
+                              "x": {lang: model for lang, (_, model) in c["x"].items()}}
+                 for t, m, _, _, c, _ in panels}
+    return save_png(fig, out, [str(scores)], task=tasks, metric=metrics, models=chosen_by)
