@@ -90,6 +90,8 @@ def load_item(gen_dir: str | Path, item: dict, need_sources: bool = False) -> It
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not JSONL ({err})") from None
     kind = item_kind(item)
+    if not records:
+        raise UserError(f"{path}: empty (no generations to score)")
     for i, rec in enumerate(records):
         if "prediction" not in rec:
             raise UserError(f"{path}: line {i + 1} has no prediction")

@@ -116,8 +116,10 @@ def comet_score(hyps, refs, srcs, model_path, *, batch_size: int = 64, device: s
         lengths = [len(ids) for ids in tokenizer(list(text_fields))["input_ids"]]
         over += any(n > limit for n in lengths)
     with contextlib.redirect_stdout(sys.stderr):
+        cuda = device.startswith("cuda")
         out = model.predict(
-            samples, batch_size=batch_size, gpus=1 if device.startswith("cuda") else 0,
+            samples, batch_size=batch_size, gpus=1 if cuda else 0,
+            devices=[int(device.split(":")[1])] if cuda and ":" in device else None,
             progress_bar=False, num_workers=0,
         )
     name = Path(model_path).name or str(model_path)
