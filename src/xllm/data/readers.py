@@ -1,66 +1,107 @@
-"""Stream (english, other, margin) triples out of a raw parallel-corpus file, one pair at a time.
+"""Stream a raw parallel-corpus file as Arrow batches of (english, other, margin).
 
 The column or member order of the raw file is the ``langs`` order of its sources entry, so English
-comes out first whatever the file's order. A line with the wrong number of fields is yielded as
-``None`` (counted as malformed by the caller, never a crash on one bad line of a 1 GB file).
+comes out first whatever the file's order. TSV files (WikiMatrix, OPUS/statmt TSV) are parsed by
+Arrow's multi-threaded CSV reader in blocks; Moses zips and TMX are read line by line into batches.
+A line with the wrong number of fields, or a margin that is not a number, is counted as malformed,
+never a crash on one bad line of a 1 GB file. Bytes that are not UTF-8 become U+FFFD.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import UserError
 from .sources import Source
 
-Pair = tuple  # (en, x, margin | None)
+BATCH_LINES = 65_536
+BLOCK_BYTES = 8 << 20
 
 
-def _open_text(path: Path):
-    if path.name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="\n")
-    return open(path, encoding="utf-8", errors="replace", newline="\n")
+@dataclass
+class Batch:
+    en: object  # pyarrow.StringArray
+    x: object  # pyarrow.StringArray
+    margin: object | None  # pyarrow.DoubleArray, or None where the format has no margin
+    malformed: int = 0
 
 
-def _order(src: Source, lang: str, path: Path) -> bool:
-    """True when English is the first language of the file."""
+def _text(arr):
+    import pyarrow as pa
+
+    try:
+        return arr.cast(pa.string())
+    except pa.ArrowInvalid:  # invalid UTF-8 somewhere in the block
+        return pa.array([b.decode("utf-8", "replace") for b in arr.to_pylist()], pa.string())
+
+
+def _en_first(src: Source, lang: str, path: Path) -> bool:
     langs = src.langs
     if len(langs) != 2 or "en" not in langs or lang not in langs:
         raise UserError(f"{path}: sources entry langs {langs} is not the pair [en, {lang}] in file order")
     return langs[0] == "en"
 
 
-def read_wikimatrix(path: Path, en_first: bool) -> Iterator[Pair | None]:
-    with _open_text(path) as handle:
-        for line in handle:
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 3:
-                yield None
-                continue
+def read_tsv(path: Path, en_first: bool, with_margin: bool) -> Iterator[Batch]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    names = (["margin"] if with_margin else []) + (["en", "x"] if en_first else ["x", "en"])
+    bad = [0]
+
+    def skip(row):
+        bad[0] += 1
+        return "skip"
+
+    reader = pcsv.open_csv(
+        str(path),
+        read_options=pcsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
+        parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False,
+                                        newlines_in_values=False, invalid_row_handler=skip),
+        convert_options=pcsv.ConvertOptions(column_types={n: pa.binary() for n in names}),
+    )
+    for rb in reader:
+        en, x, margin = _text(rb.column("en")), _text(rb.column("x")), None
+        malformed, bad[0] = bad[0], 0
+        if with_margin:
+            text = _text(rb.column("margin"))
             try:
-                margin = float(fields[0])
-            except ValueError:
-                yield None
-                continue
-            yield (fields[1], fields[2], margin) if en_first else (fields[2], fields[1], margin)
+                margin = pc.cast(text, pa.float64())
+            except pa.ArrowInvalid:
+                values = []
+                for s in text.to_pylist():
+                    try:
+                        values.append(float(s))
+                    except ValueError:
+                        values.append(float("nan"))
+                margin = pa.array(values, pa.float64())
+            ok = np.isfinite(margin.to_numpy(zero_copy_only=False))
+            if not ok.all():
+                malformed += int((~ok).sum())
+                keep = pa.array(ok)
+                en, x, margin = en.filter(keep), x.filter(keep), margin.filter(keep)
+        yield Batch(en, x, margin, malformed)
+    if bad[0]:
+        yield Batch(pa.array([], pa.string()), pa.array([], pa.string()), None, bad[0])
 
 
-def read_tsv(path: Path, en_first: bool) -> Iterator[Pair | None]:
-    with _open_text(path) as handle:
-        for line in handle:
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 2:
-                yield None
-                continue
-            yield (fields[0], fields[1], None) if en_first else (fields[1], fields[0], None)
+def _lines(handle):
+    return io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="\n")
 
 
-def read_moses_zip(path: Path, src: Source, lang: str) -> Iterator[Pair]:
+def read_moses_zip(path: Path, lang: str) -> Iterator[Batch]:
     """OPUS moses zip: ``<Corpus>.<l1>-<l2>.<l1>`` and ``...<l2>``, line-aligned."""
+    import pyarrow as pa
+
     with zipfile.ZipFile(path) as zf:
         members = {}
         for code in ("en", lang):
@@ -69,52 +110,68 @@ def read_moses_zip(path: Path, src: Source, lang: str) -> Iterator[Pair]:
                 raise UserError(f"{path}: expected one member ending in .{code}, found {found or 'none'}")
             members[code] = found[0]
         with zf.open(members["en"]) as en_raw, zf.open(members[lang]) as x_raw:
-            en_lines = io.TextIOWrapper(en_raw, encoding="utf-8", errors="replace", newline="\n")
-            x_lines = io.TextIOWrapper(x_raw, encoding="utf-8", errors="replace", newline="\n")
+            en_lines, x_lines = _lines(en_raw), _lines(x_raw)
             n = 0
-            for en, x in zip(en_lines, x_lines):
-                n += 1
-                yield en.rstrip("\n"), x.rstrip("\n"), None
-            if en_lines.readline() or x_lines.readline():
-                raise UserError(f"{path}: {members['en']} and {members[lang]} differ in length (after line {n})")
+            while True:
+                en = [s.rstrip("\n") for s in itertools.islice(en_lines, BATCH_LINES)]
+                x = [s.rstrip("\n") for s in itertools.islice(x_lines, BATCH_LINES)]
+                if len(en) != len(x):
+                    raise UserError(f"{path}: {members['en']} and {members[lang]} differ in length (after line {n + min(len(en), len(x))})")
+                if not en:
+                    return
+                n += len(en)
+                yield Batch(pa.array(en, pa.string()), pa.array(x, pa.string()), None)
 
 
-def read_tmx(path: Path, lang: str) -> Iterator[Pair | None]:
+def read_tmx(path: Path, lang: str) -> Iterator[Batch]:
     """OPUS TMX: <tu> with one <tuv xml:lang=..><seg> per language; streamed with iterparse."""
     import xml.etree.ElementTree as ET
 
+    import pyarrow as pa
+
     xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
     handle = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+    en, x, malformed = [], [], 0
     with handle:
-        segs = {}
-        for event, elem in ET.iterparse(handle, events=("end",)):
+        segs: dict = {}
+        for _, elem in ET.iterparse(handle, events=("end",)):
             if elem.tag == "tuv":
                 code = (elem.get(xml_lang) or elem.get("lang") or "").split("-")[0].split("_")[0].lower()
                 seg = elem.find("seg")
                 segs[code] = "".join(seg.itertext()) if seg is not None else ""
             elif elem.tag == "tu":
-                yield (segs["en"], segs[lang], None) if "en" in segs and lang in segs else None
+                if "en" in segs and lang in segs:
+                    en.append(segs["en"])
+                    x.append(segs[lang])
+                else:
+                    malformed += 1
                 segs = {}
                 elem.clear()
+                if len(en) >= BATCH_LINES:
+                    yield Batch(pa.array(en, pa.string()), pa.array(x, pa.string()), None, malformed)
+                    en, x, malformed = [], [], 0
+    yield Batch(pa.array(en, pa.string()), pa.array(x, pa.string()), None, malformed)
 
 
-def read_pairs(path: str | Path, src: Source, lang: str) -> Iterator[Pair | None]:
+def read_batches(path: str | Path, src: Source, lang: str) -> Iterator[Batch]:
     """Dispatch on the sources entry's format; damaged compressed input is a one-line error."""
+    import pyarrow as pa
+
     path = Path(path)
-    en_first = _order(src, lang, path)
-    if src.format == "wikimatrix-tsv":
-        reader = read_wikimatrix(path, en_first)
-    elif src.format == "tsv":
-        reader = read_tsv(path, en_first)
+    en_first = _en_first(src, lang, path)
+    if src.format in ("wikimatrix-tsv", "tsv"):
+        reader = read_tsv(path, en_first, with_margin=src.format == "wikimatrix-tsv")
     elif src.format == "moses-zip":
-        reader = read_moses_zip(path, src, lang)
+        reader = read_moses_zip(path, lang)
     elif src.format == "tmx":
         reader = read_tmx(path, lang)
     else:
         raise UserError(f"{path}: format {src.format!r} is not a parallel corpus")
     try:
         yield from reader
-    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as err:
-        raise UserError(f"{path}: corrupt or truncated ({err})") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, pa.ArrowInvalid, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise UserError(f"{path}: corrupt or truncated ({str(err).splitlines()[0]})") from None
     except SyntaxError as err:  # xml.etree.ElementTree.ParseError
         raise UserError(f"{path}: not valid TMX ({err})") from None
