@@ -16,28 +16,23 @@ def _langs(args):
 def cmd_plot_scaling(args) -> int:
     from .scaling_plot import plot_scaling
 
-    out = plot_scaling(args.fits, args.out, names=_names(args))
+    out = plot_scaling(args.fits, args.out, langs=_langs(args), names=_names(args))
     print(f"scaling-law plot of {len(args.fits)} fit(s): {out}")
     return 0
 
 
-def _common(p, langs: bool = True) -> None:
+def _common(p) -> None:
     p.add_argument("--lang-name", action="append", default=[], metavar="CODE=NAME",
                    help="display name of a language (built-in languages are named already)")
-    if langs:
-        p.add_argument("--langs", help="comma-separated languages to show, in this order (default: all found)")
+    p.add_argument("--langs", help="comma-separated languages, in this order (default: all found, as found)")
     p.add_argument("--out", required=True)
 
 
-def register(sub) -> None:
+def register_scaling(sub) -> None:
     p = sub.add_parser("plot-scaling", help="Figure 3: points, fitted scaling law and CI band per language")
     p.add_argument("--fits", nargs="+", required=True, metavar="FIT.json")
-    _common(p, langs=False)
+    _common(p)
     p.set_defaults(func=cmd_plot_scaling)
-    register_x_vs_m(sub)
-    register_allocation(sub)
-    register_alignment(sub)
-    register_summary(sub)
 
 
 def cmd_plot_x_vs_m(args) -> int:
@@ -111,3 +106,11 @@ def register_summary(sub) -> None:
     p.add_argument("--ci", action="store_true", help="show bootstrap confidence intervals in the cells")
     _common(p)
     p.set_defaults(func=cmd_scores_summary)
+
+
+def register(sub) -> None:
+    register_scaling(sub)
+    register_x_vs_m(sub)
+    register_allocation(sub)
+    register_alignment(sub)
+    register_summary(sub)

@@ -112,13 +112,17 @@ def formula(fit: Fit) -> str:
     return text
 
 
-def plot_scaling(fit_paths: list[str], out: str | Path, names: dict[str, str] | None = None) -> Path:
+def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | None = None,
+                 names: dict[str, str] | None = None) -> Path:
+    """One panel per fit file; ``langs`` orders the panels (languages not listed come last)."""
     import numpy as np
 
     names = names or {}
     fits = [load_fit(p) for p in fit_paths]
     if not fits:
         raise UserError("--fits: no fit files given")
+    if langs:
+        fits.sort(key=lambda fit: langs.index(fit.lang) if fit.lang in langs else len(langs))
     plt = pyplot()
     rows, cols = grid(len(fits))
     fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.5 * rows), squeeze=False)
