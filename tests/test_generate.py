@@ -57,7 +57,10 @@ def test_left_padded_batches_equal_unbatched_greedy(loaded):
     alone = generate_texts(model, tok, PROMPTS, Settings(batch_size=1, max_new_tokens=12, backend="loop"))
     batched = generate_texts(model, tok, PROMPTS, Settings(batch_size=4, max_new_tokens=12, backend="loop"))
     reference = generate_texts(model, tok, PROMPTS, Settings(batch_size=6, max_new_tokens=12, backend="hf"))
+    # One shape for every batch (bucketed widths, a padded last batch, a shared cache).
+    static = generate_texts(model, tok, PROMPTS, Settings(batch_size=4, max_new_tokens=12, backend="static", bucket=16))
     assert ids_of(batched) == ids_of(alone)
+    assert ids_of(static) == ids_of(alone)
     assert ids_of(reference) == ids_of(alone)  # the lean loop decodes as model.generate does
     assert all(o.n_new_tokens == 12 and not o.stopped for o in alone)
 

@@ -29,7 +29,7 @@ def cmd_generate(args) -> int:
     settings = Settings(
         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
         do_sample=args.do_sample, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-        backend=args.backend, bucket=args.bucket,
+        backend=args.backend, bucket=args.bucket, compile=args.compile,
     )
     summary = run_plan(
         args.model, args.plan, args.out_dir, args.staging, settings, limit=args.limit, device=args.device,
@@ -58,8 +58,10 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N examples of each item")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--backend", default="auto",
-                   help="auto | loop (lean greedy) | static (compiled static cache, GPU) | hf (model.generate)")
+                   help="auto | loop (lean greedy) | static (one shape, compiled step: GPU) | hf-static | hf (model.generate)")
     p.add_argument("--bucket", type=int, default=64, help="static backend: pad prompts to a multiple of this")
+    p.add_argument("--compile", default="auto",
+                   help="static backend: torch.compile mode (auto: reduce-overhead on CUDA, none on CPU)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: 1 for small models)")
     p.add_argument("--lang-name", action="append", default=[], metavar="LANG=NAME",
                    help="language name for prompts (default: xllm.languages)")

@@ -1,12 +1,13 @@
 """Batched decoding: length-sorted, left-padded batches; new tokens sliced by token id.
 
-Three paths, one contract (``Output`` per prompt, in the caller's order):
-- ``loop``: greedy decoding in a lean loop over the model's forward with a KV cache. No
-  per-step logits processors or stopping criteria, which dominate a tiny model's step on CPU.
-- ``static``: ``model.generate`` with a static KV cache, which transformers compiles into CUDA
-  graphs; prompts are left-padded to a multiple of ``bucket`` and batches keep one size, so a
-  few graph shapes serve a whole test set.
-- ``hf``: plain ``model.generate`` (sampling, beams, or anything the loop does not cover).
+Four paths, one contract (``Output`` per prompt, in the caller's order):
+- ``loop``: greedy decoding in a lean loop over the model's forward with a static KV cache and
+  prepared masks; no per-step logits processors, stopping criteria or mask building, which
+  dominate a small model's step on CPU.
+- ``static``: the same loop with every batch padded to one shape (batch size, a cache length
+  rounded up to a power of two) and the decoding step compiled once (CUDA graphs on GPUs).
+- ``hf-static``: ``model.generate`` with transformers' own static cache and compilation.
+- ``hf``: plain ``model.generate`` (sampling, beams).
 ``auto`` picks ``static`` for greedy on CUDA, ``loop`` for greedy elsewhere, else ``hf``.
 """
 
@@ -16,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Sequence
 
-BACKENDS = ("auto", "loop", "static", "hf")
+BACKENDS = ("auto", "loop", "static", "hf-static", "hf")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class Settings:
     top_p: float = 1.0
     seed: int = 0
     backend: str = "auto"
-    bucket: int = 64  # static backend: prompts padded to a multiple of this many tokens
+    bucket: int = 64  # static backends: prompts padded to a multiple of this many tokens
+    compile: str = "auto"  # static backend: torch.compile mode; auto = reduce-overhead on CUDA, none on CPU
     ignore_eos: bool = False  # benchmarks: always generate max_new_tokens
 
     def to_dict(self) -> dict:
@@ -160,11 +162,11 @@ def _left_pad(batch: Sequence[Sequence[int]], pad_id: int, device, multiple: int
     return ids.to(device), mask.to(device)
 
 
-def _masks(mask, max_new_tokens: int, dtype):
-    """Additive 4D masks over the whole static cache, built once per batch.
+def _masks(mask, total: int, dtype):
+    """Additive 4D masks over a static cache of ``total`` slots.
 
-    Prefill: [B,1,L,L+new], causal over the prompt and blind to padding and to the empty slots;
-    steps: [B,1,1,L+new], padding masked and every new slot masked until it is written. Passing
+    Prefill: [B,1,L,total], causal over the prompt, blind to padding and to the empty slots;
+    steps: [B,1,1,total], padding masked and every new slot masked until it is written. Passing
     prepared 4D masks skips the model's mask construction at every step (vmap-based in recent
     transformers), the largest cost of a small model's step on CPU. Padding query rows attend
     to themselves so that no row is fully masked (which would give NaN).
@@ -172,7 +174,6 @@ def _masks(mask, max_new_tokens: int, dtype):
     import torch
 
     batch, width = mask.shape
-    total = width + max_new_tokens
     neg = torch.finfo(dtype).min
     keep = mask.bool()
     causal = torch.ones(width, width, dtype=torch.bool, device=mask.device).tril()
@@ -185,39 +186,71 @@ def _masks(mask, max_new_tokens: int, dtype):
     return prefill, steps
 
 
-def _greedy_loop(model, ids, mask, max_new_tokens: int, eos: list[int], pad_id: int):
-    """Greedy decoding over forward() with a static KV cache; returns new token ids [batch, steps].
+class _Decoder:
+    """Greedy decoding over forward() with one static KV cache of ``total`` slots.
 
-    The static cache writes each step in place (a growing cache concatenates every layer's keys
-    and values at every step); the step mask unmasks one cache slot per step.
+    The cache is written in place (a growing cache concatenates every layer's keys and values at
+    every step) and the step mask unmasks one slot per step, so every decoding step has the same
+    shapes: with ``compile_mode`` ("reduce-overhead": CUDA graphs) the step is compiled once and
+    replayed for every batch of the same size. Prefill runs eagerly (its length varies).
     """
-    import torch
-    from transformers import StaticCache
 
-    eos_t = torch.tensor(eos or [-1], device=ids.device)
-    width = ids.shape[1]
-    prefill, step_mask = _masks(mask, max_new_tokens, model.dtype)
-    cache = StaticCache(config=model.config, max_cache_len=width + max_new_tokens)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=prefill, position_ids=positions, past_key_values=cache,
-                use_cache=True, logits_to_keep=1, cache_position=torch.arange(width, device=ids.device))
-    finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
-    steps = []
-    position = positions[:, -1:]
-    for step in range(max_new_tokens):
+    def __init__(self, model, total: int, compile_mode: str | None = None):
+        import torch
+        from transformers import StaticCache
+
+        self.model, self.total = model, total
+        self.cache = StaticCache(config=model.config, max_cache_len=total)
+        self.step = self._step
+        if compile_mode:
+            self.step = torch.compile(self._step, mode=compile_mode, fullgraph=True, dynamic=False)
+
+    def _step(self, token, mask, position, cache_position):
+        out = self.model(input_ids=token, attention_mask=mask, position_ids=position, past_key_values=self.cache,
+                         use_cache=True, logits_to_keep=1, cache_position=cache_position)
+        return out.logits[:, -1].argmax(-1)
+
+    def __call__(self, ids, mask, max_new_tokens: int, eos: list[int], pad_id: int, check_every: int = 1):
+        """New token ids [batch, steps] (pad after EOS); stops early once every row has ended."""
+        import torch
+
+        device = ids.device
+        width = ids.shape[1]
+        if width + max_new_tokens > self.total:
+            raise ValueError(f"{width} prompt + {max_new_tokens} new tokens exceed the cache ({self.total})")
+        if self.cache.is_initialized:
+            self.cache.reset()
+        prefill, step_mask = _masks(mask, self.total, self.model.dtype)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=prefill, position_ids=positions, past_key_values=self.cache,
+                         use_cache=True, logits_to_keep=1, cache_position=torch.arange(width, device=device))
         token = out.logits[:, -1].argmax(-1)
-        token = torch.where(finished, torch.full_like(token, pad_id), token)
-        steps.append(token)
-        finished |= torch.isin(token, eos_t)
-        if step + 1 == max_new_tokens or bool(finished.all()):
-            break
-        position = position + 1
-        slot = width + step
-        step_mask[..., slot] = 0
-        out = model(input_ids=token[:, None], attention_mask=step_mask, position_ids=position,
-                    past_key_values=cache, use_cache=True, logits_to_keep=1,
-                    cache_position=torch.tensor([slot], device=ids.device))
-    return torch.stack(steps, dim=1)
+        eos_t = torch.tensor(eos or [-1], device=device)
+        finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=device)
+        pad = torch.full_like(token, pad_id)
+        position = positions[:, -1:]
+        steps = []
+        for step in range(max_new_tokens):
+            token = torch.where(finished, pad, token)
+            steps.append(token)
+            finished = finished | torch.isin(token, eos_t)
+            if step + 1 == max_new_tokens or (eos and (step + 1) % check_every == 0 and bool(finished.all())):
+                break
+            slot = width + step
+            step_mask[..., slot] = 0
+            position = position + 1
+            token = self.step(token[:, None], step_mask, position,
+                              torch.tensor([slot], device=device)).clone()
+        return torch.stack(steps, dim=1)
+
+
+def _decoder(model, batch: int, total: int, compile_mode: str | None) -> _Decoder:
+    """One decoder per (batch size, cache length), kept on the model so compiled steps are reused."""
+    decoders = model.__dict__.setdefault("_xllm_decoders", {})
+    key = (batch, total, compile_mode)
+    if key not in decoders:
+        decoders[key] = _Decoder(model, total, compile_mode)
+    return decoders[key]
 
 
 def _hf_generate(model, ids, mask, settings: Settings, eos: list[int], pad_id: int, static: bool):
@@ -254,6 +287,13 @@ def _decode_rows(tokenizer, new, eos: list[int], pad_id: int) -> list[tuple[list
     return rows
 
 
+def _power_of_two(n: int, floor: int = 256) -> int:
+    size = floor
+    while size < n:
+        size *= 2
+    return size
+
+
 def generate_ids(model, tokenizer, prompt_ids: Sequence[Sequence[int]], settings: Settings,
                  truncated: Sequence[bool] | None = None, device: str | None = None,
                  stats: Stats | None = None) -> Iterator[tuple[list[int], list[Output]]]:
@@ -267,19 +307,30 @@ def generate_ids(model, tokenizer, prompt_ids: Sequence[Sequence[int]], settings
     eos = [] if settings.ignore_eos else eos_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id
     truncated = truncated or [False] * len(prompt_ids)
+    multiple = settings.bucket if backend in ("static", "hf-static") else 1
+    compile_mode = settings.compile
+    if compile_mode == "auto":
+        compile_mode = "reduce-overhead" if device.startswith("cuda") else "none"
+    compile_mode = None if compile_mode == "none" else compile_mode
     torch.manual_seed(settings.seed)
     for indices in length_sorted_batches([len(x) for x in prompt_ids], settings.batch_size):
         start = time.perf_counter()
         batch = [prompt_ids[i] for i in indices]
-        multiple = settings.bucket if backend == "static" else 1
+        if backend == "static":  # one batch shape for every batch: pad the last one with a copy
+            batch += [batch[-1]] * (settings.batch_size - len(batch))
         ids, mask = _left_pad(batch, pad_id, device, multiple)
         with torch.inference_mode():
             if backend == "loop":
-                new = _greedy_loop(model, ids, mask, settings.max_new_tokens, eos, pad_id)
+                decoder = _Decoder(model, ids.shape[1] + settings.max_new_tokens)
+                new = decoder(ids, mask, settings.max_new_tokens, eos, pad_id)
+            elif backend == "static":
+                total = _power_of_two(ids.shape[1] + settings.max_new_tokens)
+                decoder = _decoder(model, len(batch), total, compile_mode)
+                new = decoder(ids, mask, settings.max_new_tokens, eos, pad_id, check_every=8)
             else:
-                new = _hf_generate(model, ids, mask, settings, eos, pad_id, static=backend == "static")
+                new = _hf_generate(model, ids, mask, settings, eos, pad_id, static=backend == "hf-static")
         outputs = []
-        for i, (kept, stopped) in zip(indices, _decode_rows(tokenizer, new, eos, pad_id)):
+        for i, (kept, stopped) in zip(indices, _decode_rows(tokenizer, new[: len(indices)], eos, pad_id)):
             text = tokenizer.decode(kept, skip_special_tokens=True).strip()
             outputs.append(Output(text, kept, len(prompt_ids[i]), len(kept), stopped, bool(truncated[i])))
         if stats is not None:
