@@ -1,0 +1,1 @@
+"""Full-parameter fine-tuning: label masking, packing, the training loop, checkpoints, launch."""

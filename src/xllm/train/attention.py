@@ -1,0 +1,64 @@
+"""Attention for packed rows: causal within each example, nothing across examples.
+
+Registered with transformers as ``xllm_varlen``; the model is called with ``cu_seq_lens_q`` (the
+example boundaries of the flat row) and ``max_length_q``. With flash-attn installed (CUDA, half
+precision) this is ``flash_attn_varlen_func``; otherwise the flat row is gathered into one padded
+block per example and run through SDPA with ``is_causal`` — exact, because with right padding a
+real token only ever attends to earlier real tokens of its own example. Without boundaries (e.g.
+generation) it is plain SDPA.
+"""
+
+from __future__ import annotations
+
+NAME = "xllm_varlen"
+
+
+def _flash_varlen():
+    try:
+        from flash_attn import flash_attn_varlen_func
+    except ImportError:
+        return None
+    return flash_attn_varlen_func
+
+
+def varlen_attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None,
+                     is_causal=None, cu_seq_lens_q=None, max_length_q=None, **kwargs):
+    import torch
+    from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
+
+    if cu_seq_lens_q is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                      scaling=scaling, is_causal=is_causal, **kwargs)
+    assert query.shape[0] == 1, "packed rows are flat: batch dimension 1"
+    if not module.training:
+        dropout = 0.0
+    flash = _flash_varlen() if query.is_cuda and query.dtype in (torch.float16, torch.bfloat16) else None
+    if flash is not None:
+        out = flash(query[0].transpose(0, 1), key[0].transpose(0, 1), value[0].transpose(0, 1),
+                    cu_seq_lens_q, cu_seq_lens_q, max_length_q, max_length_q,
+                    dropout_p=dropout, softmax_scale=scaling, causal=True)
+        return out.unsqueeze(0), None
+    groups = getattr(module, "num_key_value_groups", 1)
+    key, value = repeat_kv(key, groups), repeat_kv(value, groups)
+    total = query.shape[2]
+    cu = cu_seq_lens_q.to(query.device, torch.long)
+    starts, lengths = cu[:-1], cu[1:] - cu[:-1]
+    steps = torch.arange(max_length_q, device=query.device)
+    index = (starts[:, None] + steps[None, :]).clamp_(max=total - 1)  # [n, M]
+    valid = steps[None, :] < lengths[:, None]
+
+    def blocks(x):  # [1, H, T, D] -> [n, H, M, D]
+        return x[0][:, index].transpose(0, 1)
+
+    out = torch.nn.functional.scaled_dot_product_attention(
+        blocks(query), blocks(key), blocks(value), dropout_p=dropout, scale=scaling, is_causal=True
+    )
+    out = out.transpose(1, 2)[valid]  # [T, H, D] in the row's order
+    return out.unsqueeze(0), None
+
+
+def register() -> str:
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(NAME, varlen_attention)
+    return NAME
