@@ -184,3 +184,11 @@ def test_allocate_fits_refuses_a_failed_fit(tmp_path, capsys):
     assert main(["allocate-fits", "--fits", fits[0], "--max-pairs", "far=9", "--budget", "6",
                  "--out", str(tmp_path / "a.json")]) == 2
     assert "--max-pairs: no value for near" in capsys.readouterr().err
+
+
+def test_allocate_fits_refuses_laws_of_different_metrics(tmp_path, capsys):
+    fits = [_fit_json(tmp_path / "near.json", "near", metric="comet", task="flores"),
+            _fit_json(tmp_path / "far.json", "far", metric="chrf", task="flores")]
+    assert main(["allocate-fits", "--fits", *fits, "--max-pairs", "near=9,far=9", "--budget", "6",
+                 "--out", str(tmp_path / "a.json")]) == 2
+    assert "laws must share a metric" in capsys.readouterr().err

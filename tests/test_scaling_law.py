@@ -106,6 +106,7 @@ def test_fit_command_writes_the_interface_keys(tmp_path, capsys):
     for key in ("alpha", "beta", "gamma", "n_points", "rmse", "r2", "ci", "loso", "note", "points", "provenance"):
         assert key in fit
     assert set(fit["ci"]) >= {"alpha", "beta"} and fit["n_points"] == 8 and fit["ok"] is True
+    assert len(fit["bootstrap"]) == fit["n_bootstrap_ok"] == 50
     assert "not separately identifiable" in fit["note"]
 
 
@@ -157,7 +158,8 @@ def test_fit_scores_selects_language_metric_direction_and_numeric_scales(tmp_pat
     _scores_table(tmp_path / "s.csv", law)
     (tmp_path / "sim.json").write_text(json.dumps({"lang": "ar", "gamma": 0.4}))
     out = tmp_path / "ar.json"
-    assert main(["fit-scores", "--scores", str(tmp_path / "s.csv"), "--lang", "ar", "--task", "flores",
+    (tmp_path / "again.csv").write_bytes((tmp_path / "s.csv").read_bytes())  # listed twice: counted once
+    assert main(["fit-scores", "--scores", str(tmp_path / "s.csv"), str(tmp_path / "again.csv"), "--lang", "ar", "--task", "flores",
                  "--metric", "chrf", "--direction", "en-x", "--similarity", str(tmp_path / "sim.json"),
                  "--bootstrap", "20", "--seed", "3", "--out", str(out)]) == 0
     fit = json.loads(out.read_text())

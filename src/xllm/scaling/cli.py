@@ -159,7 +159,7 @@ def cmd_allocate_fits(args) -> int:
 
     budget = parse_budget(args.budget)
     caps_all = parse_max_pairs(args.max_pairs)
-    laws = {}
+    laws, measured = {}, {}
     for path in args.fits:
         fit = _read_json(path, "a scaling-law fit")
         lang = fit.get("lang") or Path(path).stem
@@ -167,6 +167,10 @@ def cmd_allocate_fits(args) -> int:
             raise UserError(f"{path}: the fit for {lang} failed ({fit.get('reason', 'no reason given')})")
         if lang in laws:
             raise UserError(f"{path}: a second fit for language {lang}")
+        what = {k: fit[k] for k in ("task", "metric") if k in fit}
+        if measured and what and what != measured:
+            raise UserError(f"{path}: fitted on {what}, the other fits on {measured}; laws must share a metric")
+        measured = measured or what
         try:
             laws[lang] = law_from_json(fit, path)
         except ValueError as err:
@@ -177,6 +181,7 @@ def cmd_allocate_fits(args) -> int:
     caps = {lang: caps_all[lang] for lang in laws}
     record = allocate_record(laws, caps, budget, "--budget/--max-pairs")
     record["budget_name"] = args.budget_name or Path(args.out).stem
+    record.update(measured)
     record["fits"] = [str(p) for p in args.fits]
     record["provenance"] = provenance()
     write_json(args.out, record)

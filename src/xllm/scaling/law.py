@@ -59,6 +59,7 @@ class Fit:
     r2: float | None
     ci: dict = field(default_factory=dict)  # {"alpha": [lo, hi], "beta": [lo, hi]}
     n_boot_ok: int = 0
+    boot: tuple = ()  # (alpha, beta) of each bootstrap fit, for the plot's CI band
     loso: dict = field(default_factory=dict)
     at_bound: bool = False
     huber_delta: float = DEFAULT_HUBER_DELTA
@@ -74,6 +75,7 @@ class Fit:
             "r2": self.r2,
             "ci": self.ci,
             "n_bootstrap_ok": self.n_boot_ok,
+            "bootstrap": [[a, b] for a, b in self.boot],
             "loso": self.loso,
             "beta_at_bound": self.at_bound,
             "loss": {"kind": "huber", "space": "log(100 - score)", "delta": self.huber_delta},
@@ -171,8 +173,8 @@ def fit_scaling_law(pairs, scores, gamma: float, n_boot: int = 200, seed: int = 
     r2 = float(1.0 - (resid**2).sum() / sst) if sst > 0 else None
     at_bound = law.beta <= BETA_BOUNDS[0] + 1e-4 or law.beta >= BETA_BOUNDS[1] - 1e-4
 
-    ci, n_ok = _bootstrap(pairs, scores, gamma, delta, law, n_boot, seed, level)
-    return Fit(law, tuple(pairs.tolist()), tuple(scores.tolist()), rmse, r2, ci, n_ok,
+    ci, samples = _bootstrap(pairs, scores, gamma, delta, n_boot, seed, level)
+    return Fit(law, tuple(pairs.tolist()), tuple(scores.tolist()), rmse, r2, ci, len(samples), samples,
                _loso(pairs, scores, gamma, delta), bool(at_bound), delta)
 
 
@@ -205,23 +207,24 @@ def huber_irls(logx: np.ndarray, logy: np.ndarray, delta: float, iters: int = 10
     return a, b
 
 
-def _bootstrap(pairs, scores, gamma, delta, law, n_boot, seed, level):
-    """Percentile CIs of α and β over fits to points resampled with replacement (seeded)."""
+def _bootstrap(pairs, scores, gamma, delta, n_boot, seed, level):
+    """Percentile CIs of α and β over fits to points resampled with replacement (seeded), and the
+    (α, β) of every resample that has at least two scales."""
     if n_boot <= 0:
-        return {}, 0
+        return {}, ()
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(pairs), (n_boot, len(pairs)))
     p, s = pairs[idx], scores[idx]
     ok = (p != p[:, :1]).any(1)  # a resample with one scale has no slope
     if not ok.any():
-        return {}, 0
+        return {}, ()
     a, b = huber_irls(np.log(gamma * p[ok]), np.log(100.0 - s[ok]), delta)
     alphas = np.exp(np.clip(a, -700.0, 700.0))
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     ci = {"alpha": [float(np.percentile(alphas, lo)), float(np.percentile(alphas, hi))],
           "beta": [float(np.percentile(b, lo)), float(np.percentile(b, hi))],
           "level": level}
-    return ci, int(ok.sum())
+    return ci, tuple((float(x), float(y)) for x, y in zip(alphas, b))
 
 
 def _loso(pairs, scores, gamma, delta) -> dict:

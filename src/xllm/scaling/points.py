@@ -48,7 +48,7 @@ def read_score_points(paths, lang: str, task: str, metric: str, direction: str,
                       recipe: str | None = "coit") -> list[dict]:
     """Rows of the long scores table for one language/task/metric/direction with a numeric scale."""
     want = direction_of(lang, direction)
-    points = []
+    points, seen = [], set()
     for path in paths:
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -66,6 +66,9 @@ def read_score_points(paths, lang: str, task: str, metric: str, direction: str,
                     continue  # `full` or empty: not a point on the curve
                 if not row["value"]:
                     continue
+                if row["model"] in seen:
+                    continue  # the same model's score listed in two files counts once
+                seen.add(row["model"])
                 points.append({"pairs": scale, "score": _number(row["value"], path, line, "value"),
                                "model": row["model"]})
     points.sort(key=lambda p: (p["pairs"], p["model"]))
