@@ -18,7 +18,7 @@ import yaml
 from xllm.cli import main
 from xllm.errors import UserError
 from xllm.report import alignment_plot, allocation_plot, scaling_plot, summary, x_vs_m
-from xllm.report.inputs import direction_kind, eval_lang, read_scores
+from xllm.report.inputs import direction_kind, eval_lang, read_scores, scale_key
 
 COLUMNS = ["model", "recipe", "lang", "scale", "budget", "alloc", "task", "direction", "metric", "value", "n",
            "ci_low", "ci_high", "signature"]
@@ -140,6 +140,12 @@ def test_eval_lang_and_direction_kind_whatever_the_lang_column_says():
     assert eval_lang({"task": "xquad", "direction": "el", "lang": "el"}) == "el"
     assert eval_lang({"task": "mlqa", "direction": "en-hi", "lang": "hi"}) == "hi"
     assert [direction_kind(d) for d in ("en-ar", "ar-en", "ar")] == ["en-x", "x-en", "x"]
+    assert sorted(["1.2M", "300k", "full", "800", "", "small"], key=scale_key) == ["", "small", "800", "300k",
+                                                                                 "1.2M", "full"]
+    keys = sorted(map(summary.row_key, ["muit-budget/1.2M/uniform", "muit/full", "coit/ar/full", "coit/ar/10000",
+                                        "alpaca-en", "muit-budget/300k/optimized"]), key=summary._sort_key)
+    assert [k[3] for k in keys] == ["alpaca-en", "coit/X/10000 (x-models)", "coit/X/full (x-models)", "muit/full",
+                                    "muit-budget/300k/optimized", "muit-budget/1.2M/uniform"]
 
 
 def test_read_scores_names_the_file_and_line_of_bad_input(tmp_path):

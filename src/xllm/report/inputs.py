@@ -100,14 +100,19 @@ def direction_kind(direction: str) -> str:
     return "en-x" if src == "en" else "x-en"
 
 
+SUFFIXES = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}
+
+
 def scale_key(scale: str) -> float:
-    """Order scales numerically; ``full`` is the largest, an empty scale the smallest."""
+    """Order scales and budgets numerically (``300k`` < ``1.2M``); ``full`` is the largest, an empty
+    or unparseable one (a budget named ``small``) the smallest."""
     if scale in ("", None):
         return -1.0
     if scale == "full":
         return math.inf
+    factor = SUFFIXES.get(scale[-1], 1.0)
     try:
-        return float(scale)
+        return float(scale[:-1] if factor != 1.0 else scale) * factor
     except ValueError:
         return -1.0
 
