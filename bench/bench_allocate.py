@@ -17,7 +17,6 @@ bounded optimizer, the ratio printed.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path

@@ -62,7 +62,8 @@ def test_continuous_optimum_matches_slsqp():
 
 
 def test_caps_bind_and_uncapped_languages_share_one_marginal_gain():
-    laws = {"easy": ScalingLaw(20.0, -0.5, 0.9), "hard": ScalingLaw(80.0, -0.2, 0.2), "mid": ScalingLaw(50.0, -0.3, 0.5)}
+    laws = {"easy": ScalingLaw(20.0, -0.5, 0.9), "hard": ScalingLaw(80.0, -0.2, 0.2),
+            "mid": ScalingLaw(50.0, -0.3, 0.5)}
     caps = {"easy": 10**6, "hard": 50_000, "mid": 10**6}
     got = optimal_allocation(laws, caps, 600_000)
     assert got.pairs["hard"] == 50_000  # would take more: its cap binds

@@ -159,7 +159,8 @@ def test_fit_scores_selects_language_metric_direction_and_numeric_scales(tmp_pat
     (tmp_path / "sim.json").write_text(json.dumps({"lang": "ar", "gamma": 0.4}))
     out = tmp_path / "ar.json"
     (tmp_path / "again.csv").write_bytes((tmp_path / "s.csv").read_bytes())  # listed twice: counted once
-    assert main(["fit-scores", "--scores", str(tmp_path / "s.csv"), str(tmp_path / "again.csv"), "--lang", "ar", "--task", "flores",
+    assert main(["fit-scores", "--scores", str(tmp_path / "s.csv"), str(tmp_path / "again.csv"),
+                 "--lang", "ar", "--task", "flores",
                  "--metric", "chrf", "--direction", "en-x", "--similarity", str(tmp_path / "sim.json"),
                  "--bootstrap", "20", "--seed", "3", "--out", str(out)]) == 0
     fit = json.loads(out.read_text())

@@ -61,7 +61,8 @@ def common_lines(en_path, x_paths: dict[str, str], max_sentences: int | None, se
     xs = {lang: read_lines(path) for lang, path in x_paths.items()}
     for lang, lines in xs.items():
         if len(lines) != len(en):
-            raise UserError(f"{x_paths[lang]}: {len(lines)} lines but {en_path} has {len(en)}; files must be line-aligned")
+            raise UserError(f"{x_paths[lang]}: {len(lines)} lines but {en_path} has {len(en)}; "
+                            "files must be line-aligned")
     keep = [i for i in range(len(en)) if en[i].strip() and all(lines[i].strip() for lines in xs.values())]
     if len(keep) < 2:
         raise UserError(f"{en_path}: fewer than 2 lines are non-empty in every language")

@@ -22,7 +22,8 @@ import numpy as np
 from ..errors import UserError
 
 GAMMA_CLIP = (1e-6, 1.0 - 1e-6)
-FORMULA = "gamma = (1 + mean_i cos(h(en_i) - mu, h(x_i) - mu)) / 2; h = token-mean hidden state, mu = mean of all 2n vectors"
+FORMULA = ("gamma = (1 + mean_i cos(h(en_i) - mu, h(x_i) - mu)) / 2; "
+           "h = token-mean hidden state, mu = mean of all 2n vectors")
 
 
 def gamma_from_vectors(en: np.ndarray, x: np.ndarray) -> dict:

@@ -86,14 +86,16 @@ def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], t
     langs = list(allocations[0]["allocation"])
     for alloc in allocations[1:]:
         if list(alloc["allocation"]) != langs:
-            raise UserError(f"allocation {alloc.get('budget_name')}: languages differ from {allocations[0].get('budget_name')}")
+            raise UserError(f"allocation {alloc.get('budget_name')}: languages differ from "
+                            f"{allocations[0].get('budget_name')}")
     measured = {}
     for alloc in allocations:
         name = alloc["budget_name"]
         for which in ALLOCS:
             for metric in metrics:
                 measured[name, which, metric] = measured_means(rows, name, which, langs, task, metric)
-    shown = [m for m in metrics if any(measured[a["budget_name"], w, m] is not None for a in allocations for w in ALLOCS)]
+    shown = [m for m in metrics
+             if any(measured[a["budget_name"], w, m] is not None for a in allocations for w in ALLOCS)]
     tests = {}
     if generations_root:
         for alloc in allocations:
