@@ -55,17 +55,9 @@ def _sort_key(key: tuple) -> tuple:
 def _columns(rows: list[dict], langs: list[str] | None) -> list[tuple[str, str]]:
     """(kind, direction) columns: En→X, then X→En, then QA languages, each in language order."""
     found = ordered_langs((eval_lang(r) for r in rows), langs)
-    by_kind: dict[str, dict[str, list[str]]] = {}
-    for r in rows:
-        by_kind.setdefault(direction_kind(r["direction"]), {}).setdefault(eval_lang(r), [])
-        if r["direction"] not in by_kind[direction_kind(r["direction"])][eval_lang(r)]:
-            by_kind[direction_kind(r["direction"])][eval_lang(r)].append(r["direction"])
-    columns = []
-    for kind in ("en-x", "x-en", "x"):
-        for lang in found:
-            for direction in sorted(by_kind.get(kind, {}).get(lang, [])):
-                columns.append((kind, direction))
-    return columns
+    present = {(direction_kind(r["direction"]), eval_lang(r), r["direction"]) for r in rows}
+    return [(kind, direction) for kind in ("en-x", "x-en", "x") for lang in found
+            for direction in sorted(d for k, l, d in present if k == kind and l == lang)]
 
 
 def _header(kind: str, direction: str, names: dict[str, str]) -> str:
