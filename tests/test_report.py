@@ -478,7 +478,8 @@ def test_plots_read_what_the_scaling_stage_writes(tmp_path, capsys, monkeypatch)
     assert allocation_plot.load_allocation("allocation/small.json").metric == "chrf"  # from the fits it names
     code, _, err = run_cli(["plot-scaling", "--fits", *fits, "--out", "plots/scaling_laws.png"], capsys)
     assert code == 0, err
-    assert png_info(tmp_path / "plots" / "scaling_laws.png")[2]["inputs"] == fits
+    prov = png_info(tmp_path / "plots" / "scaling_laws.png")[2]
+    assert prov["inputs"] == fits and prov["band"] == ["bootstrap"]  # the fits carry their bootstrap samples
     code, _, err = run_cli(["plot-allocation", "--allocations", "allocation/small.json", "--scores", str(scores),
                             "--out", "plots/allocation.png"], capsys)
     assert code == 0, err
