@@ -15,9 +15,11 @@ REFS = ["the cat sat on the mat", "a dog ran in the park",
 HYPS = ["the cat sat", "a dog ran in the park", "the park is green"]
 SRCS = ["el gato se sentó", "der Hund lief", "le chat est noir"]
 TEXT = REFS + HYPS + SRCS + ["猫坐在垫子上"]
-# Encoder limits in tokens: only the third (long) reference exceeds them, and must be counted.
-MAX_POSITIONS = 24  # COMET encodes src, mt and ref separately
-BLEURT_MAX = 48  # BLEURT encodes each (reference, candidate) pair together
+# Encoder limits in tokens. COMET encodes src, mt and ref separately and cuts each to
+# max_position_embeddings - 4 tokens: 18 here, one fewer than the first reference (19 tokens) and
+# far fewer than the third (62), so exactly two segments must be counted as truncated.
+MAX_POSITIONS = 18
+BLEURT_MAX = 48  # BLEURT encodes each (reference, candidate) pair together: only the third is over
 
 
 def _spm(path: Path) -> Path:
@@ -53,7 +55,7 @@ def _xlmr_encoder(root: Path) -> Path:
                             cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
                             model_max_length=MAX_POSITIONS).save_pretrained(encoder)
     XLMRobertaConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=MAX_POSITIONS + 2).save_pretrained(encoder)
+                     intermediate_size=64, max_position_embeddings=MAX_POSITIONS + 4).save_pretrained(encoder)
     return encoder
 
 
@@ -82,7 +84,7 @@ def test_comet_loads_a_local_checkpoint_offline_and_scores(tmp_path, capsys):
                  "--model", str(comet_dir), "--device", "cpu", "--batch-size", "2"]) == 0
     out = json.loads(capsys.readouterr().out)  # stdout holds only the JSON (Lightning chatter goes to stderr)
     assert out["metric"] == "comet" and out["n"] == 3
-    assert out["n_over_max_length"] == 1
+    assert out["n_over_max_length"] == 2
     assert out["signature"] == "comet|model:wmt22-comet-tiny|version:2.2.7|scale:100"
     # The score is the mean of COMET's own segment scores of the reloaded checkpoint, times 100.
     reference = load_comet(comet_dir).predict([{"src": s, "mt": h, "ref": r} for s, h, r in zip(SRCS, HYPS, REFS)],

@@ -109,7 +109,7 @@ def comet_score(hyps, refs, srcs, model_path, *, batch_size: int = 64, device: s
     model = load_comet(model_path, encoder)
     device = resolve_device(device)
     tokenizer = model.encoder.tokenizer
-    limit = model.encoder.max_positions
+    limit = model.encoder.max_positions - 2  # what COMET's prepare_sample truncates to
     samples = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(srcs, hyps, refs)]
     over = 0
     for text_fields in zip(srcs, hyps, refs):
