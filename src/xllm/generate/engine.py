@@ -218,12 +218,13 @@ class _Decoder:
         width = ids.shape[1]
         if width + max_new_tokens > self.total:
             raise ValueError(f"{width} prompt + {max_new_tokens} new tokens exceed the cache ({self.total})")
-        if self.cache.is_initialized:
-            self.cache.reset()
+        if getattr(self.cache, "is_initialized", False):
+            self.cache.reset()  # in place: compiled steps keep the cache's addresses
         prefill, step_mask = _masks(mask, self.total, self.model.dtype)
+        slots = torch.arange(self.total, device=device)  # cache positions, without a copy per step
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=prefill, position_ids=positions, past_key_values=self.cache,
-                         use_cache=True, logits_to_keep=1, cache_position=torch.arange(width, device=device))
+                         use_cache=True, logits_to_keep=1, cache_position=slots[:width])
         token = out.logits[:, -1].argmax(-1)
         eos_t = torch.tensor(eos or [-1], device=device)
         finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=device)
@@ -239,8 +240,7 @@ class _Decoder:
             slot = width + step
             step_mask[..., slot] = 0
             position = position + 1
-            token = self.step(token[:, None], step_mask, position,
-                              torch.tensor([slot], device=device)).clone()
+            token = self.step(token[:, None], step_mask, position, slots[slot : slot + 1]).clone()
         return torch.stack(steps, dim=1)
 
 
