@@ -60,3 +60,9 @@ def test_languages_custom_and_unknown():
 def test_cli_lists_commands():
     out = subprocess.run([sys.executable, "-m", "xllm", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "COMMAND" in out.stdout
+
+
+def test_provenance_takes_the_workflows_config_hash_from_the_environment(monkeypatch):
+    monkeypatch.setenv("XLLM_CONFIG_HASH", "abc123")
+    assert provenance()["config_hash"] == "abc123"
+    assert provenance(config={"seed": 1})["config_hash"] == config_hash({"seed": 1})

@@ -14,6 +14,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+CONFIG_HASH_ENV = "XLLM_CONFIG_HASH"
 TRACKED_PACKAGES = ("torch", "transformers", "accelerate", "sacrebleu", "unbabel-comet", "xllm")
 
 
@@ -54,7 +55,8 @@ def provenance(config=None, seed: int | None = None, **extra) -> dict:
     """The provenance block of DESIGN.md; ``extra`` adds e.g. a metric signature or inputs."""
     record = {
         "git_commit": git_commit(),
-        "config_hash": config_hash(config) if config is not None else None,
+        # Rules run with the workflow's config hash in the environment (set by common.smk).
+        "config_hash": config_hash(config) if config is not None else os.environ.get(CONFIG_HASH_ENV),
         "seed": seed,
         "versions": package_versions(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

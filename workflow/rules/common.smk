@@ -29,6 +29,7 @@ except UserError as err:
 validate(config, SCHEMA)
 
 CONFIG_HASH = config_hash(config)
+shell.prefix(f"set -euo pipefail; export XLLM_CONFIG_HASH={CONFIG_HASH}; ")  # stamped into provenance
 LANGS = list(config["languages"])
 LANG_TABLE = xllm_languages.registry(config.get("custom_languages"))
 LANG_NAMES = {code: LANG_TABLE[code].name for code in ["en"] + LANGS}

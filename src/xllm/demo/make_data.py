@@ -119,7 +119,7 @@ def make_demo_data(
     return written
 
 
-def english_text(paths: list[str | Path], out: str | Path) -> int:
+def english_text(paths: list[str | Path], out: str | Path, per_row: int = 6) -> int:
     """The English side of the demo data as monolingual rows, to pre-train the base model on."""
     rows = []
     for path in paths:
@@ -132,7 +132,9 @@ def english_text(paths: list[str | Path], out: str | Path) -> int:
                 rows.append("\n".join(v for v in (item["instruction"], item["input"], item["output"]) if v))
     unique = list(dict.fromkeys(rows))
     random.Random(0).shuffle(unique)
+    # A few texts per row: fewer, fuller optimizer steps for the same tokens.
+    docs = ["\n".join(unique[i : i + per_row]) for i in range(0, len(unique), per_row)]
     with atomic_open(out) as handle:
-        for text in unique:
+        for text in docs:
             handle.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
-    return len(unique)
+    return len(docs)
