@@ -127,7 +127,7 @@ def test_bleu_and_chrf_equal_the_sacrebleu_command_line(tmp_path, capsys, metric
     ref, hyp = _write(tmp_path / "ref.txt", REFS), _write(tmp_path / "hyp.txt", HYPS_GOOD)
     ours = _score_mt(capsys, "--hyp", str(hyp), "--ref", str(ref), "--lang", "en", "--metric", metric)
     assert ours["score"] == pytest.approx(_sacrebleu_cli(ref, hyp, *cli_args), abs=1e-5)
-    assert ours["n"] == len(REFS)
+    assert set(ours) == {"metric", "score", "n", "signature"} and ours["n"] == len(REFS)
     assert ours["signature"].startswith("nrefs:1|case:mixed") and "version:2." in ours["signature"]
 
 

@@ -82,9 +82,11 @@ def test_comet_loads_a_local_checkpoint_offline_and_scores(tmp_path, capsys):
     hyp, ref, src = _write(tmp_path / "hyp", HYPS), _write(tmp_path / "ref", REFS), _write(tmp_path / "src", SRCS)
     assert main(["score-mt", "--hyp", hyp, "--ref", ref, "--src", src, "--lang", "en", "--metric", "comet",
                  "--model", str(comet_dir), "--device", "cpu", "--batch-size", "2"]) == 0
-    out = json.loads(capsys.readouterr().out)  # stdout holds only the JSON (Lightning chatter goes to stderr)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)  # stdout holds only the JSON (Lightning chatter goes to stderr)
+    assert set(out) == {"metric", "score", "n", "signature"}
     assert out["metric"] == "comet" and out["n"] == 3
-    assert out["n_over_max_length"] == 2
+    assert f"comet: 2 of 3 inputs over the model's maximum length ({MAX_POSITIONS} tokens)" in captured.err
     assert out["signature"] == "comet|model:wmt22-comet-tiny|version:2.2.7|scale:100"
     # The score is the mean of COMET's own segment scores of the reloaded checkpoint, times 100.
     reference = load_comet(comet_dir).predict([{"src": s, "mt": h, "ref": r} for s, h, r in zip(SRCS, HYPS, REFS)],

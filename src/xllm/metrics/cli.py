@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..errors import UserError
@@ -30,8 +31,9 @@ def score_mt(args) -> int:
                             **({model: args.model} if model else {}))
     scored = compute(args.metric, hyps, refs, srcs=srcs, lang=args.lang, options=options)
     out = {"metric": args.metric, "score": scored.score, "n": scored.n, "signature": scored.signature}
-    if "n_over_max_length" in scored.info:
-        out["n_over_max_length"] = scored.info["n_over_max_length"]
+    if scored.info.get("n_over_max_length") is not None:  # stdout keeps exactly the four keys
+        print(f"{args.metric}: {scored.info['n_over_max_length']} of {scored.n} inputs over the model's maximum "
+              f"length ({scored.info['max_length']} tokens) were truncated", file=sys.stderr)
     print(json.dumps(out, ensure_ascii=False))
     return 0
 
