@@ -52,11 +52,16 @@ def spec(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
+    import torch
+
     from xllm.translate.tiny_mt import make_tiny_mt
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: threads only contend on a shared machine
     root = tmp_path_factory.mktemp("models")
     texts = [i["output"] for i in english(30)] + [i["output"] for i in TRICKY] + ["[0] [1] [2] [3]"]
-    return {f: make_tiny_mt(root / f, f, texts * 3, vocab_size=120) for f in ("marian", "m2m100")}
+    yield {f: make_tiny_mt(root / f, f, texts * 3, vocab_size=120) for f in ("marian", "m2m100")}
+    torch.set_num_threads(threads)
 
 
 def write(path, obj):

@@ -27,8 +27,13 @@ def _train_spm(texts: list[str], prefix: Path, vocab_size: int) -> list[str]:
     return [proc.id_to_piece(i) for i in range(proc.get_piece_size())]
 
 
-def make_tiny_mt(out: str | Path, family: str, texts: list[str], vocab_size: int = 200, seed: int = 0) -> Path:
-    """Write a tiny ``family`` ("marian" or "m2m100") model + tokenizer loadable with Auto* classes."""
+def make_tiny_mt(out: str | Path, family: str, texts: list[str], vocab_size: int = 200, seed: int = 0,
+                 **shape) -> Path:
+    """Write a tiny ``family`` ("marian" or "m2m100") model + tokenizer loadable with Auto* classes.
+
+    ``shape`` overrides the config's sizes (``d_model``, ``encoder_layers``, ...).
+    """
+    shape = SIZES | shape
     import torch
     from transformers import (M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer, MarianConfig,
                               MarianMTModel, MarianTokenizer)
@@ -48,7 +53,7 @@ def make_tiny_mt(out: str | Path, family: str, texts: list[str], vocab_size: int
             tokenizer = MarianTokenizer(str(Path(tmp) / "source.spm"), str(Path(tmp) / "target.spm"),
                                         str(Path(tmp) / "vocab.json"))
             config = MarianConfig(vocab_size=len(vocab), pad_token_id=2, eos_token_id=0, decoder_start_token_id=2,
-                                  forced_eos_token_id=0, **SIZES)
+                                  forced_eos_token_id=0, **shape)
             model = MarianMTModel(config)
         elif family == "m2m100":
             vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
@@ -56,7 +61,7 @@ def make_tiny_mt(out: str | Path, family: str, texts: list[str], vocab_size: int
                 vocab.setdefault(piece, len(vocab))
             (Path(tmp) / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
             tokenizer = M2M100Tokenizer(str(Path(tmp) / "vocab.json"), str(Path(tmp) / "sp.model"))
-            config = M2M100Config(vocab_size=max(tokenizer.lang_token_to_id.values()) + 1, **SIZES)
+            config = M2M100Config(vocab_size=max(tokenizer.lang_token_to_id.values()) + 1, **shape)
             model = M2M100ForConditionalGeneration(config)
         else:
             raise ValueError(f"unknown family {family!r}; known: marian, m2m100")
