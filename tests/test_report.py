@@ -48,6 +48,8 @@ def score_rows(scales=("100", "800"), muit_scale="800"):
                         direction, "chrf", BASE[lang] + 3 + bonus)
         add("alpaca-en", "alpaca-en", lang, "", "", "", "xquad", lang, "em", BASE[lang] / 4)
         add(f"coit/{lang}/{scales[-1]}", "coit", lang, scales[-1], "", "", "xquad", lang, "em", BASE[lang] / 2)
+    for setting in ("en-zh", "zh-zh"):  # MLQA: CONTEXT-QUESTION
+        add("alpaca-en", "alpaca-en", "zh", "", "", "", "mlqa", setting, "em", 10.0 if setting == "en-zh" else 12.0)
     return rows
 
 
@@ -140,6 +142,7 @@ def test_eval_lang_and_direction_kind_whatever_the_lang_column_says():
     assert eval_lang({"task": "xquad", "direction": "el", "lang": "el"}) == "el"
     assert eval_lang({"task": "mlqa", "direction": "en-hi", "lang": "hi"}) == "hi"
     assert [direction_kind(d) for d in ("en-ar", "ar-en", "ar")] == ["en-x", "x-en", "x"]
+    assert [direction_kind(d, "mlqa") for d in ("en-ar", "ar-ar", "ar-en")] == ["en-x", "x", "x-en"]
     assert sorted(["1.2M", "300k", "full", "800", "", "small"], key=scale_key) == ["", "small", "800", "300k",
                                                                                  "1.2M", "full"]
     keys = sorted(map(summary.row_key, ["muit-budget/1.2M/uniform", "muit/full", "coit/ar/full", "coit/ar/10000",
@@ -369,7 +372,8 @@ def _table(text, heading):
 
 def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     rows = score_rows()
-    rows.append(dict(rows[-1], model="muit/800", recipe="muit", scale="800", value=9.0))  # xquad em for zh only
+    zh_xquad = next(r for r in rows if r["model"] == "coit/zh/800" and r["task"] == "xquad")
+    rows.append(dict(zh_xquad, model="muit/800", recipe="muit", scale="800", value=9.0))  # xquad em for zh only
     scores = write_scores(tmp_path / "scores.csv", rows)
     out = tmp_path / "tables" / "scores_summary.md"
     code, _, _ = run_cli(["scores-summary", "--scores", str(scores), "--paper-tables",
@@ -377,7 +381,12 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
                           "--out", str(out)], capsys)
     assert code == 0
     text = out.read_text(encoding="utf-8")
-    assert [line for line in text.splitlines() if line.startswith("## ")] == ["## flores · chrf", "## xquad · em"]
+    assert [line for line in text.splitlines() if line.startswith("## ")] == [
+        "## flores · chrf", "## mlqa · em", "## xquad · em"]
+    header, table = _table(text, "mlqa · em")
+    assert header == ["model", "en-zh", "zh-zh"]
+    assert table["alpaca-en"]["zh-zh"] == "12.0" and table["*paper: x-LLaMA-7B (Table 6)*"]["zh-zh"] == "48.0"
+    assert table["*paper: x-LLaMA-7B (Table 6)*"]["en-zh"] == ""
     header, table = _table(text, "flores · chrf")
     assert header == ["model", "en→near", "en→far", "en→zh", "mean en→X", "near→en", "far→en", "zh→en", "mean X→en"]
     assert list(table) == ["alpaca-en", "coit/X/100 (x-models)", "coit/X/800 (x-models)", "muit/800",
@@ -415,8 +424,8 @@ def test_paper_rows_for_judge_accuracy_and_the_chinese_ablation(repo):
     assert rows["paper: x-LLaMA-7B (Table 2)"] == {"zh": pytest.approx(80.0), "ar": pytest.approx(82.0)}
     assert rows["paper: alpaca-en+alpaca-zh+en-zh (Figure 6; ours: abl-alpaca-en-x-enx)"] == {"zh": pytest.approx(80.0)}
     assert summary.paper_rows(paper, "flores", "chrf", [("en-x", "en-zh")]) == []
-    mlqa = dict(summary.paper_rows(paper, "mlqa", "em", [("x", "en-hi")]))
-    assert mlqa["paper: BayLing-7B (Table 6)"] == {"en-hi": pytest.approx(31.0)}
+    mlqa = dict(summary.paper_rows(paper, "mlqa", "em", [("en-x", "en-hi"), ("x", "hi-hi")]))
+    assert mlqa["paper: BayLing-7B (Table 6)"] == {"hi-hi": pytest.approx(31.0)}  # same-language setting only
 
 
 # ------------------------------------------------------------------ captions and the command line

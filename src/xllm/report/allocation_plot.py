@@ -82,7 +82,7 @@ def measured_scores(rows: list[dict], name: str, task: str, metric: str) -> dict
     out: dict[str, dict[str, float]] = {a: {} for a in ALLOCS}
     for r in rows:
         if (r.get("budget") == name and r.get("alloc") in out and r["task"] == task and r["metric"] == metric
-                and direction_kind(r["direction"]) == "en-x"):
+                and direction_kind(r["direction"], r["task"]) == "en-x"):
             out[r["alloc"]][eval_lang(r)] = r["value"]
     return out
 

@@ -92,12 +92,22 @@ def eval_lang(row: dict) -> str:
     return direction or row.get("lang", "")
 
 
-def direction_kind(direction: str) -> str:
-    """``en-x``, ``x-en`` or ``x`` (no direction: a QA language)."""
+def direction_kind(direction: str, task: str = "flores") -> str:
+    """``en-x`` or ``x-en`` (translation direction; for a QA setting CONTEXT-QUESTION, which side
+    is English), or ``x`` (no English: a QA language, or MLQA with context and question in X)."""
     if "-" not in direction:
         return "x"
-    src, _ = direction.split("-", 1)
+    src, tgt = direction.split("-", 1)
+    if task != "flores" and src == tgt:
+        return "x"
     return "en-x" if src == "en" else "x-en"
+
+
+def kind_title(kind: str, task: str) -> str:
+    """How a panel or column group of this kind is named."""
+    if task == "flores":
+        return {"en-x": "English → X", "x-en": "X → English"}.get(kind, "")
+    return {"en-x": "English context, X question", "x-en": "X context, English question"}.get(kind, "")
 
 
 SUFFIXES = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..atomic import atomic_open
 from ..errors import UserError
 from ..provenance import provenance
-from .inputs import direction_kind, eval_lang, lang_label, ordered_langs, read_scores, scale_key
+from .inputs import direction_kind, eval_lang, kind_title, lang_label, ordered_langs, read_scores, scale_key
 
 PAPER_MODELS = {"alpaca-7b": "Alpaca-7B", "chinese-alpaca-7b": "Chinese-Alpaca-7B", "bayling-7b": "BayLing-7B",
                 "x-llama-7b": "x-LLaMA-7B"}
@@ -55,15 +55,23 @@ def _sort_key(key: tuple) -> tuple:
 def _columns(rows: list[dict], langs: list[str] | None) -> list[tuple[str, str]]:
     """(kind, direction) columns: En→X, then X→En, then QA languages, each in language order."""
     found = ordered_langs((eval_lang(r) for r in rows), langs)
-    present = {(direction_kind(r["direction"]), eval_lang(r), r["direction"]) for r in rows}
+    present = {(direction_kind(r["direction"], r["task"]), eval_lang(r), r["direction"]) for r in rows}
     return [(kind, direction) for kind in ("en-x", "x-en", "x") for lang in found
             for direction in sorted(d for k, l, d in present if k == kind and l == lang)]
 
 
-def _header(kind: str, direction: str, names: dict[str, str]) -> str:
-    if kind == "x" and "-" not in direction:
+def _header(task: str, direction: str, names: dict[str, str]) -> str:
+    if "-" not in direction:
         return lang_label(direction, names)
-    return direction.replace("-", "→")
+    return direction.replace("-", "→") if task == "flores" else direction  # QA: CONTEXT-QUESTION
+
+
+def _mean_header(kind: str, task: str) -> str:
+    if kind == "x":
+        return "mean"
+    if task == "flores":
+        return {"en-x": "mean en→X", "x-en": "mean X→en"}[kind]
+    return f"mean ({kind_title(kind, task)})"
 
 
 def _fmt(value: float | None, decimals: int, ci: tuple | None = None) -> str:
@@ -96,7 +104,9 @@ def paper_rows(paper: dict, task: str, metric: str, columns: list[tuple[str, str
     """(label, {direction: value}) of the paper's models for the columns in the paper's languages."""
     rows = []
     table_key, where = PAPER_QA_TABLES.get(metric, (None, None))
-    col_lang = {direction: eval_lang({"task": task, "direction": direction}) for _, direction in columns}
+    # the paper's QA numbers are same-language (XQuAD X, MLQA X-X): never a cross-lingual column
+    col_lang = {direction: eval_lang({"task": task, "direction": direction}) for kind, direction in columns
+                if kind == "x"}
     if table_key and isinstance(paper.get(table_key), dict) and task in paper[table_key]:
         for model, per_lang in (paper[table_key][task] or {}).items():
             values = {d: 100.0 * float(per_lang[lang]) for d, lang in col_lang.items() if lang in (per_lang or {})}
@@ -143,9 +153,9 @@ def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path |
         show_mean = {k: sum(1 for c in columns if c[0] == k) > 1 for k in kinds}
         header = ["model"]
         for kind in kinds:
-            header += [_header(k, d, names) for k, d in columns if k == kind]
+            header += [_header(task, d, names) for k, d in columns if k == kind]
             if show_mean[kind]:
-                header.append({"en-x": "mean en→X", "x-en": "mean X→en", "x": "mean"}[kind])
+                header.append(_mean_header(kind, task))
         body = []
         for key in sorted(table, key=_sort_key):
             cells = table[key]

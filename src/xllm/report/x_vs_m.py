@@ -12,9 +12,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from .figure import COLORS, pyplot, save_png
-from .inputs import direction_kind, eval_lang, lang_label, ordered_langs, read_scores, scale_key
-
-KIND_TITLES = {"en-x": "English → X", "x-en": "X → English", "x": ""}
+from .inputs import direction_kind, eval_lang, kind_title, lang_label, ordered_langs, read_scores, scale_key
 
 
 def select_models(rows: list[dict], x_recipe: str, m_recipe: str, baseline: str) -> dict:
@@ -36,7 +34,7 @@ def select_models(rows: list[dict], x_recipe: str, m_recipe: str, baseline: str)
 
 def _value(rows, model, lang, kind):
     for r in rows:
-        if r["model"] == model and eval_lang(r) == lang and direction_kind(r["direction"]) == kind:
+        if r["model"] == model and eval_lang(r) == lang and direction_kind(r["direction"], r["task"]) == kind:
             return r
     return None
 
@@ -54,7 +52,7 @@ def _panels(scores, all_rows, task, metric, x_recipe, m_recipe, baseline, langs)
     found = ordered_langs((eval_lang(r) for r in rows if eval_lang(r) != "en"), langs)
     if not found:
         raise UserError(f"{scores}: none of the languages {', '.join(langs or [])} has {task} {metric} scores")
-    kinds = [k for k in ("en-x", "x-en", "x") if any(direction_kind(r["direction"]) == k for r in rows)]
+    kinds = [k for k in ("en-x", "x-en", "x") if any(direction_kind(r["direction"], task) == k for r in rows)]
     return [(kind, rows, chosen, found) for kind in kinds]
 
 
@@ -120,7 +118,7 @@ def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, 
             ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
             handles.setdefault(role, bars)
         ax.set_xticks(centers, [lang_label(lang, names) for lang in panel_langs])
-        ax.set_title(f"{t} {KIND_TITLES[kind]}".strip())
+        ax.set_title(f"{t} {kind_title(kind, t)}".strip())
         ax.set_ylabel(m)
         ax.grid(axis="x", visible=False)
         ax.margins(y=0.15)
