@@ -82,6 +82,7 @@ def test_protect_restores_spans_even_with_spaced_or_arabic_digit_markers():
     assert prot.restore(translated) == text
     assert prot.restore(prot.text.replace("[1]", "")) is None  # a lost marker is detected
     assert prot.restore(prot.text + " [1]") is None  # so is a duplicated one
+    assert protect("the 1st H2O bottle, COVID-19").spans == ("19",)
 
 
 @pytest.mark.parametrize("text", [
@@ -115,6 +116,18 @@ def test_demo_backend_translates_fields_separately_and_protects_spans(spec):
         assert json.dumps(span)[1:-1] in joined, span
     assert "Visit" not in out[0]["instruction"]  # it was translated
     assert out[1]["output"].count("\n") == TRICKY[1]["output"].count("\n")
+
+
+def test_demo_backend_agrees_with_the_demo_language_on_demo_text(spec):
+    """The demo's test sets are translated whole by the language itself: Alpaca-X must match."""
+    from xllm.demo.synthetic import load_language
+
+    items = english(12) + [{"id": "qa", "instruction": "Answer the final question with following context.",
+                            "input": "Context: the old fox sees a bird . a child helps the farmer .\nQuestion: "
+                                     "what does the old fox see ?", "output": "a bird"}]
+    lang = load_language(spec)
+    for src, out in zip(items, UnitTranslator(DemoBackend(spec)).translate_items(items)):
+        assert all(out[f] == lang.translate(src[f]) for f in ("instruction", "input", "output"))
 
 
 def test_shards_are_contiguous_and_merge_in_order_to_the_unsharded_result(tmp_path, spec):

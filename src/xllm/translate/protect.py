@@ -21,7 +21,7 @@ PROTECTED = re.compile(
     r"|<[A-Za-z_][\w-]*>"  # placeholders such as <noinput>
     r"|\{[^{}\s]*\}"  # format fields such as {name}
     r"|\[\s*\d+\s*\]"  # text that looks like a marker must itself be protected
-    r"|\d+(?:[.,:/-]\d+)*%?"  # numbers, dates, times, decimals
+    r"|(?<!\w)\d+(?:[.,:/-]\d+)*%?(?![^\W\d_])"  # numbers, dates, times (not "1st", "H2O")
 )
 MARKER = re.compile(r"\[\s*(\d+)\s*\]")
 _HAS_WORD = re.compile(r"[^\W\d_]")

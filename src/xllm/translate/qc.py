@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from collections import Counter
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def quality_check(merged: list[dict], source: list[dict] | None, lang: str,
     """Counts per flag (fields and items) with a few example ids per flag."""
     by_id = {str(i["id"]): i for i in source} if source is not None else {}
     counts, items_flagged, example_ids = Counter(), 0, {}
-    fields_checked = 0
+    fields_checked, rates = 0, []
     for item in merged:
         src_item = by_id.get(str(item["id"]))
         item_flagged = False
@@ -93,7 +94,9 @@ def quality_check(merged: list[dict], source: list[dict] | None, lang: str,
                 flags = ["empty"] if field != "input" and not out.strip() else []
             else:
                 flags = field_flags(src_item.get(field, ""), out, lang, english_threshold, max_ratio)
-                fields_checked += bool(src_item.get(field, "").strip())
+                if src_item.get(field, "").strip():
+                    fields_checked += 1
+                    rates.append(copy_rate(src_item[field], out)[0])
             for flag in flags:
                 counts[flag] += 1
                 example_ids.setdefault(flag, [])
@@ -107,6 +110,8 @@ def quality_check(merged: list[dict], source: list[dict] | None, lang: str,
         "fields_checked": fields_checked,
         "flags": {flag: counts.get(flag, 0) for flag in ("empty", "still_english", "length_ratio")},
         "items_flagged": items_flagged,
+        # How much a typical output shares with its English: near 0 for a real language.
+        "median_copy_rate": round(statistics.median(rates), 3) if rates else None,
         "examples": example_ids,
         "thresholds": {"english_copy_rate": english_threshold, "max_length_ratio": max_ratio,
                        "char_ratio": CHAR_RATIO.get(lang, 1.0)},
