@@ -6,7 +6,7 @@ same run: streaming vs in-memory peak RSS and speed, and peak RSS across corpus 
 memory does not grow with the corpus beyond the duplicate hashes). Targets (issue 4): peak RSS
 under 1 GB at any size, >= 100k pairs/s on 2 cores.
 
-    python bench/bench_prepare.py --pairs 1000000 4000000 [--no-baseline] [--workdir DIR]
+    python bench/bench_prepare.py --pairs 1000000 4000000 [--baseline-max 1000000] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def run(child: str, *args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, nargs="+", default=[1_000_000, 4_000_000])
-    parser.add_argument("--no-baseline", action="store_true", help="skip the in-memory pandas baseline")
+    parser.add_argument("--baseline-max", type=int, default=1_000_000,
+                        help="run the in-memory pandas baseline only up to this many pairs (0: never)")
     parser.add_argument("--workdir", help="where the generated corpora go (default: a temporary directory)")
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_prepare."))
@@ -108,7 +109,7 @@ def main() -> None:
                 f"langs: [en, ru], format: wikimatrix-tsv}}\n" for p in sorted(work.glob("WikiMatrix.*.tsv.gz"))
             )
         )
-        methods = [("streaming", CHILD_STREAMING)] + ([] if args.no_baseline else [("in-memory", CHILD_BASELINE)])
+        methods = [("streaming", CHILD_STREAMING)] + ([("in-memory", CHILD_BASELINE)] if n <= args.baseline_max else [])
         for name, child in methods:
             r = run(child, raw, sources, work / f"{name}.{n}.parquet", work / f"{name}.{n}.json")
             r["pairs_per_s"] = r["read"] / r["seconds"]

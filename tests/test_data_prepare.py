@@ -84,6 +84,23 @@ def test_normalize_nfc_and_control_characters():
     assert normalize("कि\u200dसी") == "कि\u200dसी"  # zero-width joiners carry meaning: kept
 
 
+def test_vectorized_normalization_equals_python():
+    """The RE2 pre-filter must flag every sentence NFC or the control-character rule would change."""
+    import random
+
+    import pyarrow as pa
+
+    from xllm.data.normalize import normalize_array
+
+    rng = random.Random(0)
+    tricky = [0x301, 0x327, 0x323, 0x308, 0x93C, 0x94D, 0x958, 0x929, 0x653, 0x654, 0x655, 0x627, 0x1100, 0x1161,
+              0x11A8, 0xAC00, 0x2126, 0x212B, 0xF900, 0x2F800, 0x1E9B, 0x3099, 0x304B, 0xC5, 0xE9, 0xA0, 0x3000,
+              0x09, 0x0A, 0x1F, 0x85, 0xFEFF, 0x200D]
+    pool = [chr(c) for c in tricky] + list("aeAo क ا")
+    texts = ["".join(rng.choices(pool, k=rng.randint(0, 8))) for _ in range(20_000)]
+    assert normalize_array(pa.array(texts, pa.string())).to_pylist() == [normalize(t) for t in texts]
+
+
 def test_prepare_corpus_filters_and_counts(corpora):
     d = corpora["dir"]
     record = prepare_corpus("ar", [corpora["wm"], corpora["nc"], corpora["tsv"]], corpora["sources"],

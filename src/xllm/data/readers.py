@@ -50,21 +50,31 @@ def _en_first(src: Source, lang: str, path: Path) -> bool:
 
 
 def read_tsv(path: Path, en_first: bool, with_margin: bool) -> Iterator[Batch]:
+    names = (["margin"] if with_margin else []) + (["en", "x"] if en_first else ["x", "en"])
+    bad = [0]
+
+    # Python's gzip (zlib releases the GIL): Arrow's own gzip stream grows RSS by the
+    # decompressed size of the file (measured: +550 MB per 1M pairs), this one does not
+    raw = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+    with raw:
+        yield from _tsv_blocks(raw, names, with_margin, bad)
+
+
+def _tsv_blocks(raw, names, with_margin, bad) -> Iterator[Batch]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
-
-    names = (["margin"] if with_margin else []) + (["en", "x"] if en_first else ["x", "en"])
-    bad = [0]
 
     def skip(row):
         bad[0] += 1
         return "skip"
 
     reader = pcsv.open_csv(
-        str(path),
-        read_options=pcsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
+        raw,
+        # one block at a time: Arrow's threaded reader reads ahead without bound when the
+        # consumer is slower, which holds hundreds of MB; _prefetch overlaps reading instead
+        read_options=pcsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False),
         parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False,
                                         newlines_in_values=False, invalid_row_handler=skip),
         convert_options=pcsv.ConvertOptions(column_types={n: pa.binary() for n in names}),
@@ -153,6 +163,48 @@ def read_tmx(path: Path, lang: str) -> Iterator[Batch]:
     yield Batch(pa.array(en, pa.string()), pa.array(x, pa.string()), None, malformed)
 
 
+def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Run a reader in a background thread, at most ``depth`` batches ahead (bounded memory).
+
+    Decompression and parsing release the GIL, so on two cores they overlap the cleaning.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        q.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as err:  # handed to the consumer, raised there
+            q.put(err)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def read_batches(path: str | Path, src: Source, lang: str) -> Iterator[Batch]:
     """Dispatch on the sources entry's format; damaged compressed input is a one-line error."""
     import pyarrow as pa
@@ -168,7 +220,7 @@ def read_batches(path: str | Path, src: Source, lang: str) -> Iterator[Batch]:
     else:
         raise UserError(f"{path}: format {src.format!r} is not a parallel corpus")
     try:
-        yield from reader
+        yield from _prefetch(reader)
     except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, pa.ArrowInvalid, OSError) as err:
         if isinstance(err, FileNotFoundError):
             raise
