@@ -26,8 +26,8 @@ def prepare_alpaca(path: str | Path, out: str | Path) -> int:
         for key in FIELDS:
             if not isinstance(item.get(key), str):
                 raise UserError(f"{path}: item {i} has no string '{key}'")
-        if not item["instruction"].strip() or not item["output"].strip():
-            raise UserError(f"{path}: item {i} has an empty instruction or output")
+        if not item["instruction"].strip():
+            raise UserError(f"{path}: item {i} has an empty instruction")
         rows.append({"id": f"alpaca-{i}", **{key: item[key] for key in FIELDS}})
     write_json(out, rows)
     return len(rows)
