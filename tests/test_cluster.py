@@ -78,16 +78,15 @@ def cluster():
 
 
 def workflow_copy(dest: Path) -> Path:
-    """The workflow's files (and the repository-root profile links) in a fresh directory."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "config.yaml", "config.demo.yaml"):
-        shutil.copy(REPO / name, dest / name)
-    shutil.copytree(REPO / "workflow", dest / "workflow", symlinks=True)
-    (dest / "tests").mkdir()
-    shutil.copy(REPO / TEST_CONFIG, dest / TEST_CONFIG)
-    for name in ("slurm", "local"):
-        if (REPO / name).is_symlink():
-            os.symlink(os.readlink(REPO / name), dest / name)
+    """The repository's working tree (tracked and untracked, not ignored files) in a fresh
+    directory, so each run writes its own results/ and .snakemake/."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, listed):
+        src, dst = REPO / name, dest / name
+        if src.is_symlink() or src.is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst, follow_symlinks=False)
     return dest
 
 
