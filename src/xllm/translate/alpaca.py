@@ -169,8 +169,9 @@ def translate_shard(
         handle.write(json.dumps({"key": key, "settings": backend.settings}, default=str) + "\n")
         handle.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in done)
     os.replace(tmp, partial)
-    bar = tqdm(total=sum(translator.count_sources(todo[i : i + chunk]) for i in range(0, len(todo), chunk)), unit="sent", file=sys.stderr, disable=not progress,
-               mininterval=5 if not sys.stderr.isatty() else 0.1, desc=out.name)
+    total = sum(translator.count_sources(todo[i : i + chunk]) for i in range(0, len(todo), chunk))
+    bar = tqdm(total=total, unit="sent", desc=out.name, file=sys.stderr, disable=not progress,
+               mininterval=0.1 if sys.stderr.isatty() else 10)  # a log file gets a line every 10 s
     with open(partial, "a", encoding="utf-8") as handle:
         for start in range(0, len(todo), chunk):
             batch = translator.translate_items(todo[start : start + chunk], on_batch=bar.update)
