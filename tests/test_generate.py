@@ -257,6 +257,17 @@ def test_staging_inside_the_output_directory_is_refused(model_dir, tmp_path, cap
     assert "must lie outside" in capsys.readouterr().err
 
 
+def test_an_item_can_ask_for_another_prompt_language(tmp_path):
+    from xllm.generate.tasks import load_examples
+
+    make_testsets(tmp_path)
+    item = {"task": "xquad", "direction": "zh", "lang": "zh", "testset": str(tmp_path / "zh.json")}
+    assert load_examples(item, str)[0].instruction == qa_prompt("zh")["instruction"]
+    english = load_examples({**item, "prompt_lang": "en"}, str)[0]
+    assert english.instruction == qa_prompt("en")["instruction"]
+    assert english.input == "Context: ab cd . ef gh .\nQuestion: what ab ?"
+
+
 def test_qa_prompts_are_the_papers_per_language_with_an_english_fallback():
     assert qa_prompt("tr")["instruction"] == "Lütfen soruları aşağıdaki paragraflara göre cevaplayınız"
     assert qa_prompt("near") == qa_prompt("en")

@@ -100,12 +100,12 @@ def load_model(model_dir: str, device: str = "auto", dtype: str = "auto"):
 
 
 def eos_ids(model, tokenizer) -> list[int]:
+    """Every id that ends a response: the generation config's and the tokenizer's EOS."""
     ids = getattr(model.generation_config, "eos_token_id", None)
-    if ids is None:
-        ids = tokenizer.eos_token_id
-    if ids is None:
-        return []
-    return [int(i) for i in (ids if isinstance(ids, (list, tuple)) else [ids])]
+    ids = list(ids) if isinstance(ids, (list, tuple)) else ([] if ids is None else [ids])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return sorted({int(i) for i in ids})
 
 
 def context_length(model, tokenizer) -> int:
