@@ -39,6 +39,7 @@ def workflow_copy(repo: Path, dest: Path, config: Path | None = None) -> Path:
     for name in ("Snakefile", "config.yaml", "config.demo.yaml"):
         shutil.copy(repo / name, dest / name)
     shutil.copytree(repo / "workflow", dest / "workflow")
+    shutil.copytree(repo / "envs", dest / "envs")
     if config:
         shutil.copy(config, dest / config.name)
     return dest

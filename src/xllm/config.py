@@ -74,9 +74,10 @@ def semantic_errors(config: dict) -> list[str]:
     else:
         lines.append(f"mixture.recipes: no such file {str(recipes_path)!r}")
     demo = config.get("demo") or {}
-    for code in demo.get("languages", {}):
-        if code not in config["languages"]:
-            lines.append(f"demo.languages: {code!r} is not in languages")
+    if demo:  # the demo generates data for its languages; a run may use a subset of them
+        for code in config["languages"]:
+            if code not in demo.get("languages", {}):
+                lines.append(f"languages: {code!r} has no demo.languages entry to generate it from")
     numeric = [s for s in config["scales"] if s != "full"]
     if len(config["scales"]) < 3:
         lines.append(f"scales: a scaling law needs at least 3 scales (value: {config['scales']!r})")

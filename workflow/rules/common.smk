@@ -29,7 +29,9 @@ except UserError as err:
 validate(config, SCHEMA)
 
 CONFIG_HASH = config_hash(config)
-shell.prefix(f"set -euo pipefail; export XLLM_CONFIG_HASH={CONFIG_HASH}; ")  # stamped into provenance
+shell.prefix(
+    f"set -euo pipefail; export XLLM_CONFIG_HASH={CONFIG_HASH}; "
+)  # stamped into provenance
 LANGS = list(config["languages"])
 LANG_TABLE = xllm_languages.registry(config.get("custom_languages"))
 LANG_NAMES = {code: LANG_TABLE[code].name for code in ["en"] + LANGS}
@@ -395,6 +397,7 @@ def score_options():
     ]
     for key, flag in (
         ("comet_model", "--comet-model"),
+        ("comet_encoder", "--comet-encoder"),
         ("bleurt_model", "--bleurt-model"),
     ):
         metric = key.split("_")[0]
@@ -407,7 +410,11 @@ def score_options():
 
 def metric_model_inputs():
     files = []
-    for key, metric in (("comet_model", "comet"), ("bleurt_model", "bleurt")):
+    for key, metric in (
+        ("comet_model", "comet"),
+        ("comet_encoder", "comet"),
+        ("bleurt_model", "bleurt"),
+    ):
         if metric in EVAL.get("mt_metrics", []) and EVAL.get(key):
             files.append(local_or_hub(EVAL[key]))
     if "spbleu" in EVAL.get("mt_metrics", []) and EVAL.get("spm_model"):
