@@ -60,7 +60,7 @@ def tiny(tmp_path_factory):
     torch.set_num_threads(1)  # tiny models: threads only contend on a shared machine
     root = tmp_path_factory.mktemp("models")
     texts = [i["output"] for i in english(30)] + [i["output"] for i in TRICKY] + ["[0] [1] [2] [3]"]
-    yield {f: make_tiny_mt(root / f, f, texts * 3, vocab_size=120) for f in ("marian", "m2m100")}
+    yield {f: make_tiny_mt(root / f, f, texts * 3, vocab_size=120) for f in ("marian", "m2m100", "nllb")}
     torch.set_num_threads(threads)
 
 
@@ -272,6 +272,24 @@ def test_marian_end_to_end_keeps_spans_and_empty_fields(tmp_path, tiny):
         for field in ("instruction", "input", "output"):
             assert bool(r[field]) == bool(e[field]), (r["id"], field)
     assert result[1]["input"] == "<noinput>"
+
+
+def test_nllb_uses_flores200_codes_end_to_end(tmp_path, tiny):
+    from xllm.languages import get
+    from xllm.translate.seq2seq import Seq2SeqBackend
+
+    backend = Seq2SeqBackend(str(tiny["nllb"]), get("en"), get("zh"), beam_size=2, max_length=12, device="cpu")
+    assert backend.family == "nllb"
+    assert backend.tokenizer.src_lang == "eng_Latn"
+    assert backend.tokenizer("the fox .")["input_ids"][0] == backend.tokenizer.convert_tokens_to_ids("eng_Latn")
+    assert backend.forced_bos == backend.tokenizer.convert_tokens_to_ids("zho_Hans")
+    src = write(tmp_path / "en.json", english(4))
+    out = tmp_path / "zh.json"
+    assert main(["translate-alpaca", "--input", str(src), "--lang", "zh", "--backend", "hf-seq2seq", "--model",
+                 str(tiny["nllb"]), "--beam-size", "2", "--max-length", "12", "--no-progress", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [r["id"] for r in result] == [i["id"] for i in english(4)]
+    assert "zho_Hans" not in out.read_text()
 
 
 def test_m2m100_uses_the_target_language_code(tmp_path, tiny):

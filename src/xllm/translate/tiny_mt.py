@@ -1,4 +1,4 @@
-"""Tiny random-weight translation models (Marian, M2M-100) with a SentencePiece model trained here.
+"""Tiny random-weight translation models (Marian, M2M-100, NLLB) with a SentencePiece model trained here.
 
 For tests, the benchmark and offline smoke runs of the ``hf-seq2seq`` backend: the real tokenizer
 and model classes, so the code paths (language codes, forced BOS token, batching) are the ones a
@@ -27,9 +27,26 @@ def _train_spm(texts: list[str], prefix: Path, vocab_size: int) -> list[str]:
     return [proc.id_to_piece(i) for i in range(proc.get_piece_size())]
 
 
+def _nllb_tokenizer(spm_model: Path):
+    """A fast NLLB tokenizer (what hub checkpoints ship) built from the SentencePiece pieces directly."""
+    import sentencepiece as spm
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import NllbTokenizerFast
+
+    proc = spm.SentencePieceProcessor(model_file=str(spm_model))
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]  # fairseq's first four
+    vocab += [(proc.id_to_piece(i), proc.get_score(i)) for i in range(proc.get_piece_size())
+              if not (proc.is_control(i) or proc.is_unknown(i))]
+    backend = Tokenizer(models.Unigram(vocab, unk_id=3))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    backend.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    return NllbTokenizerFast(tokenizer_object=backend, src_lang="eng_Latn", bos_token="<s>", eos_token="</s>",
+                             pad_token="<pad>", unk_token="<unk>")
+
+
 def make_tiny_mt(out: str | Path, family: str, texts: list[str], vocab_size: int = 200, seed: int = 0,
                  **shape) -> Path:
-    """Write a tiny ``family`` ("marian" or "m2m100") model + tokenizer loadable with Auto* classes.
+    """Write a tiny ``family`` ("marian", "m2m100", "nllb") model + tokenizer loadable with Auto* classes.
 
     ``shape`` overrides the config's sizes (``d_model``, ``encoder_layers``, ...).
     """
@@ -63,8 +80,11 @@ def make_tiny_mt(out: str | Path, family: str, texts: list[str], vocab_size: int
             tokenizer = M2M100Tokenizer(str(Path(tmp) / "vocab.json"), str(Path(tmp) / "sp.model"))
             config = M2M100Config(vocab_size=max(tokenizer.lang_token_to_id.values()) + 1, **shape)
             model = M2M100ForConditionalGeneration(config)
+        elif family == "nllb":
+            tokenizer = _nllb_tokenizer(Path(tmp) / "sp.model")
+            model = M2M100ForConditionalGeneration(M2M100Config(vocab_size=len(tokenizer), **shape))
         else:
-            raise ValueError(f"unknown family {family!r}; known: marian, m2m100")
+            raise ValueError(f"unknown family {family!r}; known: marian, m2m100, nllb")
         tokenizer.save_pretrained(out)
         model.save_pretrained(out)
     return out
