@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from xllm.cli import main  # noqa: E402
 from xllm.demo.tiny_model import make_tiny_llama  # noqa: E402
 from xllm.generate.engine import Settings, generate_texts, length_sorted_batches, load_model  # noqa: E402
-from xllm.generate.run import model_fingerprint, run_plan  # noqa: E402
+from xllm.generate.run import staging_fingerprint, run_plan  # noqa: E402
 from xllm.generate.tasks import qa_prompt  # noqa: E402
 
 PROMPTS = [
@@ -183,11 +183,11 @@ def test_limit_keeps_the_first_examples(model_dir, tmp_path):
 
 
 def test_resume_reuses_staged_progress_of_the_same_model_only(model_dir, tmp_path):
-    make_testsets(tmp_path)
+    plan = make_testsets(tmp_path)
     settings = Settings(batch_size=3, max_new_tokens=4)
     staging = tmp_path / "staging"
     (staging / "flores").mkdir(parents=True)
-    (staging / "fingerprint.json").write_text(json.dumps({"fingerprint": model_fingerprint(model_dir, settings, None)}))
+    (staging / "fingerprint.json").write_text(json.dumps({"fingerprint": staging_fingerprint(model_dir, settings, None, plan)}))
     row = {"id": "5", "prompt": "p", "prediction": "FROM STAGING", "n_prompt_tokens": 1, "n_new_tokens": 1,
            "reference": "r"}
     # A finished batch, then a line cut short by a kill.
@@ -200,7 +200,7 @@ def test_resume_reuses_staged_progress_of_the_same_model_only(model_dir, tmp_pat
 
     # Other settings (here: more new tokens) make staged rows stale: they are discarded.
     (staging / "flores").mkdir(parents=True)
-    (staging / "fingerprint.json").write_text(json.dumps({"fingerprint": model_fingerprint(model_dir, settings, None)}))
+    (staging / "fingerprint.json").write_text(json.dumps({"fingerprint": staging_fingerprint(model_dir, settings, None, plan)}))
     (staging / "flores" / "en-far.partial.jsonl").write_text(json.dumps(row) + "\n")
     run_plan(str(model_dir), str(tmp_path / "plan.json"), str(tmp_path / "out"), str(staging),
              Settings(batch_size=3, max_new_tokens=5), lang_names={"far": "Farish"}, progress=False)

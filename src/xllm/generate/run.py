@@ -43,15 +43,24 @@ def load_plan(path: str | Path) -> list[dict]:
     return plan
 
 
-def model_fingerprint(model_dir: str | Path, settings: Settings, limit: int | None) -> str:
-    """Hash of the model's files (name, size, mtime) and of every setting that changes outputs."""
+def _file_stamp(path: Path, root: Path | None = None) -> str:
+    stat = path.stat()
+    return f"{path.relative_to(root) if root else path}:{stat.st_size}:{stat.st_mtime_ns}\n"
+
+
+def staging_fingerprint(model_dir: str | Path, settings: Settings, limit: int | None, plan: list[dict] = ()) -> str:
+    """Hash of what the staged rows depend on: the model's files, the settings that change
+    outputs, the plan and its test files (name, size, mtime)."""
     digest = hashlib.sha256()
     for path in sorted(Path(model_dir).rglob("*")):
         if path.is_file():
-            stat = path.stat()
-            digest.update(f"{path.relative_to(model_dir)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    outputs = {k: v for k, v in settings.to_dict().items() if k not in ("batch_size", "backend", "bucket")}
-    digest.update(json.dumps({"settings": outputs, "limit": limit}, sort_keys=True).encode())
+            digest.update(_file_stamp(path, Path(model_dir)).encode())
+    for item in plan:
+        for key in ("source", "reference", "testset"):
+            if item.get(key) and Path(item[key]).is_file():
+                digest.update(_file_stamp(Path(item[key])).encode())
+    outputs = {k: v for k, v in settings.to_dict().items() if k not in ("batch_size", "backend", "bucket", "compile")}
+    digest.update(json.dumps({"settings": outputs, "limit": limit, "plan": list(plan)}, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
 
@@ -110,7 +119,7 @@ def run_plan(model_dir: str, plan_path: str, out_dir: str, staging: str, setting
             examples = examples[:limit]
         items.append((item, examples))
 
-    fingerprint = model_fingerprint(model_dir, settings, limit)
+    fingerprint = staging_fingerprint(model_dir, settings, limit, plan)
     _prepare_staging(staging_dir, fingerprint)
     todo = []
     for item, examples in items:
