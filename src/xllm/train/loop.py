@@ -80,7 +80,8 @@ class Runtime:
         if world > 1 or os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
             from accelerate import Accelerator
 
-            self.accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no")
+            self.accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no",
+                                           cpu=not torch.cuda.is_available())
             self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
             self.device = self.accelerator.device
         else:
@@ -249,7 +250,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         if rt.is_main:
             print(f"resuming from {resume_from} (step {start}/{total})", file=sys.stderr)
 
-    metrics = open(cfg.metrics_file, "a", encoding="utf-8") if (cfg.metrics_file and rt.is_main) else None
+    metrics = None
+    if cfg.metrics_file and rt.is_main:
+        Path(cfg.metrics_file).parent.mkdir(parents=True, exist_ok=True)
+        metrics = open(cfg.metrics_file, "a", encoding="utf-8")
     trackers = _Trackers(cfg.log_with, cfg, rt.is_main)
     bar = tqdm(total=total, initial=start, disable=not rt.is_main, file=sys.stderr, desc="train",
                dynamic_ncols=True, mininterval=2.0)
