@@ -65,6 +65,15 @@ def test_left_padded_batches_equal_unbatched_greedy(loaded):
     assert all(o.n_new_tokens == 12 and not o.stopped for o in alone)
 
 
+def test_the_static_decoding_step_compiles_as_one_graph(loaded):
+    """fullgraph=True fails on any graph break: the GPU path (CUDA graphs) needs one graph."""
+    model, tok = loaded
+    settings = Settings(batch_size=4, max_new_tokens=6, backend="static", bucket=16)
+    eager = generate_texts(model, tok, PROMPTS, settings)
+    compiled = generate_texts(model, tok, PROMPTS, Settings(**{**settings.to_dict(), "compile": "backend:eager"}))
+    assert ids_of(compiled) == ids_of(eager)
+
+
 def test_new_tokens_are_sliced_by_id_after_the_prompt(loaded):
     model, tok = loaded
     outputs = generate_texts(model, tok, PROMPTS, Settings(batch_size=3, max_new_tokens=5, backend="loop"))

@@ -31,7 +31,7 @@ class Settings:
     seed: int = 0
     backend: str = "auto"
     bucket: int = 64  # static backends: prompts padded to a multiple of this many tokens
-    compile: str = "auto"  # static backend: torch.compile mode; auto = reduce-overhead on CUDA, none on CPU
+    compile: str = "auto"  # static backend: torch.compile mode (or backend:NAME); auto = reduce-overhead on CUDA, none on CPU
     ignore_eos: bool = False  # benchmarks: always generate max_new_tokens
 
     def to_dict(self) -> dict:
@@ -202,7 +202,9 @@ class _Decoder:
         self.model, self.total = model, total
         self.cache = StaticCache(config=model.config, max_cache_len=total)
         self.step = self._step
-        if compile_mode:
+        if compile_mode and compile_mode.startswith("backend:"):  # e.g. backend:eager, to debug capture
+            self.step = torch.compile(self._step, backend=compile_mode.split(":", 1)[1], fullgraph=True, dynamic=False)
+        elif compile_mode:
             self.step = torch.compile(self._step, mode=compile_mode, fullgraph=True, dynamic=False)
 
     def _step(self, token, mask, position, cache_position):
