@@ -308,3 +308,59 @@ def test_m2m100_uses_the_target_language_code(tmp_path, tiny):
         from xllm.languages import Language
 
         Seq2SeqBackend(str(tiny["m2m100"]), get("en"), Language("near", "Nearish"), device="cpu")
+
+
+@pytest.mark.slow
+def test_a_real_sigkill_mid_shard_leaves_no_output_and_the_rerun_resumes(tmp_path, tiny, python, capsys):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    items = english(24)
+    src = write(tmp_path / "en.json", items)
+    out = tmp_path / "shards/0.json"
+    argv = ["translate-alpaca", "--input", str(src), "--lang", "tr", "--backend", "hf-seq2seq", "--model",
+            str(tiny["marian"]), "--beam-size", "2", "--max-length", "24", "--chunk", "2", "--device", "cpu",
+            "--out", str(out)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([python, "-m", "xllm", *argv], env=env, stderr=subprocess.DEVNULL)
+    partial = partial_path(out)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if partial.exists() and len(partial.read_text().splitlines()) >= 3:  # header + 2 items
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the job finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    kept = [json.loads(line) for line in partial.read_text().splitlines()[1:] if line.endswith("}")]
+    assert main(argv + ["--no-progress"]) == 0
+    assert f"resuming: {len(kept)} of 24 items" in capsys.readouterr().err
+    result = json.loads(out.read_text())
+    assert [r["id"] for r in result] == [i["id"] for i in items]
+    assert result[: len(kept)] == kept  # not redone
+    assert not partial.exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--backend", "demo"], "--backend demo needs --spec"),
+    (["--backend", "hf-seq2seq"], "--backend hf-seq2seq needs --model"),
+    (["--backend", "import"], "--backend import needs --import-file"),
+    (["--backend", "demo", "--spec", "S", "--shard", "3", "--num-shards", "3"], "--shard 3: must be in 0..2"),
+])
+def test_bad_arguments_are_one_line_errors(tmp_path, spec, capsys, extra, message):
+    src = write(tmp_path / "en.json", english(3))
+    argv = ["translate-alpaca", "--input", str(src), "--lang", "mid", "--out", str(tmp_path / "o.json")]
+    assert main(argv + [a if a != "S" else str(spec) for a in extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_input_without_ids_is_rejected(tmp_path, capsys):
+    src = write(tmp_path / "en.json", [{"instruction": "x", "input": "", "output": "y"}])
+    assert main(["translate-alpaca", "--input", str(src), "--lang", "tr", "--backend", "import",
+                 "--import-file", str(src), "--out", str(tmp_path / "o.json")]) == 2
+    assert "en.json: item 0 has no 'id'" in capsys.readouterr().err

@@ -23,6 +23,11 @@ def cmd_translate(args) -> int:
     from ..errors import UserError
     from .alpaca import read_items, shard_range, translate_shard
 
+    needs = {"demo": ("spec", "the synthetic language's JSON spec"), "hf-seq2seq": ("model", "hub id or local path"),
+             "import": ("import_file", "translated Alpaca with the same ids")}
+    option, what = needs[args.backend]
+    if not getattr(args, option):
+        raise UserError(f"--backend {args.backend} needs --{option.replace('_', '-')} ({what})")
     items = read_items(args.input)
     start, end = shard_range(len(items), args.shard, args.num_shards)
     shard = items[start:end]
@@ -31,23 +36,17 @@ def cmd_translate(args) -> int:
         from ..atomic import write_json
         from .importer import import_shard
 
-        if not args.import_file:
-            raise UserError("--backend import needs --import-file")
         write_json(args.out, import_shard(shard, args.import_file))
         print(f"imported {len(shard)} items from {args.import_file}", file=sys.stderr)
         return 0
     if args.backend == "demo":
         from .demo_backend import DemoBackend
 
-        if not args.spec:
-            raise UserError("--backend demo needs --spec (the synthetic language's JSON spec)")
         backend = DemoBackend(args.spec)
     else:
         from ..languages import get
         from .seq2seq import Seq2SeqBackend
 
-        if not args.model:
-            raise UserError("--backend hf-seq2seq needs --model (hub id or local path)")
         backend = Seq2SeqBackend(
             args.model, get(args.src_lang), _target_language(args), batch_size=args.batch_size,
             beam_size=args.beam_size, max_length=args.max_length, device=args.device, dtype=args.dtype,
