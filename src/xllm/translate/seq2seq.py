@@ -96,13 +96,22 @@ class Seq2SeqBackend:
         return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
 
     def translate(self, texts: list[str], on_batch: Callable[[int], None] | None = None) -> list[str]:
-        import torch
-
         out: list[str] = [""] * len(texts)
         for batch in self.batches(texts):
+            for i, text in zip(batch, self._generate([texts[i] for i in batch])):
+                out[i] = text
+            if on_batch:
+                on_batch(len(batch))
+        return out
+
+    def _generate(self, texts: list[str]) -> list[str]:
+        """One batch; on GPU out-of-memory, the two halves one after the other."""
+        import torch
+
+        try:
             enc = self.tokenizer(
-                [self.prefix + texts[i] for i in batch], return_tensors="pt", padding=True,
-                truncation=True, max_length=self.max_length,
+                [self.prefix + t for t in texts], return_tensors="pt", padding=True, truncation=True,
+                max_length=self.max_length,
             ).to(self.device)
             # fairseq's max_len_a * source + b: a batch of short sentences stops early (no runaway).
             longest = int(enc["attention_mask"].sum(dim=1).max())
@@ -112,10 +121,12 @@ class Seq2SeqBackend:
                 kwargs["forced_bos_token_id"] = self.forced_bos
             with torch.inference_mode():
                 generated = self.model.generate(**enc, **kwargs)
-            if self.forced_bos is not None:  # not every tokenizer lists its language tokens as special
-                generated = generated.masked_fill(generated == self.forced_bos, self.tokenizer.pad_token_id)
-            for i, text in zip(batch, self.tokenizer.batch_decode(generated, skip_special_tokens=True)):
-                out[i] = text.strip()
-            if on_batch:
-                on_batch(len(batch))
-        return out
+        except torch.cuda.OutOfMemoryError:
+            if len(texts) == 1:
+                raise
+            torch.cuda.empty_cache()
+            half = len(texts) // 2
+            return self._generate(texts[:half]) + self._generate(texts[half:])
+        if self.forced_bos is not None:  # not every tokenizer lists its language tokens as special
+            generated = generated.masked_fill(generated == self.forced_bos, self.tokenizer.pad_token_id)
+        return [text.strip() for text in self.tokenizer.batch_decode(generated, skip_special_tokens=True)]
