@@ -18,7 +18,7 @@ PROTECTED = re.compile(
     r"|(?:https?|ftp)://[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]"  # URLs (no trailing punctuation)
     r"|www\.[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
-    r"|<[A-Za-z_][\w-]*>"  # placeholders such as <noinput>
+    r"|</?[A-Za-z_][\w-]*>"  # placeholders such as <noinput>, HTML tags
     r"|\{[^{}\s]*\}"  # format fields such as {name}
     r"|\[\s*\d+\s*\]"  # text that looks like a marker must itself be protected
     r"|(?<!\w)\d+(?:[.,:/-]\d+)*%?(?![^\W\d_])"  # numbers, dates, times (not "1st", "H2O")
