@@ -3,7 +3,7 @@
 A checkpoint is a directory ``step-<N>`` that appears only once complete (written under a
 temporary name, renamed last), so the latest ``step-*`` is always safe to resume from; a killed
 job leaves at most a ``.step-*.tmp`` that is ignored and cleaned up. One process saves plain
-``torch.save`` files; several processes (FSDP) use accelerate's sharded ``save_state``. The data
+``torch.save`` files; several processes (FSDP) a sharded ``torch.distributed.checkpoint``. The data
 position is the step itself: the example order is a pure function of (seed, epoch).
 """
 
@@ -58,12 +58,12 @@ def save(rt, checkpoint_dir: str | Path, step: int, model, optimizer, scheduler,
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     rt.barrier()
-    if rt.accelerator is not None:
-        rt.accelerator.save_state(str(tmp))
+    if rt.distributed:
+        rt.save_sharded(tmp / "sharded", model, optimizer)
     else:
         torch.save(model.state_dict(), tmp / "model.pt")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save(_rng_state(), tmp / "rng.pt")
+    torch.save(_rng_state(), tmp / f"rng-{rt.rank}.pt")
     if rt.is_main:
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         (tmp / STATE_FILE).write_text(json.dumps({**state, "step": step}, indent=2))
@@ -84,11 +84,13 @@ def load(rt, path: Path, model, optimizer, scheduler) -> dict:
     """Restore everything saved by :func:`save`; returns the trainer state (with ``step``)."""
     import torch
 
-    if rt.accelerator is not None:
-        rt.accelerator.load_state(str(path))
+    if rt.distributed:
+        rt.load_sharded(path / "sharded", model, optimizer)
     else:
         model.load_state_dict(torch.load(path / "model.pt", map_location=rt.device, weights_only=True))
         optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=rt.device, weights_only=True))
-        _set_rng_state(torch.load(path / "rng.pt", weights_only=False))
+    rng = path / f"rng-{rt.rank}.pt"
+    if rng.exists():  # a restart on more processes than saved keeps the fresh seeds
+        _set_rng_state(torch.load(rng, weights_only=False))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
     return json.loads((path / STATE_FILE).read_text())

@@ -1,9 +1,8 @@
 """The training loop: one code path for a CPU demo process and for FSDP across GPUs.
 
-One process runs plain PyTorch (no wrapper, no accelerate state: the demo trains many tiny models
-on a laptop); under ``accelerate launch`` with several processes (or an FSDP config) the model and
-optimizer go through ``Accelerator.prepare`` and the launch config decides FSDP sharding, mixed
-precision and wrapping. The loss of a step is the mean over every response token of the global
+One process runs plain PyTorch (no wrapper: the demo trains many tiny models on a laptop); under
+``accelerate launch`` with several processes the model is sharded with FSDP2
+(``xllm.train.distributed``), on GPUs or, for the tests, on CPUs. The loss of a step is the mean over every response token of the global
 batch (summed per micro-batch, divided by the global token count), so it does not depend on how
 the batch is split into micro-batches, processes or packed rows.
 """
@@ -23,6 +22,7 @@ from ..errors import UserError
 from ..prompts import STYLE_FILE, prompt_style
 from ..provenance import provenance
 from . import batches, checkpoint
+from .distributed import Runtime
 from .examples import IGNORE, encode_rows
 
 MANIFEST = "train_manifest.json"
@@ -57,67 +57,6 @@ class TrainConfig:
     compile: bool = False
 
 
-def cpu_threads(threads: int | None = None) -> int:
-    """--threads, else what the scheduler granted (Slurm, OMP_NUM_THREADS), else this process's CPUs.
-
-    Oversubscribing (two jobs each using every core) makes OpenMP spin: measured 8x slower here.
-    """
-    for value in (threads, os.environ.get("SLURM_CPUS_PER_TASK"), os.environ.get("OMP_NUM_THREADS")):
-        if value and int(value) > 0:
-            return int(value)
-    return len(os.sched_getaffinity(0))
-
-
-class Runtime:
-    """Rank, world and device; an ``Accelerator`` only when there is more than one process or FSDP."""
-
-    def __init__(self, precision: str, threads: int | None):
-        import torch
-
-        self.precision = precision
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.accelerator = None
-        if world > 1 or os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
-            from accelerate import Accelerator
-
-            self.accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no",
-                                           cpu=not torch.cuda.is_available())
-            self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
-            self.device = self.accelerator.device
-        else:
-            self.rank, self.world = 0, 1
-            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        if self.device.type == "cpu":
-            torch.set_num_threads(cpu_threads(threads))
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.accelerator is not None:
-            self.accelerator.wait_for_everyone()
-
-    def all_sum(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        import torch
-        import torch.distributed as dist
-
-        t = torch.tensor(values, dtype=torch.float64, device=self.device)
-        dist.all_reduce(t)
-        return t.tolist()
-
-    def autocast(self):
-        import contextlib
-
-        import torch
-
-        if self.accelerator is None and self.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()  # accelerate wraps the prepared model's forward itself
-
-
 def _check(cfg: TrainConfig) -> None:
     if cfg.precision not in ("fp32", "bf16"):
         raise UserError(f"--precision: {cfg.precision!r} is not fp32 or bf16")
@@ -140,7 +79,7 @@ def _read_rows(path: str) -> list[dict]:
         raise UserError(f"{path}: line {err.lineno}: not JSON ({err.msg})") from None
 
 
-def build_model(base: str, packing: bool, gradient_checkpointing: bool, device):
+def build_model(base: str, packing: bool, gradient_checkpointing: bool):
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -151,7 +90,7 @@ def build_model(base: str, packing: bool, gradient_checkpointing: bool, device):
     model.config.use_cache = False
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return model if os.environ.get("WORLD_SIZE", "1") != "1" else model.to(device)
+    return model
 
 
 def make_optimizer(model, cfg: TrainConfig, device):
@@ -234,11 +173,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         total = min(total, cfg.max_steps)
     warmup = math.ceil(cfg.warmup_ratio * total)
 
-    model = build_model(cfg.base, cfg.packing, cfg.gradient_checkpointing, rt.device)
+    model = rt.wrap(build_model(cfg.base, cfg.packing, cfg.gradient_checkpointing))
     optimizer = make_optimizer(model, cfg, rt.device)
     scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=total)
-    if rt.accelerator is not None:
-        model, optimizer = rt.accelerator.prepare(model, optimizer)
     if cfg.compile:
         model = torch.compile(model, dynamic=True)
 
@@ -274,15 +211,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
                 batch = batches.collate_packed(group) if cfg.packing else batches.collate_padded(group, pad_id)
                 loss = micro_batch_loss(model, batch, cfg.packing, rt.device, autocast)
                 scaled = loss * (rt.world / global_targets)
-                if rt.accelerator is not None:
-                    rt.accelerator.backward(scaled)
-                else:
-                    scaled.backward()
+                scaled.backward()
                 loss_sum += loss.item()
-            if rt.accelerator is not None:
-                grad_norm = rt.accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            else:
-                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            if hasattr(grad_norm, "full_tensor"):  # a DTensor under FSDP2
+                grad_norm = grad_norm.full_tensor()
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
             scheduler.step()
@@ -313,6 +246,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < total:
                 checkpoint.save(rt, cfg.checkpoint_dir, done, model, optimizer, scheduler, state, cfg.keep_checkpoints)
             if stop_after is not None and done >= stop_after and done < total:
+                rt.close()
                 return None
     finally:
         bar.close()
@@ -331,17 +265,14 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         "provenance": provenance(config=asdict(cfg), seed=cfg.seed),
     }
     save_final(rt, model, tokenizer, cfg, manifest)
+    rt.close()
     return manifest
 
 
 def save_final(rt, model, tokenizer, cfg: TrainConfig, manifest: dict) -> None:
     """Consolidated safetensors + tokenizer + prompt style + manifest, renamed into place at once."""
-    if rt.accelerator is not None:
-        state_dict = rt.accelerator.get_state_dict(model)
-        model = rt.accelerator.unwrap_model(model)
-    else:
-        model = getattr(model, "_orig_mod", model)
-        state_dict = None
+    state_dict = rt.full_state_dict(model)
+    model = rt.unwrap(getattr(model, "_orig_mod", model))
     if rt.is_main:
         model.config.use_cache = True
         model.config._attn_implementation = "sdpa"  # the packing attention is a training detail
