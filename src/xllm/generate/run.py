@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from ..atomic import atomic_dir, read_jsonl, write_json
+from ..atomic import atomic_dir, read_jsonl, write_json, write_jsonl
 from ..errors import UserError
 from ..languages import get as get_language
 from ..prompts import format_prompt, prompt_style
@@ -26,6 +27,7 @@ from .engine import Settings, Stats, generate_texts, load_model, resolve_device
 from .tasks import load_examples
 
 FINGERPRINT = "fingerprint.json"
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # task and direction become file names
 SUMMARY = "generation.json"
 
 
@@ -36,6 +38,10 @@ def load_plan(path: str | Path) -> list[dict]:
         raise UserError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
     if not isinstance(plan, list) or not all(isinstance(item, dict) for item in plan):
         raise UserError(f"{path}: expected a list of plan items (objects)")
+    for index, item in enumerate(plan):
+        for key in ("task", "direction"):
+            if not NAME.match(str(item.get(key, ""))):
+                raise UserError(f"{path}: item {index}: {key} {item.get(key)!r} is not a plain name")
     keys = [(item.get("task"), item.get("direction")) for item in plan]
     dupes = sorted({f"{t}/{d}" for t, d in keys if keys.count((t, d)) > 1})
     if dupes:
@@ -109,7 +115,10 @@ def run_plan(model_dir: str, plan_path: str, out_dir: str, staging: str, setting
         raise UserError(f"--staging {staging}: must lie outside the output directory {out_dir}")
     if not Path(model_dir, "config.json").exists():
         raise UserError(f"--model {model_dir}: no config.json (not a model directory)")
-    style = prompt_style(model_dir)
+    try:
+        style = prompt_style(model_dir)
+    except ValueError as err:
+        raise UserError(str(err)) from None
     namer = _lang_namer(lang_names or {})
 
     items = []
@@ -140,7 +149,7 @@ def run_plan(model_dir: str, plan_path: str, out_dir: str, staging: str, setting
         from tqdm import tqdm
 
         bar = tqdm(total=remaining, desc=f"generate {Path(model_dir).name}", unit="ex", file=sys.stderr,
-                   disable=not progress, dynamic_ncols=True)
+                   disable=not progress, dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30)
         for item, examples, final, done in todo:
             _generate_item(model, tokenizer, item, examples, final, done, style, settings, stats, bar)
         bar.close()
@@ -174,8 +183,6 @@ def _generate_item(model, tokenizer, item, examples, final: Path, done: dict, st
         if pending:
             generate_texts(model, tokenizer, prompts, settings, on_batch=save, stats=stats)
     rows = [done[e.id] for e in examples]  # file order, whatever order the batches ran in
-    from ..atomic import write_jsonl
-
     write_jsonl(final, rows)
     partial.unlink()
 
