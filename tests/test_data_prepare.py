@@ -340,3 +340,20 @@ def test_cli_demo_chain(tmp_path, python, repo):
     bad = subprocess.run([python, "-m", "xllm", "subset-corpus", "--corpus", "corpora/near/clean.parquet", "--scale",
                           "5000", "--seed", "7", "--out", "x.jsonl"], capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "scale 5000 is larger than the corpus (300 pairs)" in bad.stderr
+
+
+def test_seen_hashes_matches_a_python_set():
+    import numpy as np
+
+    from xllm.data.clean import SeenHashes
+
+    rng = np.random.default_rng(0)
+    seen, reference = SeenHashes(), set()
+    for _ in range(300):
+        batch = rng.integers(0, 5000, size=int(rng.integers(0, 200))).astype(np.uint64)
+        expected = []
+        for value in batch.tolist():
+            expected.append(value not in reference)
+            reference.add(value)
+        assert seen.first_seen(batch).tolist() == expected
+    assert len(seen) == len(reference) and len(seen.runs) < 12
