@@ -12,9 +12,12 @@ plain SDPA.
 
 from __future__ import annotations
 
+import functools
+
 NAME = "xllm_varlen"
 
 
+@functools.lru_cache(maxsize=1)
 def _flash_varlen():
     try:
         from flash_attn import flash_attn_varlen_func
@@ -42,19 +45,32 @@ def varlen_attention(module, query, key, value, attention_mask, dropout: float =
         return out.unsqueeze(0), None
     groups = getattr(module, "num_key_value_groups", 1)
     key, value = repeat_kv(key, groups), repeat_kv(value, groups)
-    if not query.is_cuda:
-        bounds = cu_seq_lens_q.tolist()
-        outs = [
-            torch.nn.functional.scaled_dot_product_attention(
-                query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], dropout_p=dropout, scale=scaling, is_causal=True
-            )
-            for a, b in zip(bounds[:-1], bounds[1:])
-        ]
-        return torch.cat(outs, dim=2).transpose(1, 2), None
+    blocks = per_example if not query.is_cuda else gathered
+    return blocks(query, key, value, cu_seq_lens_q, max_length_q, dropout, scaling), None
+
+
+def per_example(query, key, value, cu_seq_lens, max_length, dropout=0.0, scaling=None):
+    """One causal SDPA per example: [1, H, T, D] -> [1, T, H, D]."""
+    import torch
+
+    bounds = cu_seq_lens.tolist()
+    outs = [
+        torch.nn.functional.scaled_dot_product_attention(
+            query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], dropout_p=dropout, scale=scaling, is_causal=True
+        )
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+    return torch.cat(outs, dim=2).transpose(1, 2)
+
+
+def gathered(query, key, value, cu_seq_lens, max_length, dropout=0.0, scaling=None):
+    """Examples gathered into right-padded blocks, one batched causal SDPA: [1, H, T, D] -> [1, T, H, D]."""
+    import torch
+
     total = query.shape[2]
-    cu = cu_seq_lens_q.to(query.device, torch.long)
+    cu = cu_seq_lens.to(query.device, torch.long)
     starts, lengths = cu[:-1], cu[1:] - cu[:-1]
-    steps = torch.arange(max_length_q, device=query.device)
+    steps = torch.arange(max_length, device=query.device)
     index = (starts[:, None] + steps[None, :]).clamp_(max=total - 1)  # [n, M]
     valid = steps[None, :] < lengths[:, None]
 
@@ -64,8 +80,7 @@ def varlen_attention(module, query, key, value, attention_mask, dropout: float =
     out = torch.nn.functional.scaled_dot_product_attention(
         blocks(query), blocks(key), blocks(value), dropout_p=dropout, scale=scaling, is_causal=True
     )
-    out = out.transpose(1, 2)[valid]  # [T, H, D] in the row's order
-    return out.unsqueeze(0), None
+    return out.transpose(1, 2)[valid].unsqueeze(0)  # [1, T, H, D] in the row's order
 
 
 def register() -> str:

@@ -273,6 +273,9 @@ def save_final(rt, model, tokenizer, cfg: TrainConfig, manifest: dict) -> None:
     """Consolidated safetensors + tokenizer + prompt style + manifest, renamed into place at once."""
     state_dict = rt.full_state_dict(model)
     model = rt.unwrap(getattr(model, "_orig_mod", model))
+    if state_dict is not None and getattr(model.config, "tie_word_embeddings", False):
+        for key in getattr(model, "_tied_weights_keys", None) or ():  # saved once, as the embedding
+            state_dict.pop(key, None)
     if rt.is_main:
         model.config.use_cache = True
         model.config._attn_implementation = "sdpa"  # the packing attention is a training detail
