@@ -106,3 +106,29 @@ def test_cli_reads_the_optimized_or_uniform_allocation(data, tmp_path):
     assert run.returncode == 0, run.stderr
     parts = json.loads((tmp_path / "m.json").read_text())["parts"]
     assert parts["translation:en-ar"] == 3 and parts["translation:en-zh"] == 4
+
+
+def test_monolingual_subsets_are_nested_and_seeded(tmp_path):
+    from xllm.mixture.monolingual import subset_text
+
+    source = tmp_path / "mono.txt"
+    source.write_text("".join(f"doc {i}\n" for i in range(50)) + "\n")
+    read = lambda p: [json.loads(line)["text"] for line in p.open()]
+    subset_text(source, 10, 5, tmp_path / "10.jsonl")
+    subset_text(source, 20, 5, tmp_path / "20.jsonl")
+    subset_text(source, "full", 5, tmp_path / "full.jsonl")
+    assert read(tmp_path / "20.jsonl")[:10] == read(tmp_path / "10.jsonl")
+    assert sorted(read(tmp_path / "full.jsonl")) == sorted(f"doc {i}" for i in range(50))
+    with pytest.raises(UserError, match="scale 51 is larger than the 50 documents"):
+        subset_text(source, 51, 5, tmp_path / "x.jsonl")
+
+
+def test_cpt_recipe_starts_from_the_monolingual_stage(tmp_path):
+    recipes = load_recipes(RECIPES)
+    assert recipes["cpt"].base == "cpt-mono"
+    assert [p.kind for p in recipes["cpt-mono"].parts] == ["monolingual"]
+    assert parse_model_id("cpt/ar/10000").columns()["recipe"] == "cpt"
+    bad = tmp_path / "r.yaml"
+    bad.write_text("x:\n  base: nope\n  parts: [{alpaca: {lang: en}}]\n")
+    with pytest.raises(UserError, match="unknown recipe 'nope'"):
+        load_recipes(bad)

@@ -108,3 +108,19 @@ def test_bad_config_stops_before_any_job_with_one_line(repo, tmp_path, edit, mes
     assert len(errors) == 1 and message in errors[0], run.stderr
     assert "Traceback" not in run.stderr
     assert not (cwd / "results").exists()
+
+
+def test_cpt_trains_on_the_continued_pretrained_model(repo, tmp_path):
+    cwd = workflow_copy(repo, tmp_path)
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config["mixture"]["x_recipes"] = ["coit", "cpt"]
+    config["mixture"]["monolingual"] = {}
+    for lang in config["languages"]:
+        (cwd / f"mc4.{lang}.txt").write_text("a document\n" * 3)
+        config["mixture"]["monolingual"][lang] = f"mc4.{lang}.txt"
+    (cwd / "cpt.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "results/models/cpt/ar/10000", "--configfile", "cpt.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert counts["train_model"] == 2 and counts["subset_monolingual"] == 1  # cpt-mono, then cpt
+    assert "results/models/cpt-mono/ar/10000" in run.stdout

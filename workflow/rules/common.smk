@@ -224,8 +224,16 @@ def mixture_plan(model):
     meta = parse_model_id(model)
     recipe = RECIPES[meta.recipe]
     langs = model_langs(model)
-    alpaca, pairs, allocation = {}, {}, None
+    alpaca, pairs, mono, allocation = {}, {}, {}, None
     for part in recipe.parts:
+        if part.kind == "monolingual":
+            scale = meta.scale or "full"
+            mono.update(
+                {
+                    lang: f"results/monolingual/{lang}/scale-{scale}.jsonl"
+                    for lang in langs
+                }
+            )
         if part.kind == "alpaca":
             for lang in ["en"] if part.lang == "en" else langs:
                 alpaca[lang] = alpaca_file(lang)
@@ -247,6 +255,7 @@ def mixture_plan(model):
         "langs": langs,
         "alpaca": alpaca,
         "pairs": pairs,
+        "monolingual": mono,
         "allocation": allocation,
         "alloc": meta.alloc,
     }
@@ -254,7 +263,11 @@ def mixture_plan(model):
 
 def mixture_inputs(wildcards):
     plan = mixture_plan(wildcards.model)
-    files = list(plan["alpaca"].values()) + list(plan["pairs"].values())
+    files = [
+        *plan["alpaca"].values(),
+        *plan["pairs"].values(),
+        *plan["monolingual"].values(),
+    ]
     if plan["allocation"]:
         files.append(plan["allocation"])
     return files
@@ -265,6 +278,7 @@ def mixture_args(wildcards):
     args = [f"--langs {','.join(plan['langs'])}"]
     args += [f"--alpaca {k}={v}" for k, v in plan["alpaca"].items()]
     args += [f"--pairs {k}={v}" for k, v in plan["pairs"].items()]
+    args += [f"--monolingual {k}={v}" for k, v in plan["monolingual"].items()]
     args += [f"--lang-name '{k}={v}'" for k, v in LANG_NAMES.items()]
     args += [f"--template '{t}'" for t in MIX.get("translation_templates", [])]
     if plan["allocation"]:
@@ -273,6 +287,24 @@ def mixture_args(wildcards):
 
 
 # ---------------------------------------------------------------- training
+
+
+def train_base(wildcards):
+    """The base model, or for a staged recipe (cpt) the model of its base recipe."""
+    meta = parse_model_id(wildcards.model)
+    base = RECIPES[meta.recipe].base
+    if base:
+        return f"results/models/{base}/{meta.lang}/{meta.scale}"
+    return BASE_MODEL
+
+
+def monolingual_source(wildcards):
+    texts = MIX.get("monolingual", {})
+    if wildcards.lang not in texts:
+        sys.exit(
+            f"error: mixture.monolingual: no text file for {wildcards.lang!r} (needed by cpt)"
+        )
+    return texts[wildcards.lang]
 
 
 def train_launcher():

@@ -25,3 +25,24 @@ rule build_mixture:
         "xllm build-mixture --model {wildcards.model} --recipes {params.recipes:q} {params.args} "
         "--seed {params.seed} --config-hash {params.config_hash} --out {output.data:q} "
         "--manifest {output.manifest:q} > {log:q} 2>&1"
+
+
+rule subset_monolingual:
+    input:
+        monolingual_source,
+    output:
+        "results/monolingual/{lang}/scale-{scale}.jsonl",
+    log:
+        "results/logs/subset_monolingual/{lang}-{scale}.log",
+    benchmark:
+        "results/benchmarks/subset_monolingual/{lang}-{scale}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        seed=config["seed"],
+    shell:
+        "xllm subset-text --input {input:q} --scale {wildcards.scale} --seed {params.seed} "
+        "--out {output:q} > {log:q} 2>&1"

@@ -5,7 +5,7 @@
 rule train_model:
     input:
         data="results/mixtures/{model}/train.jsonl",
-        base=BASE_MODEL,
+        base=train_base,
     output:
         directory("results/models/{model}"),
     log:

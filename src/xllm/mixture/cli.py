@@ -54,7 +54,22 @@ def cmd_build_mixture(args) -> int:
     return 0
 
 
+def cmd_subset_text(args) -> int:
+    from .monolingual import subset_text
+
+    n = subset_text(args.input, args.scale, args.seed, args.out)
+    print(f"{n} documents of {args.input} -> {args.out}")
+    return 0
+
+
 def register(sub) -> None:
+    p = sub.add_parser("subset-text", help="nested seeded subset of monolingual text (continued pre-training)")
+    p.add_argument("--input", required=True, help="text (one document per line) or JSONL with 'text'")
+    p.add_argument("--scale", required=True, help="number of documents, or full")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_subset_text)
+
     p = sub.add_parser("build-mixture", help="build one model's instruction mixture from its recipe")
     p.add_argument("--model", required=True, help="model id, e.g. coit/ar/20000")
     p.add_argument("--recipes", required=True)

@@ -31,6 +31,7 @@ class Recipe:
     scope: str  # baseline | x | m | budget | ablation
     parts: tuple[Part, ...]
     description: str = ""
+    base: str | None = None  # a recipe whose model (same language and scale) this one starts from
 
 
 def load_recipes(path: str | Path) -> dict[str, Recipe]:
@@ -44,7 +45,10 @@ def load_recipes(path: str | Path) -> dict[str, Recipe]:
             kind, opts = next(iter(part.items()))
             opts = dict(opts or {})
             parts.append(Part(kind, opts.get("lang", "en"), opts.get("direction", "en-x"), opts.get("size")))
-        recipes[name] = Recipe(name, body.get("scope", "x"), tuple(parts), body.get("description", ""))
+        recipes[name] = Recipe(name, body.get("scope", "x"), tuple(parts), body.get("description", ""), body.get("base"))
+    for recipe in recipes.values():
+        if recipe.base is not None and recipe.base not in recipes:
+            raise UserError(f"{path}: {recipe.name}.base: unknown recipe {recipe.base!r}")
     return recipes
 
 
@@ -66,8 +70,8 @@ class ModelId:
 def parse_model_id(model: str) -> ModelId:
     parts = model.split("/")
     head = parts[0]
-    if head == "coit" and len(parts) == 3:
-        return ModelId(model, "coit", lang=parts[1], scale=parts[2])
+    if head not in ("muit-budget", "ablation") and len(parts) == 3:  # coit, cpt, ...: RECIPE/LANG/SCALE
+        return ModelId(model, head, lang=parts[1], scale=parts[2])
     if head == "muit" and len(parts) == 2:
         return ModelId(model, "muit", scale=parts[1])
     if head == "muit-budget" and len(parts) == 3:
@@ -76,4 +80,4 @@ def parse_model_id(model: str) -> ModelId:
         return ModelId(model, parts[2], lang=parts[1])
     if len(parts) == 1:
         return ModelId(model, head)
-    raise UserError(f"model id {model!r} does not match alpaca-en, coit/LANG/SCALE, muit/SCALE, muit-budget/BUDGET/ALLOC or ablation/LANG/RECIPE")
+    raise UserError(f"model id {model!r} does not match alpaca-en, RECIPE/LANG/SCALE (coit, cpt), muit/SCALE, muit-budget/BUDGET/ALLOC or ablation/LANG/RECIPE")
