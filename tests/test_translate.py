@@ -242,6 +242,11 @@ def test_qc_flags_empty_still_english_and_implausible_lengths():
     assert field_flags(src, "kuş", "tr", 0.8, 3.0) == ["length_ratio"]
     assert field_flags(src, "小狐狸看到旧河附近的一只红鸟。", "zh", 0.8, 3.0) == []  # CJK is short, fine
     assert field_flags("", "", "tr", 0.8, 3.0) == []
+    # English in a non-Latin-script language is caught even when it is not a copy of the source.
+    paraphrase = "a little fox notices one crimson bird close to the ancient stream ."
+    assert field_flags(src, paraphrase, "ar", 0.8, 3.0) == ["still_english"]
+    assert field_flags(src, paraphrase, "tr", 0.8, 3.0) == []
+    assert field_flags(src, "يرى الثعلب الصغير طائرا أحمر قرب النهر القديم https://example.com/a/b/c", "ar", 0.8, 3.0) == []
     # A language sharing most of its words with English is flagged only above the threshold.
     near = "the small fox sees a rebo bird nabi the old tuza ."
     assert field_flags(src, near, "near", 0.8, 3.0) == []

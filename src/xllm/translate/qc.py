@@ -3,7 +3,8 @@
 Flags, per field whose English is non-empty: ``empty`` (no translation), ``still_english`` (most
 output words copied from the English source: an untranslated or copy-through output; the
 threshold is configurable because a synthetic or closely related language shares words with
-English legitimately), ``length_ratio`` (characters out/in far from what the language needs;
+English legitimately; for a language written in another script, also mostly Latin letters once
+code, URLs and such are set aside), ``length_ratio`` (characters out/in far from what the language needs;
 Chinese-like scripts need about a third of English's characters).
 """
 
@@ -17,10 +18,22 @@ from pathlib import Path
 
 from ..errors import UserError
 from .alpaca import FIELDS
+from .protect import PROTECTED
 
 _WORD = re.compile(r"[^\W\d_]+")
 # Characters of target text per character of English, by language (1.0 where not listed).
 CHAR_RATIO = {"zh": 0.3, "ja": 0.4, "ko": 0.5}
+# Languages not written in Latin script: Latin letters there mean English left in.
+NON_LATIN = {"ar", "el", "hi", "zh", "ru", "ja", "ko", "fa", "he", "th", "uk", "bg", "bn", "ta", "ur"}
+_LATIN = re.compile(r"[A-Za-z]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def latin_share(text: str) -> tuple[float, int]:
+    """Share of the letters that are ASCII Latin (protected spans such as URLs left out), and how many."""
+    text = PROTECTED.sub(" ", text)
+    letters = len(_LETTER.findall(text))
+    return (len(_LATIN.findall(text)) / letters if letters else 0.0), letters
 
 
 def merge_shards(paths: list[str | Path]) -> list[dict]:
@@ -69,7 +82,8 @@ def field_flags(src: str, out: str, lang: str, english_threshold: float, max_rat
         return ["empty"]
     flags = []
     rate, n_words = copy_rate(src, out)
-    if n_words >= min_words and rate >= english_threshold:
+    latin, letters = latin_share(out) if lang in NON_LATIN else (0.0, 0)
+    if (n_words >= min_words and rate >= english_threshold) or (letters >= min_chars and latin >= 0.5):
         flags.append("still_english")
     if len(src) >= min_chars:
         ratio = len(out) / len(src) / CHAR_RATIO.get(lang, 1.0)
