@@ -38,9 +38,12 @@ def read_items(path: str | os.PathLike) -> list[dict]:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
-        items = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
+        if text.lstrip().startswith("["):
+            items = json.loads(text)
+        else:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not JSON or JSONL ({err.msg} at line {err.lineno})") from err
+        raise UserError(f"{path}: not a JSON list nor JSONL ({err.msg})") from err
     for n, item in enumerate(items):
         if not isinstance(item, dict) or "id" not in item:
             raise UserError(f"{path}: item {n} has no 'id'")
@@ -60,7 +63,8 @@ class UnitTranslator:
 
     def count_sources(self, items: Iterable[dict]) -> int:
         """How many texts one ``translate_items(items)`` call sends to the backend (for progress)."""
-        units = {p for item in items for f in FIELDS for flag, p in split_field(item.get(f, ""), self.split_chars) if flag}
+        units = {p for item in items for f in FIELDS
+                 for flag, p in split_field(item.get(f, ""), self.split_chars) if flag}
         return len({protect(u).text for u in units})
 
     def translate_items(self, items: list[dict], on_batch=None) -> list[dict]:
