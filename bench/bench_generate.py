@@ -131,7 +131,8 @@ def bench_gpu(args) -> dict:
     prompts = [[1] + [rng.randrange(3, config.vocab_size) for _ in range(n - 1)]
                for n in alpaca_like_lengths(args.prompts, args.seed)]
     new = args.max_new_tokens
-    result = {"mode": "gpu", "device": "cpu (smoke)" if args.smoke else torch.cuda.get_device_name(), "params": n_params,
+    device_name = "cpu (smoke)" if args.smoke else torch.cuda.get_device_name()
+    result = {"mode": "gpu", "device": device_name, "params": n_params,
               "prompts": len(prompts), "max_new_tokens": new, "batch_size": args.batch_size,
               "torch": torch.__version__, "transformers": __import__("transformers").__version__, "paths": {}}
 
@@ -167,7 +168,8 @@ def bench_gpu(args) -> dict:
                 n = paths[name]()
                 sync()
                 seconds = time.perf_counter() - start
-                passes.append({"seconds": round(seconds, 2), "new_tokens": n, "new_tokens_per_s": round(n / seconds, 1)})
+                passes.append({"seconds": round(seconds, 2), "new_tokens": n,
+                               "new_tokens_per_s": round(n / seconds, 1)})
                 if not args.smoke:
                     passes[-1]["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
                 print(name, passes[-1], flush=True)

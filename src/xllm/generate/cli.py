@@ -58,10 +58,12 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N examples of each item")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--backend", default="auto",
-                   help="auto | loop (lean greedy) | static (one shape, compiled step: GPU) | hf-static | hf (model.generate)")
+                   help="auto | loop (lean greedy) | static (one shape, compiled step: GPU) | hf-static | "
+                        "hf (model.generate)")
     p.add_argument("--bucket", type=int, default=64, help="static backend: pad prompts to a multiple of this")
     p.add_argument("--compile", default="auto",
-                   help="static backend: torch.compile mode, none, or backend:NAME (auto: reduce-overhead on CUDA, none on CPU)")
+                   help="static backend: torch.compile mode, none, or backend:NAME "
+                        "(auto: reduce-overhead on CUDA, none on CPU)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: 1 for small models)")
     p.add_argument("--lang-name", action="append", default=[], metavar="LANG=NAME",
                    help="language name for prompts (default: xllm.languages)")

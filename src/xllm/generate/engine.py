@@ -31,7 +31,7 @@ class Settings:
     seed: int = 0
     backend: str = "auto"
     bucket: int = 64  # static backends: prompts padded to a multiple of this many tokens
-    compile: str = "auto"  # static backend: torch.compile mode (or backend:NAME); auto = reduce-overhead on CUDA, none on CPU
+    compile: str = "auto"  # static: torch.compile mode or backend:NAME; auto = reduce-overhead on CUDA, none on CPU
     ignore_eos: bool = False  # benchmarks: always generate max_new_tokens
 
     def to_dict(self) -> dict:
