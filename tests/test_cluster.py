@@ -1,6 +1,7 @@
 """The workflow on a real (single-node) Slurm cluster: `snakemake --profile slurm` submits every
-non-local job with its rule's resources and gives the local run's results; a cancelled training
-job resumes from its last checkpoint; a job killed at its time limit is retried with more time.
+non-local job of one model's branch of the test demo DAG with its rule's resources and gives the
+local run's results; a cancelled training job resumes from its last checkpoint; a job killed at
+its time limit is retried with more time.
 
 The cluster is tests/cluster/start-slurm.sh (Debian's slurm-wlm + munge, installed by
 scripts/install-slurm.sh); these tests skip only where it cannot run (not installed, not root).
@@ -32,6 +33,17 @@ TEST_CONFIG = "tests/config.test.yaml"
 SLURM_TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel")
 # Status checks every few seconds instead of the profile's 20 s: the demo's jobs take seconds.
 FAST_STATUS = ("--slurm-init-seconds-before-status-checks", "2")
+# One model's branch of the test demo DAG runs both ways: it has every kind of cluster job after
+# the demo's base model (corpus and test-set preparation, translation, mixture, training,
+# generation, scoring); the whole DAG would take far longer through the scheduler on 2 cores.
+MODEL = "coit/far/100"
+TARGET = (f"results/scores/{MODEL}.csv",)
+SCORES = TARGET
+# Built by the local run only and copied to the cluster run (the costliest part: pretraining).
+SEEDED_RULES = {"make_demo_data", "make_demo_base", "make_demo_english", "pretrain_demo_base"}
+# Checkpoints every 5 steps (both runs), so the resume test can cancel training mid-way.
+OVERLAY = "cluster-overlay.yaml"
+OVERLAY_TEXT = "train:\n  checkpoint_every: 5\n"
 
 
 def why_no_slurm() -> str | None:
@@ -118,14 +130,14 @@ def megabytes(mem: str) -> int:
 
 
 def job_blocks(log: str) -> list[dict]:
-    """Each job a (non-quiet) Snakemake run printed: rule, local or not, wildcards, resources."""
+    """Each job a (non-quiet) Snakemake run printed: rule, local or not, wildcards, threads, resources."""
     blocks = []
     for match in re.finditer(r"^(local)?rule (\w+):\n((?:    .*\n)+)", log, re.M):
         fields = dict(re.findall(r"^    (\w+): (.*)$", match.group(3), re.M))
         res = dict(kv.split("=", 1) for kv in fields.get("resources", "").split(", ") if "=" in kv)
         wildcards = dict(kv.split("=", 1) for kv in fields.get("wildcards", "").split(", ") if "=" in kv)
         blocks.append({"local": bool(match.group(1)), "rule": match.group(2), "wildcards": wildcards,
-                       "resources": res})
+                       "threads": int(fields.get("threads", 1)), "resources": res})
     return blocks
 
 
@@ -138,44 +150,139 @@ def slurm_comment(block: dict) -> str:
 def read_scores(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    key = lambda r: tuple(r.get(c, "") for c in ("model", "task", "direction", "lang", "metric"))  # noqa: E731
-    return sorted(rows, key=key)
+    return sorted(rows, key=lambda row: tuple(row.values()))
+
+
+@dataclass
+class Runs:
+    local_dir: Path
+    slurm_dir: Path
+    local_log: str
+    slurm_log: str
+    command: list
+
+
+@pytest.fixture(scope="module")
+def runs(cluster, tmp_path_factory) -> Runs:
+    """TARGET built by the local profile and by the Slurm profile, each in its own copy."""
+    root = tmp_path_factory.mktemp("dag")
+    local_dir, slurm_dir = workflow_copy(root / "local"), workflow_copy(root / "slurm")
+    for cwd in (local_dir, slurm_dir):
+        (cwd / OVERLAY).write_text(OVERLAY_TEXT)
+    configs = ["--configfile", TEST_CONFIG, OVERLAY]
+    local = snakemake(cluster, local_dir, *TARGET, "--profile", profile(local_dir, "local"), "--cores", "2", *configs)
+    assert local.returncode == 0, local.stderr[-4000:]
+    # The cluster run starts from the local run's demo data and pretrained base model (same files,
+    # same times, same Snakemake metadata), so pretraining is not paid twice.
+    shutil.copytree(local_dir / "results/demo", slurm_dir / "results/demo", symlinks=True)
+    shutil.copytree(local_dir / ".snakemake/metadata", slurm_dir / ".snakemake/metadata")
+    command = [*TARGET, "--profile", profile(slurm_dir, "slurm"), *FAST_STATUS, *configs]
+    slurm = snakemake(cluster, slurm_dir, *command)
+    assert slurm.returncode == 0, slurm.stderr[-4000:]
+    return Runs(local_dir, slurm_dir, local.stderr, slurm.stderr, command)
 
 
 @pytest.mark.slow
-def test_demo_dag_on_slurm_submits_every_job_with_its_resources_and_equals_local(cluster, tmp_path):
-    local_dir, slurm_dir = workflow_copy(tmp_path / "local"), workflow_copy(tmp_path / "slurm")
-    local = snakemake(cluster, local_dir, "--profile", profile(local_dir, "local"), "--configfile", TEST_CONFIG,
-                      "--cores", "2", "all")
-    assert local.returncode == 0, local.stderr[-4000:]
-    slurm = snakemake(cluster, slurm_dir, "--profile", profile(slurm_dir, "slurm"), "--configfile", TEST_CONFIG,
-                      *FAST_STATUS, "all")
-    assert slurm.returncode == 0, slurm.stderr[-4000:]
-
-    # Every job the local run ran is, on the cluster, a local rule or exactly one sbatch job.
-    expected = [b for b in job_blocks(local.stderr) if b["rule"] != "all"]
-    local_rules = {b["rule"] for b in job_blocks(slurm.stderr) if b["local"]}
+def test_every_non_local_job_is_an_sbatch_job_with_its_rules_resources(cluster, runs):
+    ran = job_blocks(runs.slurm_log)
+    assert not {b["rule"] for b in ran} & SEEDED_RULES, "the seeded demo data or base model was rebuilt"
+    expected = [b for b in job_blocks(runs.local_log) if b["rule"] not in SEEDED_RULES | {"all"}]
+    local_rules = {b["rule"] for b in ran if b["local"]}
     submitted = {}
-    for job in cluster.jobs(run_id(slurm.stderr)):
+    for job in cluster.jobs(run_id(runs.slurm_log)):
         assert job["JobState"] == "COMPLETED", job
         assert job["Comment"] not in submitted, f"{job['Comment']} submitted twice"
         submitted[job["Comment"]] = job
     remote = [b for b in expected if b["rule"] not in local_rules]
-    assert remote and {slurm_comment(b) for b in remote} == set(submitted)
+    assert {"train_model", "generate_model", "score_model"} <= {b["rule"] for b in remote}
+    assert {slurm_comment(b) for b in remote} == set(submitted)
     for block in remote:
         job, res = submitted[slurm_comment(block)], block["resources"]
         where = f"{slurm_comment(block)}: "
         assert minutes(job["TimeLimit"]) == int(res["runtime"]), where + job["TimeLimit"]
         assert megabytes(job["MinMemoryNode"]) == int(res["mem_mb"]), where + job["MinMemoryNode"]
-        cpus = int(res.get("cpus_per_task") or res.get("_cores", 1))
-        assert int(job["CPUs/Task"]) == cpus, where + job["CPUs/Task"]
+        assert int(job["CPUs/Task"]) == int(res.get("cpus_per_task", block["threads"])), where + job["CPUs/Task"]
         assert int(job["NumNodes"]) == int(res.get("nodes", 1)), where + job["NumNodes"]
+        assert int(job["NumTasks"]) == 1, where + job["NumTasks"]
         gpus = int(res.get("gpu", 0))
         assert (f"gres:gpu:{gpus}" in job.get("TresPerJob", "")) == (gpus > 0), where + str(job.get("TresPerJob"))
-        assert int(job["NumTasks"]) == 1, where + job["NumTasks"]
 
-    local_scores = read_scores(local_dir / "results/scores.csv")
-    assert local_scores and read_scores(slurm_dir / "results/scores.csv") == local_scores
+
+@pytest.mark.slow
+def test_slurm_results_equal_the_local_runs(runs):
+    for score_file in SCORES:
+        local = read_scores(runs.local_dir / score_file)
+        assert local and read_scores(runs.slurm_dir / score_file) == local, score_file
+
+
+def checkpoints(cwd: Path) -> list[Path]:
+    return sorted((cwd / "results/checkpoints" / MODEL).glob("step-*"))
+
+
+def train_job(cluster: Cluster) -> str | None:
+    """The running training job of MODEL, found by its comment (rule and wildcards)."""
+    comment = "rule_train_model_wildcards_" + MODEL.replace("/", "_")
+    for line in cluster.run("squeue", "--noheader", "--states=RUNNING", "--format=%i %k").stdout.splitlines():
+        job_id, _, job_comment = line.partition(" ")
+        if job_comment.strip() == comment:
+            return job_id
+    return None
+
+
+@pytest.mark.slow
+def test_cancelled_training_job_resumes_from_its_last_checkpoint(cluster, runs, tmp_path):
+    """scancel the training job once it has checkpointed (and stop Snakemake, as a lost login
+    session would); the same command again resumes from that checkpoint, repeats no step before
+    it, and ends with the uninterrupted run's weights."""
+    from safetensors.torch import load_file
+    import torch
+
+    cwd = runs.slurm_dir
+    model_dir, metrics = cwd / "results/models" / MODEL, cwd / f"results/logs/train_model/{MODEL}.metrics.jsonl"
+    reference = {p.name: load_file(p) for p in model_dir.glob("*.safetensors")}
+    assert reference
+    shutil.move(model_dir, tmp_path / "reference")
+    shutil.rmtree(cwd / "results/checkpoints" / MODEL)
+    metrics.unlink()
+    target = ["results/models/" + MODEL, *runs.command[len(TARGET):], "--rerun-triggers", "mtime"]
+
+    first_log = tmp_path / "first.log"
+    with open(first_log, "w") as log:
+        first = subprocess.Popen([str(BIN / "snakemake"), *target], cwd=cwd, env=cluster.env,
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline, job_id = time.time() + 300, None
+    while time.time() < deadline and first.poll() is None:
+        job_id = job_id or train_job(cluster)
+        if job_id and any((c / "trainer_state.json").exists() for c in checkpoints(cwd)):
+            break
+        time.sleep(0.2)
+    assert job_id and first.poll() is None, "training ended before it could be cancelled"
+    cluster.run("scancel", job_id)
+    os.killpg(first.pid, signal.SIGTERM)
+    first.wait(timeout=120)
+    assert cluster.job(job_id)["JobState"] == "CANCELLED", first_log.read_text()[-3000:]
+    assert not model_dir.exists(), "the cancelled job left an output that looks complete"
+    done_first = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+    resumable = [c for c in checkpoints(cwd) if (c / "trainer_state.json").exists()]
+    assert resumable and done_first
+
+    again = snakemake(cluster, cwd, *target)
+    assert again.returncode == 0, again.stderr[-4000:]
+    resumed_at = int(re.search(r"step-0*(\d+)", resumable[-1].name).group(1))
+    train_log = (cwd / f"results/logs/train_model/{MODEL}.log").read_text()
+    assert re.search(rf"resuming from \S*step-0*{resumed_at}\b", train_log), train_log[-2000:]
+    steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+    second = steps[len(done_first):]
+    assert done_first == list(range(1, len(done_first) + 1)) and len(done_first) >= resumed_at
+    assert second == list(range(resumed_at + 1, resumed_at + 1 + len(second))) and second
+    assert all(steps.count(step) == 1 for step in range(1, resumed_at + 1))  # not repeated
+    manifest = json.loads((model_dir / "manifest.json").read_text()) if (model_dir / "manifest.json").exists() else {}
+    assert manifest.get("resumed_from_step", resumed_at) == resumed_at
+    resumed = {p.name: load_file(p) for p in model_dir.glob("*.safetensors")}
+    assert resumed.keys() == reference.keys()
+    for name, tensors in reference.items():
+        assert tensors.keys() == resumed[name].keys()
+        assert all(torch.equal(tensors[k], resumed[name][k]) for k in tensors), name
 
 
 def test_job_over_its_time_limit_is_retried_with_more_time(cluster, tmp_path):
