@@ -266,6 +266,23 @@ def test_bad_plans_are_one_line_errors(model_dir, tmp_path, capsys, plan, messag
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on machines without CUDA")
+def test_asking_for_a_missing_gpu_is_a_one_line_error(model_dir, tmp_path, capsys):
+    make_testsets(tmp_path)
+    assert main(cli_args(model_dir, tmp_path, "--device", "cuda")) == 2
+    assert "--device cuda: no CUDA device" in capsys.readouterr().err
+
+
+def test_sampling_and_beams_through_the_command_line(model_dir, tmp_path):
+    make_testsets(tmp_path)
+    sampling = ("--limit", "2", "--do-sample", "--seed", "3", "--temperature", "0.7")
+    assert main(cli_args(model_dir, tmp_path, *sampling)) == 0
+    summary = json.loads((tmp_path / "out" / "generation.json").read_text(encoding="utf-8"))
+    assert summary["settings"]["do_sample"] and summary["this_run"]["backends"] == {"hf": 8}
+    assert main(cli_args(model_dir, tmp_path, "--limit", "1", "--num-beams", "2")) == 0
+    assert len(read(tmp_path / "out" / "xquad" / "zh.jsonl")) == 1
+
+
 def test_staging_inside_the_output_directory_is_refused(model_dir, tmp_path, capsys):
     make_testsets(tmp_path)
     args = cli_args(model_dir, tmp_path)

@@ -76,6 +76,10 @@ def resolve_device(device: str) -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from ..errors import UserError
+
+        raise UserError(f"--device {device}: no CUDA device is available here")
     return device
 
 
