@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..atomic import atomic_dir, read_jsonl, write_json
+from ..atomic import atomic_dir, write_json
 from ..errors import UserError
 from ..prompts import STYLE_FILE, prompt_style
 from ..provenance import provenance
@@ -73,10 +73,19 @@ def _check(cfg: TrainConfig) -> None:
 
 
 def _read_rows(path: str) -> list[dict]:
-    try:
-        return read_jsonl(path)
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: line {err.lineno}: not JSON ({err.msg})") from None
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for n, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserError(f"{path}: line {n}: not JSON ({err.msg})") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{path}: line {n}: not a JSON object")
+            rows.append(row)
+    return rows
 
 
 def build_model(base: str, packing: bool, gradient_checkpointing: bool):

@@ -1,0 +1,143 @@
+"""`xllm train` end to end on a tiny Llama: outputs, resume, FSDP on 2 CPU processes, launch lines."""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from xllm.cli import main
+from xllm.demo.tiny_model import make_tiny_llama
+from xllm.train.launch import launch_command
+from xllm.train.loop import MANIFEST, TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return make_tiny_llama(tmp_path_factory.mktemp("base") / "tiny", hidden_size=32, layers=2, heads=4,
+                           max_length=128, seed=1)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    rows = []
+    for i in range(40):
+        if i % 5 == 0:
+            rows.append({"id": f"t{i}", "text": f"plain text number {i} " * 3})
+        else:
+            rows.append({"id": f"r{i}", "instruction": f"Echo {i}", "input": "abc" if i % 2 else "",
+                         "output": f"{i} {i} {i}", "kind": "alpaca", "lang": "en"})
+    path = tmp_path_factory.mktemp("data") / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _cfg(base, data, tmp_path, name, **kw):
+    opts = dict(base=str(base), data=str(data), out=str(tmp_path / name / "model"),
+                checkpoint_dir=str(tmp_path / name / "ck"), epochs=1, learning_rate=3e-3, global_batch_size=8,
+                per_device_batch_size=4, max_seq_length=64, seed=5, packing=True, warmup_ratio=0.2,
+                checkpoint_every=2, threads=1, log_every=100)
+    opts.update(kw)
+    return TrainConfig(**opts)
+
+
+def _weights(model_dir):
+    from safetensors.torch import load_file
+
+    return load_file(os.path.join(model_dir, "model.safetensors"))
+
+
+def test_cli_writes_a_complete_model_directory(base, data, tmp_path, capsys):
+    out, metrics = tmp_path / "model", tmp_path / "logs" / "metrics.jsonl"
+    rc = main(["train", "--base", str(base), "--data", str(data), "--out", str(out), "--checkpoint-dir",
+               str(tmp_path / "ck"), "--epochs", "2", "--learning-rate", "3e-3", "--global-batch-size", "8",
+               "--per-device-batch-size", "4", "--max-seq-length", "64", "--seed", "3", "--precision", "fp32",
+               "--packing", "--metrics-file", str(metrics), "--threads", "1"])
+    assert rc == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "xllm_prompt.json", MANIFEST} <= names
+    assert json.loads((out / "xllm_prompt.json").read_text()) == {"style": "compact"}
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["steps"] == 10 and manifest["gradient_accumulation"] == 2
+    assert manifest["hyperparameters"]["learning_rate"] == 3e-3 and manifest["provenance"]["seed"] == 3
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 11))
+    assert rows[-1]["loss"] < rows[0]["loss"] and all(r["grad_norm"] > 0 and r["tokens_per_s"] > 0 for r in rows)
+    assert rows[-1]["lr"] < rows[2]["lr"]  # cosine decay after warmup
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(out)  # loads as a plain model (no custom attention)
+    assert model.config._attn_implementation in ("sdpa", "eager")
+
+
+def test_resume_after_a_kill_gives_the_weights_of_an_uninterrupted_run(base, data, tmp_path):
+    whole = train(_cfg(base, data, tmp_path, "whole"))
+    cfg = _cfg(base, data, tmp_path, "killed")
+    assert train(cfg, stop_after=3) is None  # dies after step 3; last checkpoint is step 2
+    assert not os.path.exists(cfg.out)
+    resumed = train(cfg)
+    assert resumed["resumed_from_step"] == 2
+    a, b = _weights(whole and tmp_path / "whole" / "model"), _weights(cfg.out)
+    assert a.keys() == b.keys()
+    assert all((a[k] == b[k]).all() for k in a), "resumed weights differ"
+    assert resumed["final_loss"] == whole["final_loss"]
+
+
+def test_bad_inputs_are_one_line_errors(base, data, tmp_path, capsys):
+    args = ["train", "--base", str(base), "--out", str(tmp_path / "m"), "--checkpoint-dir", str(tmp_path / "c")]
+    assert main(args + ["--data", str(tmp_path / "missing.jsonl")]) == 2
+    assert main(args + ["--data", str(data), "--global-batch-size", "8", "--per-device-batch-size", "3"]) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\n{oops\n')
+    assert main(args + ["--data", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "missing.jsonl" in err[0] and "not divisible" in err[1] and "bad.jsonl: line 2" in err[2]
+    assert not (tmp_path / "m").exists()
+
+
+def test_launch_commands():
+    args = ["--base", "b", "--data", "d.jsonl"]
+    assert launch_command(1, 0, None, args) == ["xllm", "train", *args]
+    assert launch_command(1, 8, "config.yaml", args) == [
+        "accelerate", "launch", "--config_file", "config.yaml", "--num_processes", "8", "-m", "xllm", "train", *args]
+    cmd = launch_command(2, 8, "config.yaml", args, job_id="4242")
+    assert cmd[:7] == ["srun", "--nodes", "2", "--ntasks-per-node", "1", "bash", "-c"]
+    inner = shlex.split(cmd[7])
+    assert inner[:4] == ["accelerate", "launch", "--config_file", "config.yaml"]
+    assert inner[inner.index("--num_machines") + 1] == "2" and inner[inner.index("--num_processes") + 1] == "16"
+    assert inner[inner.index("--main_process_port") + 1] == "24242"
+    assert inner[inner.index("--machine_rank") + 1] == "$SLURM_PROCID"  # expanded by each task's shell
+    assert "scontrol show hostnames" in cmd[7] and cmd[7].endswith("-m xllm train --base b --data d.jsonl")
+
+
+def test_launch_train_dry_run_and_errors(capsys, monkeypatch):
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert main(["launch-train", "--dry-run", "--", "--base", "b"]) == 0
+    assert capsys.readouterr().out.strip() == "xllm train --base b"
+    assert main(["launch-train", "--nodes", "2", "--gpus-per-node", "8", "--accelerate-config", "config.yaml",
+                 "--dry-run", "--", "--base", "b"]) == 2
+    assert "SLURM_JOB_ID" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fsdp_on_two_cpu_processes_matches_one_process(base, data, tmp_path, repo):
+    one = train(_cfg(base, data, tmp_path, "one", checkpoint_every=0, metrics_file=str(tmp_path / "one.jsonl")))
+    cfg = _cfg(base, data, tmp_path, "two", per_device_batch_size=2, metrics_file=str(tmp_path / "two.jsonl"))
+    fields = {k: v for k, v in vars(cfg).items() if v not in (None, False)}
+    args = []
+    for key, value in fields.items():
+        args += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+                           str(repo / "workflow/accelerate/fsdp-cpu.yaml"), "--main_process_port", "29731",
+                           "-m", "xllm", "train", *args], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = json.loads((tmp_path / "two" / "model" / MANIFEST).read_text())
+    assert two["world_size"] == 2 and two["gradient_accumulation"] == 2
+    losses = [[json.loads(x)["loss"] for x in open(tmp_path / f"{n}.jsonl")] for n in ("one", "two")]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+    a, b = _weights(cfg.out), _weights(one and tmp_path / "one" / "model")
+    assert a.keys() == b.keys()
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
