@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
-from .figure import COLORS, CYCLE, pyplot, save_png
+from .figure import COLORS, LANG_CYCLE, MODEL_CYCLE, pyplot, save_png
 from .inputs import lang_label, ordered_langs, read_json
 
 LINESTYLES = ["-", "--", "-.", ":"]
@@ -135,7 +135,7 @@ def _layer_panel(ax, models: dict[str, ModelAlignment], langs: list[str], center
     from matplotlib.ticker import MaxNLocator
 
     for i, (name, model) in enumerate(models.items()):
-        color = CYCLE[i % len(CYCLE)]
+        color = MODEL_CYCLE[i % len(MODEL_CYCLE)]
         curves = []
         for j, lang in enumerate(langs):
             item = model.langs.get(lang)
@@ -177,7 +177,7 @@ def plot_alignment(path: str | Path, out: str | Path, *, langs: list[str] | None
                             width_ratios=[1.7] * n_layer_panels + [1] * proj_cols)
     for k in range(n_layer_panels):
         _layer_panel(fig.add_subplot(spec[:, k]), models, all_langs, centered=k == 1, names=names)
-    lang_color = {lang: CYCLE[(i + 2) % len(CYCLE)] for i, lang in enumerate(all_langs)}
+    lang_color = {lang: LANG_CYCLE[i % len(LANG_CYCLE)] for i, lang in enumerate(all_langs)}
     lang_color["en"] = COLORS["en"]
     for row, (name, model) in enumerate(models.items()):
         if shared:

@@ -21,7 +21,9 @@ COLORS = {
     "optimized": "#E69F00",
     "en": "#7f7f7f",
 }
-CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+# Models and languages share a figure in Figure 5, so they draw from disjoint colours.
+MODEL_CYCLE = ["#0072B2", "#D55E00", "#000000", "#7F3C8D", "#8C564B"]
+LANG_CYCLE = ["#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#17BECF", "#BCBD22", "#E377C2"]
 
 
 def pyplot():
