@@ -19,7 +19,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 WORDS_EN = "the of and to in is was for on as with by he it at from his an were are which this be had".split() + [

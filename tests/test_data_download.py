@@ -3,10 +3,8 @@
 import gzip
 import hashlib
 import http.server
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 
