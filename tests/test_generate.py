@@ -33,8 +33,20 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("m") / "tiny", hidden_size=32, layers=2, heads=2,
+    """The demo's tiny Llama with large random weights: at the usual init scale a random model
+    repeats one token, which would hide a decoding bug; these weights give varied outputs."""
+    from transformers import AutoModelForCausalLM
+
+    path = make_tiny_llama(tmp_path_factory.mktemp("m") / "tiny", hidden_size=32, layers=2, heads=2,
                            max_length=256, seed=3)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() > 1:
+                param.normal_(0, 0.5)
+    model.save_pretrained(path)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +115,33 @@ def test_generation_stops_at_eos_and_drops_it(loaded):
             assert out[0].n_new_tokens == cut
     finally:
         model.generation_config.eos_token_id = saved
+
+
+def test_rows_that_end_early_leave_the_batch_without_changing_the_others(loaded):
+    model, tok = loaded
+    unbatched = generate_texts(model, tok, PROMPTS, Settings(batch_size=1, max_new_tokens=24))
+    free = [o.token_ids for o in unbatched]
+    assert len({tuple(ids) for ids in free}) == len(PROMPTS)  # varied outputs, not one repeated token
+
+    def ends(token):  # per row: how many tokens precede the first `token` (None: never)
+        return [ids.index(token) if token in ids else None for ids in free]
+
+    def spread(token):  # rows that end while at least as many others still run
+        stops = sorted(e for e in ends(token) if e is not None)
+        last = max((e for e in ends(token) if e is not None), default=0) if None not in ends(token) else 10**9
+        return sum(e < last for e in stops)
+
+    eos = max(sorted({t for ids in free for t in ids}), key=spread)
+    assert spread(eos) >= len(PROMPTS) // 2  # so the loop really drops ended rows mid-batch
+    saved = model.generation_config.eos_token_id
+    model.generation_config.eos_token_id = eos
+    try:
+        batched = generate_texts(model, tok, PROMPTS, Settings(batch_size=6, max_new_tokens=24, backend="loop"))
+    finally:
+        model.generation_config.eos_token_id = saved
+    for ids, end, alone, out in zip(free, ends(eos), unbatched, batched):
+        assert out.token_ids == (ids if end is None else ids[:end])
+        assert out.stopped == (end is not None or alone.stopped)
 
 
 def test_beams_and_seeded_sampling_go_through_generate(loaded):
