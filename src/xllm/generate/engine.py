@@ -3,7 +3,7 @@
 Four paths, one contract (``Output`` per prompt, in the caller's order):
 - ``loop``: greedy decoding in a lean loop over the model's forward with a static KV cache and
   prepared masks; no per-step logits processors, stopping criteria or mask building, which
-  dominate a small model's step on CPU.
+  dominate a small model's step on CPU; ended rows leave the batch once half of it has ended.
 - ``static``: the same loop with every batch padded to one shape (batch size, a cache length
   rounded up to a power of two) and the decoding step compiled once (CUDA graphs on GPUs).
 - ``hf-static``: ``model.generate`` with transformers' own static cache and compilation.
