@@ -184,6 +184,7 @@ def test_scaling_band_contains_the_fitted_curve():
     no_ci = scaling_plot.Fit(path="x", lang="near", ok=True, points=[], alpha=1.0, beta=-0.5, gamma=1.0)
     assert scaling_plot.band(no_ci, x) is None
     assert scaling_plot.law([100.0], 10.0, -0.5, 1.0)[0] == pytest.approx(99.0)
+    assert [scaling_plot.pairs_label(v) for v in (200, 5000, 50000, 1_200_000)] == ["200", "5k", "50k", "1.2M"]
 
 
 def test_plot_scaling_draws_ok_and_failed_fits(tmp_path, capsys):

@@ -104,12 +104,29 @@ def band(fit: Fit, x):
 
 
 def formula(fit: Fit) -> str:
-    text = f"$S = 100 - {fit.alpha:.3g}\\,({fit.gamma:.2f}X)^{{{fit.beta:.3f}}}$"
+    text = f"$S = 100 - {fit.alpha:.3g}\\,({fit.gamma:.3g}X)^{{{fit.beta:.3g}}}$"
     if fit.r2 is not None:
         text += f"\n$R^2$ = {fit.r2:.3f}"
     if fit.rmse is not None:
         text += f", RMSE = {fit.rmse:.2f}"
     return text
+
+
+def pairs_label(value: float, _pos=None) -> str:
+    """Tick labels people read: 200, 5k, 1.2M."""
+    for factor, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:g}{suffix}"
+    return f"{value:g}"
+
+
+def _log_pairs_axis(ax) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(pairs_label))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | None = None,
@@ -130,7 +147,7 @@ def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | No
     for ax, fit in zip(axes.flat, fits):
         xs = [p for p, _ in fit.points if p > 0]
         ys = [s for p, s in fit.points if p > 0]
-        ax.set_xscale("log")
+        _log_pairs_axis(ax)
         if xs:
             ax.scatter(xs, ys, color=COLORS["x"], zorder=3, s=22, label="measured")
         if fit.ok:
