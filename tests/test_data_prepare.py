@@ -357,3 +357,18 @@ def test_seen_hashes_matches_a_python_set():
             reference.add(value)
         assert seen.first_seen(batch).tolist() == expected
     assert len(seen) == len(reference) and len(seen.runs) < 12
+
+
+def test_abandoned_reader_exits_cleanly(corpora, python):
+    """A reader left mid-file (an error elsewhere, or exit) must not abort the interpreter."""
+    script = (
+        "import sys; from pathlib import Path; import xllm.data.readers as r\n"
+        "from xllm.data.sources import load_sources\n"
+        "r.BLOCK_BYTES = 64\n"
+        f"src = load_sources({str(corpora['sources'])!r})[{corpora['wm'].name!r}]\n"
+        f"g = r.read_batches(Path({str(corpora['wm'])!r}), src, 'ar')\n"
+        "next(g); next(g)\n"
+        "sys.exit(3)\n"
+    )
+    out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 3, out.stderr

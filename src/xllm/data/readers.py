@@ -9,9 +9,12 @@ never a crash on one bad line of a 1 GB file. Bytes that are not UTF-8 become U+
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import io
 import itertools
+import queue
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -60,7 +63,27 @@ def read_tsv(path: Path, en_first: bool, with_margin: bool) -> Iterator[Batch]:
         yield from _tsv_blocks(raw, names, with_margin, bad)
 
 
+def _chunks(raw) -> Iterator[bytes]:
+    """Blocks of whole lines (about BLOCK_BYTES each) from a binary stream."""
+    tail = b""
+    while True:
+        data = raw.read(BLOCK_BYTES)
+        if not data:
+            if tail:
+                yield tail
+            return
+        data = tail + data
+        cut = data.rfind(b"\n")
+        if cut < 0:  # a line longer than a block: keep reading
+            tail = data
+            continue
+        tail = data[cut + 1 :]
+        yield data[: cut + 1]
+
+
 def _tsv_blocks(raw, names, with_margin, bad) -> Iterator[Batch]:
+    """Parse each block with one self-contained Arrow call: no long-lived Arrow reader holds a
+    Python file (one still open at interpreter exit aborts the process)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -70,20 +93,17 @@ def _tsv_blocks(raw, names, with_margin, bad) -> Iterator[Batch]:
         bad[0] += 1
         return "skip"
 
-    reader = pcsv.open_csv(
-        raw,
-        # one block at a time: Arrow's threaded reader reads ahead without bound when the
-        # consumer is slower, which holds hundreds of MB; _prefetch overlaps reading instead
-        read_options=pcsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False),
-        parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False,
-                                        newlines_in_values=False, invalid_row_handler=skip),
-        convert_options=pcsv.ConvertOptions(column_types={n: pa.binary() for n in names}),
-    )
-    for rb in reader:
-        en, x, margin = _text(rb.column("en")), _text(rb.column("x")), None
+    parse = pcsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False,
+                              newlines_in_values=False, invalid_row_handler=skip)
+    convert = pcsv.ConvertOptions(column_types={n: pa.binary() for n in names})
+    for chunk in _chunks(raw):
+        options = pcsv.ReadOptions(column_names=names, block_size=len(chunk) + 1, use_threads=False)
+        table = pcsv.read_csv(pa.BufferReader(chunk), read_options=options, parse_options=parse,
+                              convert_options=convert)
+        en, x, margin = _text(table.column("en").combine_chunks()), _text(table.column("x").combine_chunks()), None
         malformed, bad[0] = bad[0], 0
         if with_margin:
-            text = _text(rb.column("margin"))
+            text = _text(table.column("margin").combine_chunks())
             try:
                 margin = pc.cast(text, pa.float64())
             except pa.ArrowInvalid:
@@ -100,8 +120,6 @@ def _tsv_blocks(raw, names, with_margin, bad) -> Iterator[Batch]:
                 keep = pa.array(ok)
                 en, x, margin = en.filter(keep), x.filter(keep), margin.filter(keep)
         yield Batch(en, x, margin, malformed)
-    if bad[0]:
-        yield Batch(pa.array([], pa.string()), pa.array([], pa.string()), None, bad[0])
 
 
 def _lines(handle):
@@ -163,34 +181,51 @@ def read_tmx(path: Path, lang: str) -> Iterator[Batch]:
     yield Batch(pa.array(en, pa.string()), pa.array(x, pa.string()), None, malformed)
 
 
+_LIVE: set = set()  # (stop event, thread) of running prefetchers, stopped at interpreter exit
+
+
+@atexit.register
+def _stop_prefetchers() -> None:
+    # An Arrow reader still open when the interpreter finalizes aborts the process, so every
+    # producer is told to stop and close its reader (in its own thread) while Python still runs.
+    for stop, thread in list(_LIVE):
+        stop.set()
+        thread.join(timeout=10)
+
+
 def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
     """Run a reader in a background thread, at most ``depth`` batches ahead (bounded memory).
 
-    Decompression and parsing release the GIL, so on two cores they overlap the cleaning.
+    Decompression and parsing release the GIL, so on two cores they overlap the cleaning. The
+    producer thread alone advances and closes the reader.
     """
-    import queue
-    import threading
-
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce():
         try:
             for batch in batches:
-                while not stop.is_set():
-                    try:
-                        q.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(batch):
                     return
-            q.put(done)
+            put(done)
         except BaseException as err:  # handed to the consumer, raised there
-            q.put(err)
+            put(err)
+        finally:
+            batches.close()
 
     thread = threading.Thread(target=produce, daemon=True)
+    entry = (stop, thread)
+    _LIVE.add(entry)
     thread.start()
     try:
         while True:
@@ -203,6 +238,7 @@ def _prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
     finally:
         stop.set()
         thread.join()
+        _LIVE.discard(entry)
 
 
 def read_batches(path: str | Path, src: Source, lang: str) -> Iterator[Batch]:
