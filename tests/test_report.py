@@ -364,8 +364,8 @@ def test_alignment_layers_as_records_and_bad_shapes(tmp_path, capsys):
 
 
 def _table(text, heading):
-    block = text.split(f"## {heading}\n\n", 1)[1].split("\n\n", 1)[0]
-    lines = [line for line in block.splitlines() if line.startswith("|")]
+    after = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in after.splitlines() if line.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     return header, {cells[0]: dict(zip(header, cells))
                     for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
@@ -519,3 +519,21 @@ def test_snakemake_report_renders_every_caption(tmp_path, repo, python):
     for needle in ("the paper's Figure 3", "the paper's Figure 4", "Uniform vs. optimized", "the paper's Figure 5",
                    "All scores at a glance"):
         assert needle in html, needle
+
+
+def test_scores_summary_lists_the_fitted_laws(tmp_path, capsys):
+    scores = write_scores(tmp_path / "scores.csv", score_rows()[:4])
+    fits = [dump(tmp_path / "near.json", {**fit_json("near"), "loso": {"extrapolation_error": 1.234}}),
+            dump(tmp_path / "far.json", {"ok": False, "lang": "far", "reason": "fewer than 3 points (2)",
+                                         "points": [{"pairs": 100, "score": 20}, {"pairs": 200, "score": 22}]})]
+    out = tmp_path / "summary.md"
+    code, _, _ = run_cli(["scores-summary", "--scores", str(scores), "--fits", *fits, "--langs", "far,near",
+                          "--lang-name", "near=Nearish", "--out", str(out)], capsys)
+    assert code == 0
+    header, table = _table(out.read_text(encoding="utf-8"), "Scaling laws S(X) = 100 − α·(γ·X)^β")
+    assert list(table) == ["far", "Nearish (near)"]  # in --langs order
+    assert table["far"]["α [95% CI]"] == "fit failed: fewer than 3 points (2)"
+    near = table["Nearish (near)"]
+    assert near["α [95% CI]"] == "60 [54, 66]" and near["β [95% CI]"] == "-0.2 [-0.22, -0.18]"
+    assert (near["γ"], near["R²"], near["extrapolation error"], near["points"]) == ("0.7", "0.990", "1.23", "5")
+

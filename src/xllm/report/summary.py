@@ -123,8 +123,40 @@ def paper_rows(paper: dict, task: str, metric: str, columns: list[tuple[str, str
     return rows
 
 
+def _num(value, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def fits_table(fit_paths: list[str], names: dict[str, str], langs: list[str] | None = None) -> list[str]:
+    """The estimated laws (the paper lists them in its Figure 3): one row per language."""
+    from .inputs import read_json
+    from .scaling_plot import load_fit
+
+    order = {lang: i for i, lang in enumerate(langs or [])}
+    fits = sorted(((load_fit(p), p) for p in fit_paths), key=lambda item: order.get(item[0].lang, len(order)))
+
+    lines = ["## Scaling laws S(X) = 100 − α·(γ·X)^β", "",
+             "Fitted to the x-models' scores (see the scaling-law figure); intervals are bootstrap 95% over "
+             "points; the extrapolation error is the score error at the largest scale when it is held out.", "",
+             "| language | metric | points | α [95% CI] | β [95% CI] | γ | R² | RMSE | extrapolation error |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for fit, path in fits:
+        label = lang_label(fit.lang, names)
+        metric = f"{fit.metric} ({fit.direction})" if fit.direction else fit.metric or "–"
+        if not fit.ok:
+            lines.append(f"| {label} | {metric} | {len(fit.points)} | fit failed: {fit.reason} | | | | | |")
+            continue
+        loso = (read_json(path, "a scaling-law fit").get("loso") or {}).get("extrapolation_error")
+        cis = {k: f" [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in fit.ci.items()}
+        lines.append(f"| {label} | {metric} | {len(fit.points)} | {fit.alpha:.3g}{cis.get('alpha', '')} | "
+                     f"{fit.beta:.3g}{cis.get('beta', '')} | {fit.gamma:.3g} | {_num(fit.r2, '.3f')} | "
+                     f"{_num(fit.rmse, '.2f')} | {_num(loso, '.2f')} |")
+    return lines + [""]
+
+
 def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path | None = None,
-              langs: list[str] | None = None, names: dict[str, str] | None = None, ci: bool = False) -> Path:
+              langs: list[str] | None = None, names: dict[str, str] | None = None, ci: bool = False,
+              fits: list[str] | None = None) -> Path:
     names = names or {}
     rows = read_scores(scores)
     paper = load_paper_tables(paper_tables)
@@ -186,7 +218,9 @@ def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path |
         lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
         lines += ["| " + " | ".join(line) + " |" for line in body]
         lines.append("")
-    record = provenance(inputs=[str(scores)] + ([str(paper_tables)] if paper_tables else []))
+    if fits:
+        lines += fits_table(fits, names, langs)
+    record = provenance(inputs=[str(scores)] + ([str(paper_tables)] if paper_tables else []) + list(fits or []))
     lines.append(f"<!-- provenance: {json.dumps(record, sort_keys=True)} -->")
     out = Path(out)
     with atomic_open(out) as handle:
