@@ -40,7 +40,8 @@ MODEL = "coit/far/100"
 TARGET = (f"results/scores/{MODEL}.csv",)
 SCORES = TARGET
 # Built by the local run only and copied to the cluster run (the costliest part: pretraining).
-SEEDED_RULES = {"make_demo_data", "make_demo_base", "make_demo_english", "pretrain_demo_base"}
+SEEDED = ("results/demo", "results/downloads")
+SEEDED_RULES = {"make_demo_data", "make_demo_base", "make_demo_english", "pretrain_demo_base", "download_file"}
 # Checkpoints every 5 steps (both runs), so the resume test can cancel training mid-way.
 OVERLAY = "cluster-overlay.yaml"
 OVERLAY_TEXT = "train:\n  checkpoint_every: 5\n"
@@ -172,9 +173,10 @@ def runs(cluster, tmp_path_factory) -> Runs:
     configs = ["--configfile", TEST_CONFIG, OVERLAY]
     local = snakemake(cluster, local_dir, *TARGET, "--profile", profile(local_dir, "local"), "--cores", "2", *configs)
     assert local.returncode == 0, local.stderr[-4000:]
-    # The cluster run starts from the local run's demo data and pretrained base model (same files,
-    # same times, same Snakemake metadata), so pretraining is not paid twice.
-    shutil.copytree(local_dir / "results/demo", slurm_dir / "results/demo", symlinks=True)
+    # The cluster run starts from the local run's demo data, downloads and pretrained base model
+    # (same files, same times, same Snakemake metadata), so pretraining is not paid twice.
+    for seeded in SEEDED:
+        shutil.copytree(local_dir / seeded, slurm_dir / seeded, symlinks=True)
     shutil.copytree(local_dir / ".snakemake/metadata", slurm_dir / ".snakemake/metadata")
     command = [*TARGET, "--profile", profile(slurm_dir, "slurm"), *FAST_STATUS, *configs]
     slurm = snakemake(cluster, slurm_dir, *command)
@@ -231,9 +233,10 @@ def train_job(cluster: Cluster) -> str | None:
 
 @pytest.mark.slow
 def test_cancelled_training_job_resumes_from_its_last_checkpoint(cluster, runs, tmp_path):
-    """scancel the training job once it has checkpointed (and stop Snakemake, as a lost login
-    session would); the same command again resumes from that checkpoint, repeats no step before
-    it, and ends with the uninterrupted run's weights."""
+    """scancel the training job once it has checkpointed, with Snakemake told to stop (so that it
+    does not retry it at once, as it would with the profile's retries); the same command again
+    resumes from that checkpoint, repeats no step before it, and ends with the uninterrupted run's
+    weights."""
     from safetensors.torch import load_file
     import torch
 
@@ -257,8 +260,9 @@ def test_cancelled_training_job_resumes_from_its_last_checkpoint(cluster, runs, 
             break
         time.sleep(0.2)
     assert job_id and first.poll() is None, "training ended before it could be cancelled"
-    cluster.run("scancel", job_id)
+    # SIGTERM: Snakemake submits nothing more (no retry) and waits for its jobs; then the scancel.
     os.killpg(first.pid, signal.SIGTERM)
+    cluster.run("scancel", job_id)
     first.wait(timeout=120)
     assert cluster.job(job_id)["JobState"] == "CANCELLED", first_log.read_text()[-3000:]
     assert not model_dir.exists(), "the cancelled job left an output that looks complete"
