@@ -124,3 +124,90 @@ def test_cpt_trains_on_the_continued_pretrained_model(repo, tmp_path):
     counts = job_counts(run.stdout)
     assert counts["train_model"] == 2 and counts["subset_monolingual"] == 1  # cpt-mono, then cpt
     assert "results/models/cpt-mono/ar/10000" in run.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_run(repo, tmp_path_factory):
+    """The whole DAG on tests/config.test.yaml, in a fresh directory, as the README runs it."""
+    cwd = workflow_copy(repo, tmp_path_factory.mktemp("demo"), repo / "tests" / "config.test.yaml")
+    run = snakemake("--cores", "2", "--configfile", "config.test.yaml", cwd=cwd, timeout=1800)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
+    return cwd, run, yaml.safe_load((cwd / "config.test.yaml").read_text())
+
+
+def read_scores(cwd: Path) -> list[dict]:
+    with open(cwd / "results" / "scores.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_demo_scores_cover_every_model_task_and_metric(demo_run):
+    cwd, _, config = demo_run
+    rows = read_scores(cwd)
+    assert list(rows[0]) == ["model", "recipe", "lang", "scale", "budget", "alloc", "task", "direction",
+                             "metric", "value", "n", "ci_low", "ci_high", "signature"]
+    langs, scales = config["languages"], [str(s) for s in config["scales"]]
+    models = {"alpaca-en", f"muit/{config['muit_scale']}"}
+    models |= {f"coit/{lang}/{scale}" for lang in langs for scale in scales}
+    models |= {f"muit-budget/{b}/{a}" for b in config["budgets"] for a in ("uniform", "optimized")}
+    assert {r["model"] for r in rows} == models
+    for lang in langs:
+        for direction in (f"en-{lang}", f"{lang}-en"):
+            got = {r["metric"] for r in rows if r["model"] == f"coit/{lang}/{scales[0]}" and r["direction"] == direction}
+            assert got == {"bleu", "chrf"}, (lang, direction)
+        qa = {r["metric"] for r in rows if r["model"] == "alpaca-en" and r["task"] == "xquad" and r["lang"] == lang}
+        assert {"em", "f1", "contains"} <= qa
+    for r in rows:
+        assert 0 <= float(r["value"]) <= 100 and float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"])
+        assert int(r["n"]) == config["generate"]["limit"] or r["task"] == "xquad"
+        assert r["signature"]
+
+
+@pytest.mark.slow
+def test_demo_scaling_laws_are_meaningful(demo_run):
+    cwd, _, config = demo_run
+    fits = {lang: json.loads((cwd / f"results/scaling/{lang}.json").read_text()) for lang in config["languages"]}
+    for lang, fit in fits.items():
+        assert fit["ok"] and -1 < fit["beta"] < 0 and fit["alpha"] > 0, fit
+        points = sorted((p["pairs"], p["score"]) for p in fit["points"])
+        assert [p for p, _ in points] == [float(s) for s in config["scales"]]
+        assert points[-1][1] > points[0][1], f"{lang}: score does not rise with scale: {points}"
+        assert fit["provenance"]["config_hash"]
+    near, far = fits["near"], fits["far"]
+    assert max(s for _, s in [(p["pairs"], p["score"]) for p in far["points"]]) < max(
+        p["score"] for p in near["points"]), "the more distant language should get the lower curve"
+
+
+@pytest.mark.slow
+def test_demo_allocation_and_tables(demo_run):
+    cwd, _, config = demo_run
+    for name, budget in config["budgets"].items():
+        alloc = json.loads((cwd / f"results/allocation/{name}.json").read_text())
+        assert sum(alloc["allocation"].values()) == budget
+        assert sum(alloc["uniform"]["allocation"].values()) == budget
+        assert all(0 <= alloc["allocation"][l] <= config["max_pairs"][l] for l in config["languages"])
+        table = (cwd / "results/tables/allocation.md").read_text()
+        for kind in ("uniform", "optimized"):
+            row = next(line for line in table.splitlines() if line.startswith(f"| {name} ") and f"| {kind} |" in line)
+            pairs = alloc["allocation"] if kind == "optimized" else alloc["uniform"]["allocation"]
+            for lang in config["languages"]:
+                assert str(pairs[lang]) in row
+    stats = (cwd / "results/tables/corpus_stats.md").read_text()
+    for lang in config["languages"]:
+        manifest = json.loads((cwd / f"results/corpora/{lang}/manifest.json").read_text())
+        assert str(manifest["pairs"]) in stats and config["custom_languages"][lang]["name"] in stats
+    summary = (cwd / "results/tables/scores_summary.md").read_text()
+    assert "muit-budget/" in summary and "coit/" in summary
+
+
+@pytest.mark.slow
+def test_demo_plots_report_and_locations(demo_run):
+    cwd, run, _ = demo_run
+    for name in ("scaling_laws", "x_vs_m", "allocation", "alignment"):
+        data = (cwd / f"results/plots/{name}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+    report = (cwd / "results/report.html").read_text(errors="replace")
+    assert "scaling_laws.png" in report and "allocation.md" in report
+    assert "xllm results:" in run.stdout + run.stderr and "results/report.html" in run.stdout + run.stderr
+    for bench in ("train_model", "generate_model", "score_model"):
+        assert list((cwd / "results/benchmarks" / bench).rglob("*.tsv")), bench

@@ -92,4 +92,4 @@ if DEMO:
             "--checkpoint-dir results/checkpoints/demo-base --epochs {params.train[epochs]} "
             "--learning-rate {params.train[learning_rate]} --global-batch-size {params.train[batch_size]} "
             "--per-device-batch-size {params.train[batch_size]} --max-seq-length {params.max_len} "
-            "--seed {params.seed} --precision fp32 --packing > {log:q} 2>&1"
+            "--seed {params.seed} --precision fp32 --packing --threads {threads} > {log:q} 2>&1"

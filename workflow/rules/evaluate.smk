@@ -41,10 +41,12 @@ rule generate_model:
         gpu=GEN["gpus"],
     params:
         staging="results/staging/generations/{model}",
+        seed=config["seed"],
         options=generate_options(),
     shell:
         "xllm generate --model {input.model:q} --plan {input.plan:q} --out-dir {output:q} "
-        "--staging {params.staging:q} {params.options} > {log:q} 2>&1"
+        "--staging {params.staging:q} {params.options} --threads {threads} "
+        "--seed {params.seed} > {log:q} 2>&1"
 
 
 rule score_model:

@@ -30,4 +30,4 @@ rule train_model:
     shell:
         "{params.launcher} --base {input.base:q} --data {input.data:q} --out {output:q} "
         "--checkpoint-dir {params.checkpoints:q} --metrics-file {params.metrics:q} "
-        "--seed {params.seed} {params.hp} > {log:q} 2>&1"
+        "--seed {params.seed} --threads {threads} {params.hp} > {log:q} 2>&1"

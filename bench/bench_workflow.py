@@ -1,0 +1,83 @@
+"""Issue 3's targets: the demo's wall time (<= 5 min on 2 cores) with the time of each stage from
+Snakemake's benchmark files, and `snakemake -n all` on the paper's config (<= 10 s).
+
+    .venv/bin/python bench/bench_workflow.py [--config config.demo.yaml] [--skip-demo]
+
+Runs in a fresh copy of the workflow (nothing of results/ is reused). Beside each absolute time it
+prints the same machine's `snakemake --version` start-up time, measured in the same run, so a
+reader can tell a slow machine from a slow workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{run.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def copy_workflow(dest: Path, config: str) -> None:
+    for name in ("Snakefile", "config.yaml", "config.demo.yaml"):
+        shutil.copy(REPO / name, dest / name)
+    shutil.copy(REPO / config, dest / Path(config).name)
+    for folder in ("workflow", "envs"):
+        shutil.copytree(REPO / folder, dest / folder)
+
+
+def stage_times(results: Path) -> dict[str, tuple[int, float, float]]:
+    """rule -> (jobs, summed wall seconds, summed CPU seconds) from results/benchmarks."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    for path in (results / "benchmarks").rglob("*.tsv"):
+        rel = path.relative_to(results / "benchmarks")
+        rule = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        with open(path) as handle:
+            row = next(csv.DictReader(handle, delimiter="\t"))
+        totals[rule][0] += 1
+        totals[rule][1] += float(row["s"])
+        totals[rule][2] += float(row["cpu_time"]) if row["cpu_time"] not in ("", "NA", "-") else 0.0
+    return {rule: (int(v[0]), v[1], v[2]) for rule, v in totals.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config.demo.yaml")
+    parser.add_argument("--cores", default="2")
+    parser.add_argument("--skip-demo", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(tmp)
+        copy_workflow(cwd, args.config)
+        startup = min(timed([SNAKEMAKE, "--version"], cwd) for _ in range(3))
+        plan = min(timed([SNAKEMAKE, "-n", "all", "--configfile", "config.yaml", "--quiet"], cwd) for _ in range(3))
+        print(f"snakemake -n all (paper config): {plan:.1f} s (target <= 10 s); "
+              f"snakemake --version: {startup:.1f} s; ratio {plan / startup:.1f}x")
+        if args.skip_demo:
+            return
+        wall = timed([SNAKEMAKE, "--cores", args.cores, "--configfile", Path(args.config).name], cwd)
+        print(f"demo ({args.config}, {args.cores} cores): {wall:.0f} s wall (target <= 300 s)")
+        print(f"{'rule':24} {'jobs':>5} {'wall s':>9} {'cpu s':>9}")
+        stages = stage_times(cwd / "results")
+        for rule, (jobs, seconds, cpu) in sorted(stages.items(), key=lambda kv: -kv[1][1]):
+            print(f"{rule:24} {jobs:5d} {seconds:9.1f} {cpu:9.1f}")
+        print(f"{'sum of jobs':24} {sum(v[0] for v in stages.values()):5d} "
+              f"{sum(v[1] for v in stages.values()):9.1f} {sum(v[2] for v in stages.values()):9.1f}")
+
+
+if __name__ == "__main__":
+    main()
