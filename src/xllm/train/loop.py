@@ -133,8 +133,10 @@ class _Trackers:
     def __init__(self, kind: str, cfg: TrainConfig, is_main: bool):
         self.kind, self.writer = (kind if is_main else "none"), None
         if self.kind == "tensorboard":
-            from torch.utils.tensorboard import SummaryWriter
-
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise UserError("--log-with tensorboard: the tensorboard package is not installed") from None
             self.writer = SummaryWriter(str(Path(cfg.checkpoint_dir) / "tensorboard"))
         elif self.kind == "wandb":
             try:
