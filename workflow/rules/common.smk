@@ -35,6 +35,7 @@ shell.prefix(
 LANGS = list(config["languages"])
 LANG_TABLE = xllm_languages.registry(config.get("custom_languages"))
 LANG_NAMES = {code: LANG_TABLE[code].name for code in ["en"] + LANGS}
+LANG_NAME_ARGS = " ".join(f"--lang-name '{k}={v}'" for k, v in LANG_NAMES.items())
 SCALES = [str(s) for s in config["scales"]]
 BUDGETS = dict(config["budgets"])
 ALLOCS = list(config.get("allocations", ["uniform", "optimized"]))

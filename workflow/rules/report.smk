@@ -19,8 +19,11 @@ rule plot_scaling_laws:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        names=LANG_NAME_ARGS,
+        langs=",".join(LANGS),
     shell:
-        "xllm plot-scaling --fits {input:q} --out {output:q} > {log:q} 2>&1"
+        "xllm plot-scaling --fits {input:q} --langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_x_vs_m:
@@ -42,11 +45,13 @@ rule plot_x_vs_m:
         mem_mb=1000,
         runtime=5,
     params:
-        task=SCALING["task"],
-        metric=SCALING["metric"],
+        names=LANG_NAME_ARGS,
+        langs=",".join(LANGS),
+        task=",".join(["flores"] + (["xquad"] if "xquad" in TASKS else [])),
+        metric=",".join([SCALING["metric"]] + (["f1"] if "xquad" in TASKS else [])),
     shell:
         "xllm plot-x-vs-m --scores {input:q} --task {params.task} --metric {params.metric} "
-        "--out {output:q} > {log:q} 2>&1"
+        "--langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_allocation:
@@ -68,9 +73,12 @@ rule plot_allocation:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        names=LANG_NAME_ARGS,
+        langs=",".join(LANGS),
     shell:
         "xllm plot-allocation --allocations {input.allocations:q} --scores {input.scores:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "--langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_alignment:
@@ -91,13 +99,17 @@ rule plot_alignment:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        names=LANG_NAME_ARGS,
+        langs=",".join(LANGS),
     shell:
-        "xllm plot-alignment --alignment {input:q} --out {output:q} > {log:q} 2>&1"
+        "xllm plot-alignment --alignment {input:q} --langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
 
 
 rule summarize_scores:
     input:
-        "results/scores.csv",
+        scores="results/scores.csv",
+        fits=expand("results/scaling/{lang}.json", lang=LANGS),
     output:
         report(
             "results/tables/scores_summary.md",
@@ -114,7 +126,9 @@ rule summarize_scores:
         mem_mb=1000,
         runtime=5,
     params:
+        names=LANG_NAME_ARGS,
+        langs=",".join(LANGS),
         paper=PAPER_TABLES,
     shell:
-        "xllm scores-summary --scores {input:q} --paper-tables {params.paper:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "xllm scores-summary --scores {input.scores:q} --fits {input.fits:q} --paper-tables {params.paper:q} "
+        "--langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
