@@ -141,3 +141,32 @@ def test_fsdp_on_two_cpu_processes_matches_one_process(base, data, tmp_path, rep
     a, b = _weights(cfg.out), _weights(one and tmp_path / "one" / "model")
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
+
+
+@pytest.mark.slow
+def test_sigkill_then_restart_gives_the_weights_of_an_uninterrupted_run(base, data, tmp_path):
+    import signal
+    import time
+
+    from xllm.train.checkpoint import latest
+
+    kw = dict(global_batch_size=4, per_device_batch_size=4, epochs=3, checkpoint_every=3)
+    whole = train(_cfg(base, data, tmp_path, "whole", **kw))
+    cfg = _cfg(base, data, tmp_path, "killed", **kw)
+    args = [sys.executable, "-m", "xllm", "train"]
+    for key, value in vars(cfg).items():
+        if value not in (None, False):
+            args += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while latest(cfg.checkpoint_dir) is None and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the job finished before it could be killed"
+    assert not os.path.exists(cfg.out)
+    assert main(args[3:]) == 0
+    resumed = json.loads(open(os.path.join(cfg.out, MANIFEST)).read())
+    assert resumed["resumed_from_step"] and resumed["steps"] == whole["steps"] == 30
+    a, b = _weights(tmp_path / "whole" / "model"), _weights(cfg.out)
+    assert all((a[k] == b[k]).all() for k in a), "resumed weights differ"
