@@ -136,13 +136,23 @@ def test_prepare_corpus_margin_threshold_is_configurable(corpora):
     assert record["corpora"]["wikimatrix"]["after"]["margin"] == 1  # only the well-formed 1.3 line
 
 
-def test_truncated_gzip_corpus_is_a_clear_error(corpora):
+def test_truncated_gzip_corpus_is_a_clear_error(corpora, python):
+    """Pairs are already being written when the damage is found: one-line error, no output."""
     d = corpora["dir"]
-    data = corpora["wm"].read_bytes()
-    corpora["wm"].write_bytes(data[: len(data) // 2])
-    with pytest.raises(UserError, match="WikiMatrix.ar-en.tsv.gz: corrupt or truncated"):
-        prepare_corpus("ar", [corpora["wm"]], corpora["sources"], [], d / "c.parquet", d / "m.json")
-    assert not (d / "c.parquet").exists()
+    rows = "".join(f"1.2\t{good(i)[1]}\t{good(i)[0]}\n" for i in range(20_000)).encode("utf-8")
+    data = gzip.compress(rows, mtime=0)
+    corpora["wm"].write_bytes(data[: len(data) * 3 // 4])
+    args = ["prepare-corpus", "--lang", "ar", "--inputs", str(corpora["wm"]), "--sources", str(corpora["sources"]),
+            "--out", str(d / "c.parquet"), "--manifest", str(d / "m.json")]
+    script = (  # small blocks: many Parquet writes in flight when the error arrives
+        "import sys, xllm.data.readers as r, xllm.cli as c\n"
+        f"r.BLOCK_BYTES = 4096\nsys.exit(c.main({args!r}))\n"
+    )
+    out = subprocess.run([python, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().endswith("(compressed file ended before the end-of-stream marker was reached)")
+    assert "WikiMatrix.ar-en.tsv.gz: corrupt or truncated" in out.stderr and len(out.stderr.splitlines()) == 1
+    assert not (d / "c.parquet").exists() and not (d / "m.json").exists()
 
 
 def test_unlisted_input_and_wrong_language_are_errors(corpora, tmp_path):
@@ -364,10 +374,10 @@ def test_abandoned_reader_exits_cleanly(corpora, python):
     script = (
         "import sys; from pathlib import Path; import xllm.data.readers as r\n"
         "from xllm.data.sources import load_sources\n"
-        "r.BLOCK_BYTES = 64\n"
-        f"src = load_sources({str(corpora['sources'])!r})[{corpora['wm'].name!r}]\n"
-        f"g = r.read_batches(Path({str(corpora['wm'])!r}), src, 'ar')\n"
-        "next(g); next(g)\n"
+        "r.BLOCK_BYTES = 40\n"  # one line a block: the reader thread is blocked mid-file
+        f"src = load_sources({str(corpora['sources'])!r})[{corpora['tsv'].name!r}]\n"
+        f"g = r.read_batches(Path({str(corpora['tsv'])!r}), src, 'ar')\n"
+        "next(g)\n"
         "sys.exit(3)\n"
     )
     out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)

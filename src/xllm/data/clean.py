@@ -218,18 +218,20 @@ def prepare_corpus(
     info: dict = {}
     schema = pa.schema([("src", pa.string()), ("tgt", pa.string()), ("source", pa.string())])
     kept = 0
-    with atomic_open(out, "wb") as handle, ThreadPoolExecutor(1) as pool:
+    with atomic_open(out, "wb") as handle:
         with pq.ParquetWriter(handle, schema, compression="zstd", compression_level=1) as writer:
-            pending = None  # the previous batch's write (Arrow releases the GIL) overlaps the next batch
-            for corpus, en, x in clean_batches(entries, lang, settings, banned, counts, info):
-                if len(en):
-                    table = pa.table([en, x, pa.repeat(pa.scalar(corpus), len(en))], schema=schema)
-                    if pending is not None:
-                        pending.result()
-                    pending = pool.submit(writer.write_table, table)
-                    kept += len(en)
-            if pending is not None:
-                pending.result()
+            # the pool is left (its last write finished) before the writer closes, also on error
+            with ThreadPoolExecutor(1) as pool:
+                pending = None  # the previous batch's write (Arrow releases the GIL) overlaps the next
+                for corpus, en, x in clean_batches(entries, lang, settings, banned, counts, info):
+                    if len(en):
+                        table = pa.table([en, x, pa.repeat(pa.scalar(corpus), len(en))], schema=schema)
+                        if pending is not None:
+                            pending.result()
+                        pending = pool.submit(writer.write_table, table)
+                        kept += len(en)
+                if pending is not None:
+                    pending.result()
 
     for c in counts.values():
         c["kept"] = c["after"]["contamination"]

@@ -54,34 +54,57 @@ def _en_first(src: Source, lang: str, path: Path) -> bool:
 
 def read_tsv(path: Path, en_first: bool, with_margin: bool) -> Iterator[Batch]:
     names = (["margin"] if with_margin else []) + (["en", "x"] if en_first else ["x", "en"])
-    bad = [0]
-
-    # Python's gzip (zlib releases the GIL): Arrow's own gzip stream grows RSS by the
-    # decompressed size of the file (measured: +550 MB per 1M pairs), this one does not
-    raw = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
-    with raw:
-        yield from _tsv_blocks(raw, names, with_margin, bad)
+    yield from _tsv_blocks(_chunks(_raw_bytes(path)), names, with_margin, [0])
 
 
-def _chunks(raw) -> Iterator[bytes]:
-    """Blocks of whole lines (about BLOCK_BYTES each) from a binary stream."""
-    tail = b""
-    while True:
-        data = raw.read(BLOCK_BYTES)
-        if not data:
-            if tail:
-                yield tail
+def _raw_bytes(path: Path) -> Iterator[bytes]:
+    """The file's bytes, gunzipped by zlib directly (a third less CPU than the gzip module; it
+    releases the GIL). Multi-member gzip files are read through; a truncated one is an error."""
+    with open(path, "rb") as handle:
+        if not path.name.endswith(".gz"):
+            while data := handle.read(BLOCK_BYTES):
+                yield data
             return
-        data = tail + data
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        started = False
+        while data := handle.read(1 << 20):
+            started = True
+            while data:
+                out = inflater.decompress(data)
+                if out:
+                    yield out
+                if inflater.eof:  # end of a member: another may follow
+                    data = inflater.unused_data
+                    if data:
+                        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                else:
+                    data = b""
+        if started and not inflater.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+
+
+def _chunks(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """Blocks of whole lines (about BLOCK_BYTES each) out of a stream of byte pieces."""
+    tail, buffered, size = b"", [], 0
+    for piece in pieces:
+        buffered.append(piece)
+        size += len(piece)
+        if size < BLOCK_BYTES:
+            continue
+        data = tail + b"".join(buffered)
+        buffered, size = [], 0
         cut = data.rfind(b"\n")
         if cut < 0:  # a line longer than a block: keep reading
             tail = data
             continue
         tail = data[cut + 1 :]
         yield data[: cut + 1]
+    data = tail + b"".join(buffered)
+    if data:
+        yield data
 
 
-def _tsv_blocks(raw, names, with_margin, bad) -> Iterator[Batch]:
+def _tsv_blocks(chunks, names, with_margin, bad) -> Iterator[Batch]:
     """Parse each block with one self-contained Arrow call: no long-lived Arrow reader holds a
     Python file (one still open at interpreter exit aborts the process)."""
     import numpy as np
@@ -96,7 +119,7 @@ def _tsv_blocks(raw, names, with_margin, bad) -> Iterator[Batch]:
     parse = pcsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False,
                               newlines_in_values=False, invalid_row_handler=skip)
     convert = pcsv.ConvertOptions(column_types={n: pa.binary() for n in names})
-    for chunk in _chunks(raw):
+    for chunk in chunks:
         options = pcsv.ReadOptions(column_names=names, block_size=len(chunk) + 1, use_threads=False)
         table = pcsv.read_csv(pa.BufferReader(chunk), read_options=options, parse_options=parse,
                               convert_options=convert)
