@@ -170,3 +170,13 @@ def test_sigkill_then_restart_gives_the_weights_of_an_uninterrupted_run(base, da
     assert resumed["resumed_from_step"] and resumed["steps"] == whole["steps"] == 30
     a, b = _weights(tmp_path / "whole" / "model"), _weights(cfg.out)
     assert all((a[k] == b[k]).all() for k in a), "resumed weights differ"
+
+
+def test_a_checkpoint_of_another_run_is_not_resumed(base, data, tmp_path):
+    cfg = _cfg(base, data, tmp_path, "a")
+    assert train(cfg, stop_after=2) is None
+    other = _cfg(base, data, tmp_path, "a", seed=6)
+    from xllm.errors import UserError
+
+    with pytest.raises(UserError, match="seed changed"):
+        train(other)

@@ -72,6 +72,16 @@ def _check(cfg: TrainConfig) -> None:
         raise UserError(f"--log-with: {cfg.log_with!r} is not none, tensorboard or wandb")
 
 
+def file_sha256(path: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _read_rows(path: str) -> list[dict]:
     rows = []
     with open(path, encoding="utf-8") as handle:
@@ -190,9 +200,17 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
     if cfg.compile:
         model = torch.compile(model, dynamic=True)
 
-    start, state = 0, {"tokens": 0, "target_tokens": 0, "train_seconds": 0.0, "loss": None}
+    # What a checkpoint's step means: resuming under anything else would silently train on other data.
+    run = {"data_sha256": file_sha256(cfg.data), "examples": len(examples), "global_batch_size": cfg.global_batch_size,
+           "seed": cfg.seed, "steps": total, "packing": cfg.packing, "max_seq_length": cfg.max_seq_length}
+    start, state = 0, {"tokens": 0, "target_tokens": 0, "train_seconds": 0.0, "loss": None, "run": run}
     resume_from = checkpoint.latest(cfg.checkpoint_dir)
     if resume_from is not None:
+        saved = json.loads((resume_from / checkpoint.STATE_FILE).read_text()).get("run", {})
+        changed = sorted(k for k in run if saved.get(k) != run[k])
+        if changed:
+            raise UserError(f"{resume_from}: checkpoint of a different run ({', '.join(changed)} changed); "
+                            f"delete {cfg.checkpoint_dir} to start afresh")
         state = checkpoint.load(rt, resume_from, model, optimizer, scheduler)
         start = state["step"]
         if rt.is_main:
@@ -249,10 +267,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             trackers.log(row)
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.4f}", refresh=False)
-            if rt.is_main and (step + 1) % cfg.log_every == 0 or step + 1 == total:
-                if rt.is_main:
-                    bar.write(f"step {step + 1}/{total} loss {step_loss:.4f} lr {lr:.3g} "
-                              f"grad_norm {float(grad_norm):.3f} tokens/s {tokens / seconds:.0f}", file=sys.stderr)
+            if rt.is_main and ((step + 1) % cfg.log_every == 0 or step + 1 == total):
+                bar.write(f"step {step + 1}/{total} loss {step_loss:.4f} lr {lr:.3g} "
+                          f"grad_norm {float(grad_norm):.3f} tokens/s {tokens / seconds:.0f}", file=sys.stderr)
             done = step + 1
             if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < total:
                 checkpoint.save(rt, cfg.checkpoint_dir, done, model, optimizer, scheduler, state, cfg.keep_checkpoints)
@@ -266,7 +283,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             metrics.close()
 
     manifest = {
-        "base": cfg.base, "data": cfg.data, "hyperparameters": asdict(cfg),
+        "base": cfg.base, "data": cfg.data, "data_sha256": run["data_sha256"], "hyperparameters": asdict(cfg),
         "world_size": rt.world, "gradient_accumulation": accum, "steps": total, "steps_per_epoch": per_epoch,
         "warmup_steps": warmup, "final_loss": state["loss"], "tokens": state["tokens"],
         "target_tokens": state["target_tokens"], "train_seconds": round(state["train_seconds"], 3),
