@@ -42,9 +42,11 @@ SCORES = TARGET
 # Built by the local run only and copied to the cluster run (the costliest part: pretraining).
 SEEDED = ("results/demo", "results/downloads")
 SEEDED_RULES = {"make_demo_data", "make_demo_base", "make_demo_english", "pretrain_demo_base", "download_file"}
-# Checkpoints every 5 steps (both runs), so the resume test can cancel training mid-way.
+# Checkpoints every 5 steps (both runs), so the resume test can cancel training mid-way; memory
+# requests that fit the test node (the rules default to the paper's sizes, e.g. 32 GB to generate).
 OVERLAY = "cluster-overlay.yaml"
-OVERLAY_TEXT = "train:\n  checkpoint_every: 5\n"
+OVERLAY_TEXT = ("train: {checkpoint_every: 5}\ngenerate: {mem_mb: 2000}\neval: {mem_mb: 2000}\n"
+                "translate: {mem_mb: 2000}\n")
 
 
 def why_no_slurm() -> str | None:
@@ -253,17 +255,21 @@ def test_cancelled_training_job_resumes_from_its_last_checkpoint(cluster, runs, 
     with open(first_log, "w") as log:
         first = subprocess.Popen([str(BIN / "snakemake"), *target], cwd=cwd, env=cluster.env,
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline, job_id = time.time() + 300, None
-    while time.time() < deadline and first.poll() is None:
-        job_id = job_id or train_job(cluster)
-        if job_id and any((c / "trainer_state.json").exists() for c in checkpoints(cwd)):
-            break
-        time.sleep(0.2)
-    assert job_id and first.poll() is None, "training ended before it could be cancelled"
-    # SIGTERM: Snakemake submits nothing more (no retry) and waits for its jobs; then the scancel.
-    os.killpg(first.pid, signal.SIGTERM)
-    cluster.run("scancel", job_id)
-    first.wait(timeout=120)
+    try:
+        deadline, job_id = time.time() + 600, None
+        while time.time() < deadline and first.poll() is None:
+            job_id = job_id or train_job(cluster)
+            if job_id and any((c / "trainer_state.json").exists() for c in checkpoints(cwd)):
+                break
+            time.sleep(0.2)
+        assert job_id and first.poll() is None, "training ended before it could be cancelled"
+        # SIGTERM: Snakemake submits nothing more (no retry) and waits for its jobs; then the scancel.
+        os.killpg(first.pid, signal.SIGTERM)
+        cluster.run("scancel", job_id)
+        first.wait(timeout=180)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
     assert cluster.job(job_id)["JobState"] == "CANCELLED", first_log.read_text()[-3000:]
     assert not model_dir.exists(), "the cancelled job left an output that looks complete"
     done_first = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
