@@ -29,6 +29,14 @@ def latest(checkpoint_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+def remove_all(checkpoint_dir: str | Path) -> None:
+    root = Path(checkpoint_dir)
+    if root.is_dir():
+        for p in root.iterdir():
+            if _STEP_DIR.match(p.name) or p.name.startswith(".step-"):
+                shutil.rmtree(p, ignore_errors=True)
+
+
 def _rng_state() -> dict:
     import torch
 

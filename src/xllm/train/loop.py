@@ -200,7 +200,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
     if cfg.compile:
         model = torch.compile(model, dynamic=True)
 
-    # What a checkpoint's step means: resuming under anything else would silently train on other data.
+    # What a checkpoint's step means: resuming under anything else would silently train on other data,
+    # so checkpoints of another run (the mixture was rebuilt, the seed changed...) are dropped.
     run = {"data_sha256": file_sha256(cfg.data), "examples": len(examples), "global_batch_size": cfg.global_batch_size,
            "seed": cfg.seed, "steps": total, "packing": cfg.packing, "max_seq_length": cfg.max_seq_length}
     start, state = 0, {"tokens": 0, "target_tokens": 0, "train_seconds": 0.0, "loss": None, "run": run}
@@ -209,8 +210,13 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         saved = json.loads((resume_from / checkpoint.STATE_FILE).read_text()).get("run", {})
         changed = sorted(k for k in run if saved.get(k) != run[k])
         if changed:
-            raise UserError(f"{resume_from}: checkpoint of a different run ({', '.join(changed)} changed); "
-                            f"delete {cfg.checkpoint_dir} to start afresh")
+            if rt.is_main:
+                print(f"{cfg.checkpoint_dir}: checkpoints of another run ({', '.join(changed)} changed): "
+                      "starting afresh", file=sys.stderr)
+                checkpoint.remove_all(cfg.checkpoint_dir)
+            rt.barrier()
+            resume_from = None
+    if resume_from is not None:
         state = checkpoint.load(rt, resume_from, model, optimizer, scheduler)
         start = state["step"]
         if rt.is_main:
