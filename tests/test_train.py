@@ -179,3 +179,11 @@ def test_a_checkpoint_of_another_run_is_not_resumed(base, data, tmp_path, capsys
     other = train(_cfg(base, data, tmp_path, "a", seed=6))  # same checkpoint dir, another seed
     assert "seed changed" in capsys.readouterr().err
     assert other["resumed_from_step"] is None and other["final_loss"] == fresh["final_loss"]
+
+
+def test_bf16_padded_with_gradient_checkpointing_trains(base, data, tmp_path):
+    cfg = _cfg(base, data, tmp_path, "bf16", precision="bf16", packing=False, gradient_checkpointing=True,
+               max_steps=2, checkpoint_every=0)
+    manifest = train(cfg)
+    assert manifest["steps"] == 2 and 0 < manifest["final_loss"] < 10
+    assert _weights(cfg.out)["model.norm.weight"].dtype.is_floating_point
