@@ -54,8 +54,10 @@ def test_cli_writes_a_complete_model_directory(base, data, tmp_path, capsys):
     rc = main(["train", "--base", str(base), "--data", str(data), "--out", str(out), "--checkpoint-dir",
                str(tmp_path / "ck"), "--epochs", "2", "--learning-rate", "3e-3", "--global-batch-size", "8",
                "--per-device-batch-size", "4", "--max-seq-length", "64", "--seed", "3", "--precision", "fp32",
-               "--packing", "--metrics-file", str(metrics), "--threads", "1"])
+               "--packing", "--metrics-file", str(metrics), "--threads", "1", "--checkpoint-every", "4",
+               "--clean-checkpoints"])
     assert rc == 0
+    assert list((tmp_path / "ck").iterdir()) == []
     names = {p.name for p in out.iterdir()}
     assert {"model.safetensors", "config.json", "tokenizer.json", "xllm_prompt.json", MANIFEST} <= names
     assert json.loads((out / "xllm_prompt.json").read_text()) == {"style": "compact"}

@@ -48,6 +48,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     checkpoint_every: int = 0
     keep_checkpoints: int = 2
+    clean_checkpoints: bool = False
     gradient_checkpointing: bool = False
     metrics_file: str | None = None
     max_steps: int | None = None
@@ -299,6 +300,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         "provenance": provenance(config=asdict(cfg), seed=cfg.seed),
     }
     save_final(rt, model, tokenizer, cfg, manifest)
+    if cfg.clean_checkpoints and rt.is_main:  # the final model is complete: resuming is moot
+        checkpoint.remove_all(cfg.checkpoint_dir)
     rt.close()
     return manifest
 
