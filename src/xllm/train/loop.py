@@ -187,6 +187,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
     style = prompt_style(cfg.base)
     examples, stats = encode_rows(_read_rows(cfg.data), tokenizer, style, cfg.max_seq_length, source=cfg.data)
     accum = batches.grad_accumulation(cfg.global_batch_size, cfg.per_device_batch_size, rt.world)
+    if rt.is_main:
+        print(f"{cfg.data}: {stats.rows} rows -> {stats.examples} examples, {stats.tokens} tokens "
+              f"({stats.target_tokens} trained); {stats.truncated} truncated to {cfg.max_seq_length}, "
+              f"{stats.dropped_all_masked} dropped (prompt fills the max length)", file=sys.stderr)
     per_epoch = batches.steps_per_epoch(len(examples), cfg.global_batch_size)
     if per_epoch == 0:
         raise UserError(f"{cfg.data}: {len(examples)} usable examples, fewer than one global batch ({cfg.global_batch_size})")
