@@ -131,9 +131,14 @@ def test_fsdp_on_two_cpu_processes_matches_one_process(base, data, tmp_path, rep
     args = []
     for key, value in fields.items():
         args += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    import socket
+
+    with socket.socket() as sock:  # a free port: other test sessions may share the machine
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-                           str(repo / "workflow/accelerate/fsdp-cpu.yaml"), "--main_process_port", "29731",
+                           str(repo / "workflow/accelerate/fsdp-cpu.yaml"), "--main_process_port", str(port),
                            "-m", "xllm", "train", *args], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     two = json.loads((tmp_path / "two" / "model" / MANIFEST).read_text())
