@@ -286,8 +286,7 @@ def test_cancelled_training_job_resumes_from_its_last_checkpoint(cluster, runs, 
     assert done_first == list(range(1, len(done_first) + 1)) and len(done_first) >= resumed_at
     assert second == list(range(resumed_at + 1, resumed_at + 1 + len(second))) and second
     assert all(steps.count(step) == 1 for step in range(1, resumed_at + 1))  # not repeated
-    manifest = json.loads((model_dir / "manifest.json").read_text()) if (model_dir / "manifest.json").exists() else {}
-    assert manifest.get("resumed_from_step", resumed_at) == resumed_at
+    assert json.loads((model_dir / "train_manifest.json").read_text())["resumed_from_step"] == resumed_at
     resumed = {p.name: load_file(p) for p in model_dir.glob("*.safetensors")}
     assert resumed.keys() == reference.keys()
     for name, tensors in reference.items():
