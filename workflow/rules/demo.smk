@@ -27,6 +27,12 @@ if DEMO:
             "--out-dir {params.mirror:q} --spec-dir results/demo/languages > {log:q} 2>&1"
 
     rule make_demo_base:
+        input:
+            [
+                f"results/downloads/{f}"
+                for f, s in SOURCES.items()
+                if s.corpus in ("wikimatrix", "alpaca")
+            ],
         output:
             directory("results/demo/base-init"),
         log:
@@ -44,7 +50,8 @@ if DEMO:
         shell:
             "xllm demo-base --out {output:q} --hidden-size {params.model[hidden_size]} "
             "--layers {params.model[layers]} --heads {params.model[heads]} "
-            "--max-length {params.model[max_length]} --seed {params.seed} > {log:q} 2>&1"
+            "--max-length {params.model[max_length]} --seed {params.seed} "
+            "--vocab-size {params.model[vocab_size]} --texts {input:q} > {log:q} 2>&1"
 
     rule make_demo_english:
         input:

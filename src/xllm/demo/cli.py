@@ -19,10 +19,14 @@ def cmd_demo_data(args) -> int:
 
 
 def cmd_demo_base(args) -> int:
+    from .make_data import corpus_texts
     from .tiny_model import make_tiny_llama
 
-    make_tiny_llama(args.out, args.hidden_size, args.layers, args.heads, args.max_length, args.seed)
-    print(f"tiny Llama (random init) in {args.out}")
+    texts = list(corpus_texts(args.texts)) if args.texts else None
+    make_tiny_llama(args.out, args.hidden_size, args.layers, args.heads, args.max_length, args.seed,
+                    texts=texts, vocab_size=args.vocab_size)
+    kind = f"byte-level BPE of {args.vocab_size} trained on {len(texts)} texts" if texts else "bytes"
+    print(f"tiny Llama (random init, tokenizer: {kind}) in {args.out}")
     return 0
 
 
@@ -49,6 +53,8 @@ def register(sub) -> None:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--texts", nargs="*", help="corpora (WikiMatrix .tsv.gz, Alpaca .json) to train the BPE on")
+    p.add_argument("--vocab-size", type=int, default=1024)
     p.set_defaults(func=cmd_demo_base)
 
     p = sub.add_parser("demo-english", help="the English side of the demo data, for pre-training")

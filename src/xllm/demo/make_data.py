@@ -119,6 +119,18 @@ def make_demo_data(
     return written
 
 
+def corpus_texts(paths: list[str | Path]):
+    """Every sentence of the demo's training corpora: both sides of the pairs, Alpaca's fields."""
+    for path in map(Path, paths):
+        if path.name.endswith(".tsv.gz"):
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                for line in handle:
+                    yield from line.rstrip("\n").split("\t")[1:]
+        elif path.suffix == ".json":
+            for item in json.loads(path.read_text(encoding="utf-8")):
+                yield from (v for v in (item["instruction"], item["input"], item["output"]) if v)
+
+
 def english_text(paths: list[str | Path], out: str | Path, per_row: int = 6) -> int:
     """The English side of the demo data as monolingual rows, to pre-train the base model on."""
     rows = []
