@@ -39,5 +39,7 @@ if [ "$(readlink /etc/slurm/slurm.conf 2>/dev/null)" = "$CONF" ]; then
 fi
 if [ "${1:-}" = "--purge" ]; then
   rm -rf "$STATE"
+  echo "stop-slurm: stopped, state dir $STATE removed"
+else
+  echo "stop-slurm: stopped (state kept in $STATE)"
 fi
-echo "stop-slurm: stopped (state ${1:+purged}${1:-kept in $STATE})"
