@@ -86,7 +86,7 @@ if DEMO:
             "results/benchmarks/pretrain_demo_base.tsv"
         conda:
             "../../envs/train.yaml"
-        threads: 2
+        threads: 1
         resources:
             mem_mb=3000,
             runtime=30,

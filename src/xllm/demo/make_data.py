@@ -144,6 +144,9 @@ def english_text(paths: list[str | Path], out: str | Path, per_row: int = 6) -> 
                 rows.append("\n".join(v for v in (item["instruction"], item["input"], item["output"]) if v))
     unique = list(dict.fromkeys(rows))
     random.Random(0).shuffle(unique)
+    # Each sentence echoed after the demo's prompt marker: a copy signal, so that pre-training
+    # starts to build the attention to earlier text that translating later needs.
+    unique = [text if "\n" in text else f"{text}\n>>> {text}" for text in unique]
     # A few texts per row: fewer, fuller optimizer steps for the same tokens.
     docs = ["\n".join(unique[i : i + per_row]) for i in range(0, len(unique), per_row)]
     with atomic_open(out) as handle:
