@@ -308,6 +308,16 @@ def monolingual_source(wildcards):
     return texts[wildcards.lang]
 
 
+def train_gpu_resources():
+    """GPUs per node as GRES (the Slurm plugin's gpu= counts GPUs per job); across nodes the batch
+    step runs the launcher itself (mpi), whose srun starts one task per node."""
+    gpus, nodes = TRAIN["gpus_per_node"], TRAIN["nodes"]
+    resources = {"gres": f"gpu:{gpus}"} if gpus else {}
+    if nodes > 1:
+        resources.update(mpi="srun", tasks=nodes)
+    return resources
+
+
 def train_launcher():
     """Plain `xllm train` without GPUs (one process); accelerate (and srun across nodes) with."""
     if not TRAIN["gpus_per_node"]:

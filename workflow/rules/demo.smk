@@ -17,7 +17,7 @@ if DEMO:
             "../../envs/data.yaml"
         resources:
             mem_mb=1000,
-            runtime=10,
+            runtime=lambda wc, attempt: 10 * attempt,
         params:
             spec=json.dumps(DEMO),
             seed=config["seed"],
@@ -43,7 +43,7 @@ if DEMO:
             "../../envs/train.yaml"
         resources:
             mem_mb=2000,
-            runtime=10,
+            runtime=lambda wc, attempt: 10 * attempt,
         params:
             model=DEMO["model"],
             seed=config["seed"],
@@ -70,7 +70,7 @@ if DEMO:
             "../../envs/data.yaml"
         resources:
             mem_mb=1000,
-            runtime=10,
+            runtime=lambda wc, attempt: 10 * attempt,
         shell:
             "xllm demo-english --inputs {input:q} --out {output:q} > {log:q} 2>&1"
 
@@ -89,7 +89,7 @@ if DEMO:
         threads: 1
         resources:
             mem_mb=3000,
-            runtime=30,
+            runtime=lambda wc, attempt: 30 * attempt,
         params:
             train=DEMO["pretrain"],
             seed=config["seed"],

@@ -19,7 +19,7 @@ rule download_file:
         "../../envs/data.yaml"
     resources:
         mem_mb=500,
-        runtime=120,
+        runtime=lambda wc, attempt: 120 * attempt,
     params:
         sources=config["data"]["sources"],
         lock=config["data"]["lock"],
@@ -40,6 +40,6 @@ rule download_hf_model:
         "../../envs/data.yaml"
     resources:
         mem_mb=2000,
-        runtime=240,
+        runtime=lambda wc, attempt: 240 * attempt,
     shell:
         "xllm fetch-model --repo {wildcards.repo:q} --out {output:q} > {log:q} 2>&1"

@@ -16,7 +16,7 @@ rule plan_evaluation:
         "../../envs/data.yaml"
     resources:
         mem_mb=100,
-        runtime=1,
+        runtime=lambda wc, attempt: 1 * attempt,
     params:
         plan=lambda wc: json.dumps(eval_plan(wc.model), indent=1),
     shell:
@@ -85,6 +85,6 @@ rule gather_scores:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=lambda wc, attempt: 5 * attempt,
     shell:
         "xllm gather-scores --inputs {input:q} --out {output:q} > {log:q} 2>&1"

@@ -15,7 +15,7 @@ rule build_mixture:
         "../../envs/data.yaml"
     resources:
         mem_mb=4000,
-        runtime=30,
+        runtime=lambda wc, attempt: 30 * attempt,
     params:
         args=mixture_args,
         recipes=MIX["recipes"],
@@ -40,7 +40,7 @@ rule subset_monolingual:
         "../../envs/data.yaml"
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=lambda wc, attempt: 30 * attempt,
     params:
         seed=config["seed"],
     shell:

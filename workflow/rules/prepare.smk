@@ -16,7 +16,7 @@ rule prepare_corpus:
         "../../envs/data.yaml"
     resources:
         mem_mb=2000,
-        runtime=120,
+        runtime=lambda wc, attempt: 120 * attempt,
     params:
         sources=config["data"]["sources"],
         margin=config["data"]["wikimatrix_min_margin"],
@@ -42,7 +42,7 @@ rule subset_corpus:
         "../../envs/data.yaml"
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=lambda wc, attempt: 30 * attempt,
     params:
         seed=config["seed"],
     shell:
@@ -67,7 +67,7 @@ rule corpus_stats:
         "../../envs/data.yaml"
     resources:
         mem_mb=500,
-        runtime=5,
+        runtime=lambda wc, attempt: 5 * attempt,
     params:
         paper=PAPER_TABLES,
     shell:
@@ -88,7 +88,7 @@ rule prepare_alpaca:
         "../../envs/data.yaml"
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=lambda wc, attempt: 10 * attempt,
     shell:
         "xllm prepare-alpaca --input {input:q} --out {output:q} > {log:q} 2>&1"
 
@@ -106,7 +106,7 @@ rule prepare_flores:
         "../../envs/data.yaml"
     resources:
         mem_mb=500,
-        runtime=10,
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         sources=config["data"]["sources"],
     shell:
@@ -127,7 +127,7 @@ rule prepare_xquad:
         "../../envs/data.yaml"
     resources:
         mem_mb=500,
-        runtime=10,
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         sources=config["data"]["sources"],
     shell:
@@ -148,7 +148,7 @@ rule prepare_mlqa:
         "../../envs/data.yaml"
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         sources=config["data"]["sources"],
         split=EVAL.get("mlqa_split", "test"),

@@ -18,7 +18,7 @@ rule plot_scaling_laws:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=lambda wc, attempt: 5 * attempt,
     params:
         names=LANG_NAME_ARGS,
         langs=",".join(LANGS),
@@ -43,7 +43,7 @@ rule plot_x_vs_m:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=lambda wc, attempt: 5 * attempt,
     params:
         names=LANG_NAME_ARGS,
         langs=",".join(LANGS),
@@ -72,7 +72,7 @@ rule plot_allocation:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=lambda wc, attempt: 5 * attempt,
     params:
         names=LANG_NAME_ARGS,
         langs=",".join(LANGS),
@@ -98,7 +98,7 @@ rule plot_alignment:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=lambda wc, attempt: 5 * attempt,
     params:
         names=LANG_NAME_ARGS,
         langs=",".join(LANGS),
@@ -124,7 +124,7 @@ rule summarize_scores:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=lambda wc, attempt: 5 * attempt,
     params:
         names=LANG_NAME_ARGS,
         langs=",".join(LANGS),

@@ -16,7 +16,7 @@ rule measure_similarity:
         "../../envs/train.yaml"
     resources:
         mem_mb=GEN.get("mem_mb", 32000),
-        runtime=60,
+        runtime=lambda wc, attempt: 60 * attempt,
         gpu=GEN["gpus"],
     params:
         gamma=lambda wc: (
@@ -43,7 +43,7 @@ rule fit_scaling_law:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         task=SCALING["task"],
         metric=SCALING["metric"],
@@ -69,7 +69,7 @@ rule allocate_budget:
         "../../envs/eval.yaml"
     resources:
         mem_mb=500,
-        runtime=5,
+        runtime=lambda wc, attempt: 5 * attempt,
     params:
         budget=lambda wc: BUDGETS[wc.budget],
         max_pairs=max_pairs_arg(),
@@ -97,7 +97,7 @@ rule tabulate_allocation:
         "../../envs/eval.yaml"
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         metrics=",".join(
             SCALING.get("table_metrics", ["comet", "bleurt", "bleu", "spbleu", "chrf"])
@@ -122,7 +122,7 @@ rule analyze_alignment:
         "../../envs/train.yaml"
     resources:
         mem_mb=GEN.get("mem_mb", 32000),
-        runtime=60,
+        runtime=lambda wc, attempt: 60 * attempt,
         gpu=GEN["gpus"],
     params:
         models=alignment_args,

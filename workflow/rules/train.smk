@@ -16,10 +16,10 @@ rule train_model:
         "../../envs/train.yaml"
     threads: TRAIN.get("cpus_per_task", 1)
     resources:
+        **train_gpu_resources(),
         mem_mb=TRAIN["mem_mb"],
         runtime=lambda wc, attempt: TRAIN["runtime_min"] * attempt,
         nodes=TRAIN["nodes"],
-        gpu=TRAIN["gpus_per_node"],
         cpus_per_task=TRAIN.get("cpus_per_task", 1),
     params:
         launcher=train_launcher(),

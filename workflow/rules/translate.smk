@@ -45,7 +45,7 @@ rule merge_alpaca:
         "../../envs/data.yaml"
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=lambda wc, attempt: 10 * attempt,
     shell:
         "xllm merge-alpaca --shards {input:q} --lang {wildcards.lang} --out {output.data:q} "
         "--qc {output.qc:q} > {log:q} 2>&1"
