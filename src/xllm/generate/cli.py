@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
+from ..args import key_values
 from ..errors import UserError
-
-
-def _lang_names(values: list[str]) -> dict[str, str]:
-    names = {}
-    for value in values or []:
-        if "=" not in value:
-            raise UserError(f"--lang-name: expected LANG=NAME, got {value!r}")
-        code, name = value.split("=", 1)
-        names[code] = name
-    return names
 
 
 def cmd_generate(args) -> int:
@@ -33,7 +24,7 @@ def cmd_generate(args) -> int:
     )
     summary = run_plan(
         args.model, args.plan, args.out_dir, args.staging, settings, limit=args.limit, device=args.device,
-        lang_names=_lang_names(args.lang_name), threads=args.threads, progress=not args.quiet,
+        lang_names=key_values(args.lang_name, "--lang-name"), threads=args.threads, progress=not args.quiet,
     )
     run = summary["this_run"]
     print(f"generate {args.model}: {summary['n_examples']} examples in {len(summary['items'])} items "

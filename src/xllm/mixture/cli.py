@@ -5,17 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..args import key_values
 from ..errors import UserError
-
-
-def _pairs_map(values: list[str], what: str) -> dict[str, str]:
-    out = {}
-    for value in values or []:
-        if "=" not in value:
-            raise UserError(f"{what}: expected LANG=VALUE, got {value!r}")
-        key, val = value.split("=", 1)
-        out[key] = val
-    return out
 
 
 def cmd_build_mixture(args) -> int:
@@ -38,15 +29,15 @@ def cmd_build_mixture(args) -> int:
     manifest = build_mixture(
         recipe=recipes[model.recipe],
         langs=langs,
-        alpaca={k: Path(v) for k, v in _pairs_map(args.alpaca, "--alpaca").items()},
-        pairs={k: Path(v) for k, v in _pairs_map(args.pairs, "--pairs").items()},
+        alpaca={k: Path(v) for k, v in key_values(args.alpaca, "--alpaca").items()},
+        pairs={k: Path(v) for k, v in key_values(args.pairs, "--pairs").items()},
         pair_counts=counts,
-        lang_names=_pairs_map(args.lang_name, "--lang-name"),
+        lang_names=key_values(args.lang_name, "--lang-name"),
         templates=args.template,
         seed=args.seed,
         out=Path(args.out),
         manifest=Path(args.manifest),
-        monolingual={k: Path(v) for k, v in _pairs_map(args.monolingual, "--monolingual").items()},
+        monolingual={k: Path(v) for k, v in key_values(args.monolingual, "--monolingual").items()},
         tokenizer_dir=args.tokenizer,
         meta={"model": args.model, "config_hash": args.config_hash},
     )
