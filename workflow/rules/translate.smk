@@ -29,7 +29,8 @@ rule translate_alpaca:
 
 rule merge_alpaca:
     input:
-        lambda wc: expand(
+        source="results/alpaca/en.json",
+        shards=lambda wc: expand(
             "results/alpaca/shards/{lang}/{shard}.json",
             lang=wc.lang,
             shard=range(TRANSLATE["shards"]),
@@ -47,5 +48,6 @@ rule merge_alpaca:
         mem_mb=1000,
         runtime=lambda wc, attempt: 10 * attempt,
     shell:
-        "xllm merge-alpaca --shards {input:q} --lang {wildcards.lang} --out {output.data:q} "
+        "xllm merge-alpaca --shards {input.shards:q} --source {input.source:q} --lang {wildcards.lang} "
+        "--out {output.data:q} "
         "--qc {output.qc:q} > {log:q} 2>&1"
