@@ -70,8 +70,9 @@ rule corpus_stats:
         runtime=lambda wc, attempt: 5 * attempt,
     params:
         paper=PAPER_TABLES,
+        names=LANG_NAME_ARGS,
     shell:
-        "xllm corpus-stats --manifests {input:q} --paper-tables {params.paper:q} "
+        "xllm corpus-stats --manifests {input:q} --paper-tables {params.paper:q} {params.names} "
         "--out {output:q} > {log:q} 2>&1"
 
 

@@ -65,7 +65,9 @@ def cmd_prepare_testset(args) -> int:
 def cmd_corpus_stats(args) -> int:
     from .stats import corpus_stats
 
-    corpus_stats(args.manifests, args.out, args.paper_tables)
+    from ..args import key_values
+
+    corpus_stats(args.manifests, args.out, args.paper_tables, key_values(args.lang_name, "--lang-name"))
     print(f"corpus statistics in {args.out}")
     return 0
 
@@ -120,4 +122,5 @@ def register(sub) -> None:
     p.add_argument("--manifests", nargs="+", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--paper-tables")
+    p.add_argument("--lang-name", action="append", default=[], metavar="LANG=NAME", help="column heading")
     p.set_defaults(func=cmd_corpus_stats)

@@ -20,8 +20,11 @@ def _k(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 10_000 else str(n)
 
 
-def corpus_stats(manifests: list[str | Path], out: str | Path, paper_tables: str | Path | None = None) -> str:
-    """Write the Markdown table; a cell reads 'ours (paper)' where the paper has a number."""
+def corpus_stats(manifests: list[str | Path], out: str | Path, paper_tables: str | Path | None = None,
+                 lang_names: dict[str, str] | None = None) -> str:
+    """Write the Markdown table; a cell reads 'ours (paper)' where the paper has a number.
+
+    Columns are headed by ``lang_names`` (e.g. Arabic), else the capitalized code."""
     counts: dict[str, dict[str, int]] = {}
     langs = []
     for path in manifests:
@@ -60,7 +63,7 @@ def corpus_stats(manifests: list[str | Path], out: str | Path, paper_tables: str
         "Pairs per language after every filter (normalization, empty, WikiMatrix margin, length, "
         "length ratio, duplicates, FLORES contamination)." + (" In parentheses: the paper's numbers." if cited else ""),
         "",
-        "| Parallel corpora | " + " | ".join(lang.capitalize() for lang in langs) + " |",
+        "| Parallel corpora | " + " | ".join((lang_names or {}).get(lang, lang.capitalize()) for lang in langs) + " |",
         "|---|" + "---:|" * len(langs),
         *body,
     ]
