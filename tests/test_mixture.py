@@ -119,7 +119,7 @@ def test_monolingual_subsets_are_nested_and_seeded(tmp_path):
     subset_text(source, "full", 5, tmp_path / "full.jsonl")
     assert read(tmp_path / "20.jsonl")[:10] == read(tmp_path / "10.jsonl")
     assert sorted(read(tmp_path / "full.jsonl")) == sorted(f"doc {i}" for i in range(50))
-    with pytest.raises(UserError, match="scale 51 is larger than the 50 documents"):
+    with pytest.raises(UserError, match=r"scale 51 is larger than the corpus \(50 documents\)"):
         subset_text(source, 51, 5, tmp_path / "x.jsonl")
 
 

@@ -21,6 +21,21 @@ def permutation(n: int, seed: int):
     return np.random.default_rng(seed).permutation(n)
 
 
+def scale_count(scale: str | int, size: int, source, unit: str = "pairs") -> int:
+    """How many items a scale takes from ``size``: ``full`` is all; more than there are is an error."""
+    if str(scale) == "full":
+        return size
+    try:
+        n = int(scale)
+    except ValueError:
+        raise UserError(f"--scale {scale!r}: a number of {unit} or 'full'") from None
+    if n < 1:
+        raise UserError(f"--scale {n}: must be at least 1")
+    if n > size:
+        raise UserError(f"{source}: scale {n} is larger than the corpus ({size} {unit}); use a smaller scale or 'full'")
+    return n
+
+
 def subset_corpus(corpus: str | Path, scale: str | int, seed: int, out: str | Path) -> int:
     """Write JSONL lines {"src": en, "tgt": x} for the first ``scale`` pairs of the permutation."""
     import pyarrow.parquet as pq
@@ -32,17 +47,7 @@ def subset_corpus(corpus: str | Path, scale: str | int, seed: int, out: str | Pa
     except Exception as err:  # pyarrow raises ArrowInvalid on a damaged file
         raise UserError(f"{corpus}: not a readable Parquet corpus ({err})") from None
     size = pf.metadata.num_rows
-    if str(scale) == "full":
-        n = size
-    else:
-        try:
-            n = int(scale)
-        except ValueError:
-            raise UserError(f"--scale {scale!r}: a number of pairs or 'full'") from None
-        if n < 1:
-            raise UserError(f"--scale {n}: must be at least 1")
-        if n > size:
-            raise UserError(f"{corpus}: scale {n} is larger than the corpus ({size} pairs); use a smaller scale or 'full'")
+    n = scale_count(scale, size, corpus)
     table = pf.read(columns=["src", "tgt"])
     chosen = table.take(permutation(size, seed)[:n])
     with atomic_open(out) as handle:

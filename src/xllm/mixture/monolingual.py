@@ -1,17 +1,18 @@
 """Nested, seeded subsets of monolingual text (continued pre-training, the paper's Figure 7).
 
 Input: plain text (one document per line) or JSONL rows with ``text``. The subset of N documents
-is the first N of one seeded permutation, so larger scales contain smaller ones, as for pairs.
+is the first N of the same seeded permutation as the pairs' (``xllm.data.subset``), so larger
+scales contain smaller ones.
 Only line offsets are kept in memory, never the text.
 """
 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 from ..atomic import atomic_open
+from ..data.subset import permutation, scale_count
 from ..errors import UserError
 
 
@@ -39,13 +40,9 @@ def subset_text(path: str | Path, scale: str | int, seed: int, out: str | Path) 
     """Write the first ``scale`` documents of the seeded permutation as JSONL ``{"text"}``."""
     path = Path(path)
     offsets = _offsets(path)
-    n = len(offsets) if str(scale) == "full" else int(scale)
-    if n > len(offsets):
-        raise UserError(f"{path}: scale {n} is larger than the {len(offsets)} documents there")
-    order = list(range(len(offsets)))
-    random.Random(seed).shuffle(order)
+    n = scale_count(scale, len(offsets), path, unit="documents")
     with open(path, "rb") as source, atomic_open(out) as handle:
-        for index in order[:n]:
+        for index in permutation(len(offsets), seed)[:n]:
             source.seek(offsets[index])
             handle.write(json.dumps({"text": _text(source.readline(), path)}, ensure_ascii=False) + "\n")
     return n
