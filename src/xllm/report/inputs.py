@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+from ..args import key_values
 from ..errors import UserError
 from ..languages import BUILTIN
 
@@ -130,11 +131,7 @@ def scale_key(scale: str) -> float:
 def lang_names(pairs: list[str] | None) -> dict[str, str]:
     """Display names: the built-in table, overridden by ``CODE=NAME`` arguments."""
     names = {code: lang.name for code, lang in BUILTIN.items()}
-    for item in pairs or []:
-        if "=" not in item:
-            raise UserError(f"--lang-name: expected CODE=NAME, got {item!r}")
-        code, name = item.split("=", 1)
-        names[code.strip()] = name.strip()
+    names.update({code.strip(): name.strip() for code, name in key_values(pairs, "--lang-name").items()})
     return names
 
 
