@@ -22,6 +22,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+# The rules whose jobs load a model (each process pays the torch + transformers import once).
+MODEL_RULES = {"train_model", "generate_model", "measure_similarity", "analyze_alignment",
+               "pretrain_demo_base", "make_demo_base"}
+IMPORTS = "import torch, transformers; from transformers import AutoModelForCausalLM, AutoTokenizer"
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
@@ -77,6 +81,23 @@ def main() -> None:
             print(f"{rule:24} {jobs:5d} {seconds:9.1f} {cpu:9.1f}")
         print(f"{'sum of jobs':24} {sum(v[0] for v in stages.values()):5d} "
               f"{sum(v[1] for v in stages.values()):9.1f} {sum(v[2] for v in stages.values()):9.1f}")
+        imports = min(timed([sys.executable, "-c", IMPORTS], cwd) for _ in range(3))
+        jobs = sum(stages[r][0] for r in MODEL_RULES if r in stages)
+        total = sum(v[1] for v in stages.values())
+        print(f"start-up: {jobs} model jobs x {imports:.1f} s of imports = {jobs * imports:.0f} s, "
+              f"{jobs * imports / total:.0%} of the jobs' summed wall time")
+        fits(cwd / "results")
+
+
+def fits(results: Path) -> None:
+    """The demo's scaling fits: whether they mean something is part of the target."""
+    import json
+
+    for path in sorted((results / "scaling").glob("*.json")):
+        fit = json.loads(path.read_text())
+        points = " / ".join(f"{p['score']:.1f}" for p in sorted(fit["points"], key=lambda p: p["pairs"]))
+        print(f"{path.stem}: {fit.get('metric', '')} at {[int(p['pairs']) for p in sorted(fit['points'], key=lambda p: p['pairs'])]} "
+              f"pairs: {points}; beta {fit['beta']:.3f}, gamma {fit['gamma']:.4f}, R2 {fit['r2']:.3f}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from xllm.demo.pretrain import RECORD
+from xllm.demo.synthetic import LanguageSpec
+
 BIN = Path(sys.executable).parent
 
 
@@ -177,6 +180,14 @@ def test_demo_scaling_laws_fit_the_measured_points(demo_run):
                   if r["direction"] == f"en-{lang}" and r["metric"] == config["scaling"]["metric"]}
         assert [score for _, score in points] == [
             pytest.approx(scores[f"coit/{lang}/{s}"], abs=1e-3) for s in config["scales"]]
+    # The more distant language (by construction: xllm.demo.synthetic) gets the lower curve.
+    distance = {lang: LanguageSpec(code=lang, **config["demo"]["languages"][lang]).distance() for lang in fits}
+    near, far = min(fits, key=distance.get), max(fits, key=distance.get)
+    for (scale, s_near), (_, s_far) in zip(*(sorted((p["pairs"], p["score"]) for p in fits[l]["points"]) for l in (near, far))):
+        assert s_far < s_near, f"at {scale} pairs {far} ({s_far}) is not below {near} ({s_near})"
+    # ...because the base model learned to copy in pre-training (what translating builds on).
+    record = json.loads((cwd / "results/demo/base-model" / RECORD).read_text())
+    assert record["copies"] and record["rounds"][-1]["copy_nll"] <= record["threshold"]
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ from xllm import config as xllm_config
 from xllm import languages as xllm_languages
 from xllm.data.sources import load_sources
 from xllm.errors import UserError
+from xllm.prompts import TRANSLATION_INSTRUCTION, translation_instruction
 from xllm.mixture.recipes import load_recipes, parse_model_id
 from xllm.provenance import config_hash
 
@@ -285,6 +287,18 @@ def mixture_args(wildcards):
     if plan["allocation"]:
         args.append(f"--allocation {plan['allocation']} --alloc {plan['alloc']}")
     return " ".join(args)
+
+
+def demo_prompt_args():
+    """Every translation instruction the mixtures will hold, for the demo tokenizer to learn."""
+    templates = MIX.get("translation_templates") or [TRANSLATION_INSTRUCTION]
+    texts = [
+        translation_instruction(LANG_NAMES[src], LANG_NAMES[tgt], t)
+        for t in templates
+        for lang in LANGS
+        for src, tgt in (("en", lang), (lang, "en"))
+    ]
+    return " ".join(f"--prompt-text {shlex.quote(t)}" for t in texts)
 
 
 # ---------------------------------------------------------------- training

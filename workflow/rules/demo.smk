@@ -47,11 +47,12 @@ if DEMO:
         params:
             model=DEMO["model"],
             seed=config["seed"],
+            prompts=demo_prompt_args(),
         shell:
             "xllm demo-base --out {output:q} --hidden-size {params.model[hidden_size]} "
             "--layers {params.model[layers]} --heads {params.model[heads]} "
             "--max-length {params.model[max_length]} --seed {params.seed} "
-            "--vocab-size {params.model[vocab_size]} --texts {input:q} > {log:q} 2>&1"
+            "--vocab-size {params.model[vocab_size]} {params.prompts} --texts {input:q} > {log:q} 2>&1"
 
     rule make_demo_english:
         input:
@@ -78,6 +79,7 @@ if DEMO:
         input:
             base="results/demo/base-init",
             data="results/demo/english.jsonl",
+            probe="results/testsets/flores/dev/en.txt",
         output:
             directory("results/demo/base-model"),
         log:
@@ -86,7 +88,7 @@ if DEMO:
             "results/benchmarks/pretrain_demo_base.tsv"
         conda:
             "../../envs/train.yaml"
-        threads: 1
+        threads: 2  # the only job running then: both cores
         resources:
             mem_mb=3000,
             runtime=lambda wc, attempt: 30 * attempt,
@@ -95,8 +97,9 @@ if DEMO:
             seed=config["seed"],
             max_len=config["train"]["max_seq_length"],
         shell:
-            "xllm train --base {input.base:q} --data {input.data:q} --out {output:q} "
-            "--checkpoint-dir results/checkpoints/demo-base --epochs {params.train[epochs]} "
-            "--learning-rate {params.train[learning_rate]} --global-batch-size {params.train[batch_size]} "
-            "--per-device-batch-size {params.train[batch_size]} --max-seq-length {params.max_len} "
-            "--seed {params.seed} --precision fp32 --packing --threads {threads} > {log:q} 2>&1"
+            "xllm demo-pretrain --base {input.base:q} --data {input.data:q} --probe {input.probe:q} "
+            "--out {output:q} --work-dir results/checkpoints/demo-base --epochs {params.train[epochs]} "
+            "--round-epochs {params.train[round_epochs]} --max-rounds {params.train[max_rounds]} "
+            "--threshold {params.train[copy_nll]} --learning-rate {params.train[learning_rate]} "
+            "--batch-size {params.train[batch_size]} --max-seq-length {params.max_len} "
+            "--seed {params.seed} --threads {threads} > {log:q} 2>&1"

@@ -11,22 +11,35 @@ import random
 from .synthetic import ADJECTIVES, NOUNS, PREPOSITIONS, VERBS
 
 
+ZIPF_EXPONENT = 1.1
+
+
+def zipf_choice(rng: random.Random, words: list[str]) -> str:
+    """A word drawn with Zipfian frequencies (the i-th word ~ 1/i^s), as in natural text.
+
+    The long tail is what makes learning a lexicon a power law in the amount of data (rare words
+    need many sentences to be seen often enough); with uniform frequencies a small lexicon is
+    learned all at once and the demo's curves jump to 100 instead of following the law."""
+    weights = [1 / (i + 1) ** ZIPF_EXPONENT for i in range(len(words))]
+    return rng.choices(words, weights=weights)[0]
+
+
 def _np(rng: random.Random, with_adj: float = 0.6) -> list[str]:
     det = rng.choice(["the", "a"])
-    noun = rng.choice(NOUNS)
+    noun = zipf_choice(rng, NOUNS)
     if rng.random() < with_adj:
-        return [det, rng.choice(ADJECTIVES), noun]
+        return [det, zipf_choice(rng, ADJECTIVES), noun]
     return [det, noun]
 
 
 def sentence(rng: random.Random) -> dict:
     """One clause: subject, verb, object and an optional prepositional phrase."""
     subj, obj = _np(rng), _np(rng)
-    verb = rng.choice(VERBS)
+    verb = zipf_choice(rng, VERBS)
     tokens = subj + [verb] + obj
     pp = []
     if rng.random() < 0.5:
-        pp = [rng.choice(PREPOSITIONS)] + _np(rng, 0.3)
+        pp = [zipf_choice(rng, PREPOSITIONS)] + _np(rng, 0.3)
         tokens += pp
     tokens.append(".")
     return {"text": " ".join(tokens), "subject": " ".join(subj), "verb": verb, "object": " ".join(obj)}

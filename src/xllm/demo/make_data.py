@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..atomic import atomic_open, write_json
 from . import english
+from .pretrain import echo
 from .synthetic import LanguageSpec, SyntheticLanguage, spec_to_json
 
 
@@ -131,7 +132,7 @@ def corpus_texts(paths: list[str | Path]):
                 yield from (v for v in (item["instruction"], item["input"], item["output"]) if v)
 
 
-def english_text(paths: list[str | Path], out: str | Path, per_row: int = 6) -> int:
+def english_text(paths: list[str | Path], out: str | Path, per_row: int = 1) -> int:
     """The English side of the demo data as monolingual rows, to pre-train the base model on."""
     rows = []
     for path in paths:
@@ -145,9 +146,9 @@ def english_text(paths: list[str | Path], out: str | Path, per_row: int = 6) -> 
     unique = list(dict.fromkeys(rows))
     random.Random(0).shuffle(unique)
     # Each sentence echoed after the demo's prompt marker: a copy signal, so that pre-training
-    # starts to build the attention to earlier text that translating later needs.
-    unique = [text if "\n" in text else f"{text}\n>>> {text}" for text in unique]
-    # A few texts per row: fewer, fuller optimizer steps for the same tokens.
+    # builds the attention to earlier text that translating later needs (see pretrain.py).
+    unique = [text if "\n" in text else echo(text) for text in unique]
+    # One text per row by default: copying emerged in fewer steps than with 3 or 6 per row.
     docs = ["\n".join(unique[i : i + per_row]) for i in range(0, len(unique), per_row)]
     with atomic_open(out) as handle:
         for text in docs:
