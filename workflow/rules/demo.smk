@@ -79,7 +79,8 @@ if DEMO:
         input:
             base="results/demo/base-init",
             data="results/demo/english.jsonl",
-            probe="results/testsets/flores/dev/en.txt",
+            # held-out English (the demo's dev set as generated, so no later stage is an input)
+            probe=os.path.join(MIRROR, "flores101.dev.en.txt"),
         output:
             directory("results/demo/base-model"),
         log:
