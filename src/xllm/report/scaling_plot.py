@@ -161,12 +161,15 @@ def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | No
                 band_kinds.add(ci[2])
             ax.plot(grid_x, law(grid_x, fit.alpha, fit.beta, fit.gamma), ":", color="black", lw=1.6,
                     label=formula(fit))
-            ax.legend(loc="lower right")
+            ax.legend(loc="best", fontsize="small", framealpha=0.85)
         else:
             ax.text(0.5, 0.5, f"fit failed:\n{fit.reason}", transform=ax.transAxes, ha="center",
                     va="center", color="#B00020", wrap=True)
             if xs:
                 ax.legend(loc="lower right")
+        if ys and min(ys) >= 0:  # scores live in [0, 100]: the band's extrapolation below 0 is noise
+            low, high = ax.get_ylim()
+            ax.set_ylim(max(low, 0), min(high, 102))
         ax.set_title(lang_label(fit.lang, names))
         ax.set_xlabel("translation pairs X (log scale)")
         metric = fit.metric or "score"
