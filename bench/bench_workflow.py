@@ -95,9 +95,10 @@ def fits(results: Path) -> None:
 
     for path in sorted((results / "scaling").glob("*.json")):
         fit = json.loads(path.read_text())
-        points = " / ".join(f"{p['score']:.1f}" for p in sorted(fit["points"], key=lambda p: p["pairs"]))
-        print(f"{path.stem}: {fit.get('metric', '')} at {[int(p['pairs']) for p in sorted(fit['points'], key=lambda p: p['pairs'])]} "
-              f"pairs: {points}; beta {fit['beta']:.3f}, gamma {fit['gamma']:.4f}, R2 {fit['r2']:.3f}")
+        points = sorted(fit["points"], key=lambda p: p["pairs"])
+        scores = " / ".join(f"{p['score']:.1f}" for p in points)
+        print(f"{path.stem}: {fit.get('metric', '')} at {[int(p['pairs']) for p in points]} "
+              f"pairs: {scores}; beta {fit['beta']:.3f}, gamma {fit['gamma']:.4f}, R2 {fit['r2']:.3f}")
 
 
 if __name__ == "__main__":

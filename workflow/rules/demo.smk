@@ -2,6 +2,12 @@
 # rules) and a tiny byte-level Llama pre-trained briefly on the English side.
 
 if DEMO:
+    # The downloaded corpora the demo tokenizer and the English pre-training text come from.
+    DEMO_CORPORA = [
+        f"results/downloads/{f}"
+        for f, s in SOURCES.items()
+        if s.corpus in ("wikimatrix", "alpaca")
+    ]
 
     rule make_demo_data:
         output:
@@ -28,11 +34,7 @@ if DEMO:
 
     rule make_demo_base:
         input:
-            [
-                f"results/downloads/{f}"
-                for f, s in SOURCES.items()
-                if s.corpus in ("wikimatrix", "alpaca")
-            ],
+            DEMO_CORPORA,
         output:
             directory("results/demo/base-init"),
         log:
@@ -56,11 +58,7 @@ if DEMO:
 
     rule make_demo_english:
         input:
-            [
-                f"results/downloads/{f}"
-                for f, s in SOURCES.items()
-                if s.corpus in ("wikimatrix", "alpaca")
-            ],
+            DEMO_CORPORA,
         output:
             "results/demo/english.jsonl",
         log:

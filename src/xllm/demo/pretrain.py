@@ -62,12 +62,12 @@ def pretrain_until_copying(cfg, probe: list[str], first_epochs: float, round_epo
     work_dir = Path(work_dir)
     base, rounds = cfg.base, []
     for n in range(1, max_rounds + 1):
-        out = work_dir / f"round-{n}"
+        out, epochs = work_dir / f"round-{n}", first_epochs if n == 1 else round_epochs
         if not (out / "config.json").exists():
             train(replace(cfg, base=str(base), out=str(out), checkpoint_dir=str(work_dir / f"checkpoints-{n}"),
-                          epochs=first_epochs if n == 1 else round_epochs, seed=cfg.seed + n - 1))
+                          epochs=epochs, seed=cfg.seed + n - 1))
         nll = copy_nll(out, probe)
-        rounds.append({"round": n, "epochs": first_epochs if n == 1 else round_epochs, "copy_nll": round(nll, 4)})
+        rounds.append({"round": n, "epochs": epochs, "copy_nll": round(nll, 4)})
         print(f"round {n}: copy NLL {nll:.3f} nats/token on {len(probe)} held-out sentences "
               f"(target {threshold})", flush=True)
         base = out
