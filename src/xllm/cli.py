@@ -3,13 +3,15 @@
 A stage exposes ``xllm.<stage>.cli.register(subparsers)``; each subcommand sets ``func`` to a
 function taking the parsed args. Stage CLIs import heavy libraries (torch, transformers) inside
 their functions, so ``xllm --help`` stays fast. A ``UserError`` becomes one line on stderr and
-exit status 2, never a traceback.
+exit status 2, never a traceback. With ``XLLM_PRELOAD=1`` the command runs in a process forked
+from one that has torch imported already (``xllm.preload``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import UserError
@@ -33,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and os.environ.get("XLLM_PRELOAD") == "1":
+        from . import preload
+
+        if preload.enabled():
+            code = preload.run(sys.argv)
+            if code is not None:
+                return code
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
