@@ -2,16 +2,21 @@
 Snakemake's benchmark files, and `snakemake -n all` on the paper's config (<= 10 s).
 
     .venv/bin/python bench/bench_workflow.py [--config config.demo.yaml] [--skip-demo]
+                                             [--without-preload]
 
 Runs in a fresh copy of the workflow (nothing of results/ is reused). Beside each absolute time it
 prints the same machine's `snakemake --version` start-up time, measured in the same run, so a
-reader can tell a slow machine from a slow workflow.
+reader can tell a slow machine from a slow workflow. With ``--without-preload`` the demo runs a
+second time, in another fresh copy, with ``preload_imports=false`` (every job imports torch
+itself), and the ratio of the two wall times is printed. The preload servers of each run live in
+a temporary folder of the run's own, so their logs count that run's server starts and commands.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import shutil
 import subprocess
 import sys
@@ -28,9 +33,9 @@ MODEL_RULES = {"train_model", "generate_model", "measure_similarity", "analyze_a
 IMPORTS = "import torch, transformers; from transformers import AutoModelForCausalLM, AutoTokenizer"
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
     start = time.perf_counter()
-    run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if run.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{run.stderr[-3000:]}")
     return time.perf_counter() - start
@@ -63,9 +68,12 @@ def main() -> None:
     parser.add_argument("--config", default="config.demo.yaml")
     parser.add_argument("--cores", default="2")
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--without-preload", action="store_true",
+                        help="also run the demo with preload_imports=false and print the ratio")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cwd = Path(tmp)
+        cwd = Path(tmp) / "plan"
+        cwd.mkdir()
         copy_workflow(cwd, args.config)
         startup = min(timed([SNAKEMAKE, "--version"], cwd) for _ in range(3))
         plan = min(timed([SNAKEMAKE, "-n", "all", "--configfile", "config.yaml", "--quiet"], cwd) for _ in range(3))
@@ -73,20 +81,44 @@ def main() -> None:
               f"snakemake --version: {startup:.1f} s; ratio {plan / startup:.1f}x")
         if args.skip_demo:
             return
-        wall = timed([SNAKEMAKE, "--cores", args.cores, "--configfile", Path(args.config).name], cwd)
-        print(f"demo ({args.config}, {args.cores} cores): {wall:.0f} s wall (target <= 300 s)")
-        print(f"{'rule':24} {'jobs':>5} {'wall s':>9} {'cpu s':>9}")
-        stages = stage_times(cwd / "results")
-        for rule, (jobs, seconds, cpu) in sorted(stages.items(), key=lambda kv: -kv[1][1]):
-            print(f"{rule:24} {jobs:5d} {seconds:9.1f} {cpu:9.1f}")
-        print(f"{'sum of jobs':24} {sum(v[0] for v in stages.values()):5d} "
-              f"{sum(v[1] for v in stages.values()):9.1f} {sum(v[2] for v in stages.values()):9.1f}")
-        imports = min(timed([sys.executable, "-c", IMPORTS], cwd) for _ in range(3))
-        jobs = sum(stages[r][0] for r in MODEL_RULES if r in stages)
+        wall = demo(Path(tmp) / "demo", args, preload=True)
+        if args.without_preload:
+            plain = demo(Path(tmp) / "demo-without-preload", args, preload=False)
+            print(f"demo without / with preloaded imports: {plain:.0f} s / {wall:.0f} s = {plain / wall:.2f}x")
+
+
+def demo(folder: Path, args, preload: bool) -> float:
+    """Run the demo in a fresh copy; print its wall time, stage times, start-up cost and fits."""
+    cwd, private_tmp = folder / "workflow", folder / "tmp"
+    cwd.mkdir(parents=True)
+    private_tmp.mkdir()
+    copy_workflow(cwd, args.config)
+    env = {**os.environ, "TMPDIR": str(private_tmp)}
+    (cwd / "preload.yaml").write_text(f"preload_imports: {str(preload).lower()}\n")  # --config passes strings
+    cmd = [SNAKEMAKE, "--cores", args.cores, "--configfile", Path(args.config).name, "preload.yaml"]
+    wall = timed(cmd, cwd, env)
+    print(f"demo ({args.config}, {args.cores} cores, preload_imports={preload}): {wall:.0f} s wall "
+          f"(target <= 300 s)")
+    print(f"{'rule':24} {'jobs':>5} {'wall s':>9} {'cpu s':>9}")
+    stages = stage_times(cwd / "results")
+    for rule, (jobs, seconds, cpu) in sorted(stages.items(), key=lambda kv: -kv[1][1]):
+        print(f"{rule:24} {jobs:5d} {seconds:9.1f} {cpu:9.1f}")
+    print(f"{'sum of jobs':24} {sum(v[0] for v in stages.values()):5d} "
+          f"{sum(v[1] for v in stages.values()):9.1f} {sum(v[2] for v in stages.values()):9.1f}")
+    imports = min(timed([sys.executable, "-c", IMPORTS], cwd) for _ in range(3))
+    jobs = sum(stages[r][0] for r in MODEL_RULES if r in stages)
+    if preload:
+        logs = "".join(p.read_text() for p in private_tmp.glob("xllm-preload-*/*.log"))
+        starts, commands = logs.count(" ready: "), logs.count(" runs: ")
+        print(f"start-up: {starts} preload servers x {imports:.1f} s of imports for {commands} commands "
+              f"({jobs} of them load a model); the cpu column counts only the callers, the work is "
+              f"done by processes forked from the servers")
+    else:
         total = sum(v[1] for v in stages.values())
         print(f"start-up: {jobs} model jobs x {imports:.1f} s of imports = {jobs * imports:.0f} s, "
               f"{jobs * imports / total:.0%} of the jobs' summed wall time")
-        fits(cwd / "results")
+    fits(cwd / "results")
+    return wall
 
 
 def fits(results: Path) -> None:

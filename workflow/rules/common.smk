@@ -31,9 +31,10 @@ except UserError as err:
 validate(config, SCHEMA)
 
 CONFIG_HASH = config_hash(config)
+PRELOAD = "export XLLM_PRELOAD=1; " if config.get("preload_imports") else ""
 shell.prefix(
-    f"set -euo pipefail; export XLLM_CONFIG_HASH={CONFIG_HASH}; "
-)  # stamped into provenance
+    f"set -euo pipefail; export XLLM_CONFIG_HASH={CONFIG_HASH}; {PRELOAD}"
+)  # the hash is stamped into provenance; XLLM_PRELOAD: see xllm.preload
 LANGS = list(config["languages"])
 LANG_TABLE = xllm_languages.registry(config.get("custom_languages"))
 LANG_NAMES = {code: LANG_TABLE[code].name for code in ["en"] + LANGS}
