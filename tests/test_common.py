@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from xllm import languages
-from xllm.atomic import atomic_dir, atomic_open, read_jsonl, write_jsonl
+from xllm.atomic import atomic_dir, atomic_open, read_json, read_jsonl, write_jsonl
 from xllm.errors import UserError
 from xllm.provenance import config_hash, provenance
 
@@ -36,6 +36,20 @@ def test_jsonl_round_trip_keeps_unicode(tmp_path):
     rows = [{"id": 1, "text": "保加利亚"}, {"id": 2, "text": "مرحبا"}]
     assert write_jsonl(tmp_path / "x.jsonl", rows) == 2
     assert read_jsonl(tmp_path / "x.jsonl") == rows
+
+
+@pytest.mark.parametrize("text, expected, message", [
+    ('{"a": 1}', list, "items.json: expected a JSON list (plan items)"),
+    ("[1, 2]", dict, "items.json: expected a JSON object (plan items)"),
+    ("[1, 2", list, "items.json: not JSON ("),
+])
+def test_read_json_names_the_file_and_what_is_wrong_in_one_line(tmp_path, text, expected, message):
+    (tmp_path / "items.json").write_text(text)
+    with pytest.raises(UserError) as err:
+        read_json(tmp_path / "items.json", "plan items", expected)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    (tmp_path / "items.json").write_text('[{"id": 1}]')
+    assert read_json(tmp_path / "items.json", "plan items", list) == [{"id": 1}]
 
 
 def test_config_hash_ignores_key_order():

@@ -291,7 +291,7 @@ def test_killed_run_resumes_to_the_same_outputs(model_dir, tmp_path):
     ('[{"task": "wmt", "direction": "en-x"}]', "unknown task 'wmt'"),
     ('[{"task": "xquad", "direction": "ar", "lang": "ar"}]', "missing testset"),
     ('[{"task": "xquad", "direction": "../ar", "lang": "ar"}]', "direction '../ar' is not a plain name"),
-    ('{"task": "xquad"}', "expected a list of plan items"),
+    ('{"task": "xquad"}', "expected a JSON list (plan items)"),
 ])
 def test_bad_plans_are_one_line_errors(model_dir, tmp_path, capsys, plan, message):
     (tmp_path / "plan.json").write_text(plan)

@@ -223,7 +223,7 @@ def test_plot_scaling_missing_or_broken_file(tmp_path, capsys):
     assert_one_line_error(code, err, "nope.json", "no such file")
     (tmp_path / "bad.json").write_text("{not json")
     code, _, err = run_cli(["plot-scaling", "--fits", str(tmp_path / "bad.json"), "--out", str(out)], capsys)
-    assert_one_line_error(code, err, "bad.json", "not valid JSON")
+    assert_one_line_error(code, err, "bad.json", "not JSON")
     assert not out.exists() and list(tmp_path.glob(".scaling*")) == []
 
 

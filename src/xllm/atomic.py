@@ -1,4 +1,4 @@
-"""Atomic writes: a killed job never leaves a file or directory that looks complete.
+"""Atomic writes (a killed job never leaves a file or directory that looks complete), and reads.
 
 Everything is written next to its destination under a temporary name and renamed into place
 (rename is atomic within one filesystem).
@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator
+
+from .errors import UserError
 
 
 def _umask() -> int:
@@ -72,6 +74,21 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> int:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     return n
+
+
+def read_json(path: str | os.PathLike, what: str = "", expected: type = dict):
+    """A JSON file holding an ``expected`` (dict or list), or a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, expected):
+        kind = "object" if expected is dict else "list"
+        raise UserError(f"{path}: expected a JSON {kind}" + (f" ({what})" if what else ""))
+    return data
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..atomic import atomic_dir, read_jsonl, write_json, write_jsonl
+from ..atomic import atomic_dir, read_json, read_jsonl, write_json, write_jsonl
 from ..errors import UserError
 from ..languages import get as get_language
 from ..prompts import format_prompt, prompt_style
@@ -32,11 +32,8 @@ SUMMARY = "generation.json"
 
 
 def load_plan(path: str | Path) -> list[dict]:
-    try:
-        plan = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(plan, list) or not all(isinstance(item, dict) for item in plan):
+    plan = read_json(path, "plan items", list)
+    if not all(isinstance(item, dict) for item in plan):
         raise UserError(f"{path}: expected a list of plan items (objects)")
     for index, item in enumerate(plan):
         for key in ("task", "direction"):

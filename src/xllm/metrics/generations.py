@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import read_jsonl
+from ..atomic import read_json, read_jsonl
 from ..errors import UserError
 
 
@@ -30,12 +30,7 @@ class ItemGenerations:
 
 
 def load_plan(path: str | Path) -> list[dict]:
-    try:
-        plan = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not JSON ({err})") from None
-    if not isinstance(plan, list):
-        raise UserError(f"{path}: a plan is a JSON list of items")
+    plan = read_json(path, "plan items", list)
     for i, item in enumerate(plan):
         if not isinstance(item, dict) or not {"task", "direction", "lang"} <= item.keys():
             raise UserError(f"{path}: item {i} needs task, direction and lang")

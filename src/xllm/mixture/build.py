@@ -13,7 +13,7 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from ..atomic import atomic_open, write_json
+from ..atomic import atomic_open, read_json, write_json
 from ..errors import UserError
 from ..prompts import TRANSLATION_INSTRUCTION
 from ..provenance import provenance
@@ -21,10 +21,7 @@ from .recipes import Recipe
 
 
 def _read_alpaca(path: Path) -> list[dict]:
-    items = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(items, list):
-        raise UserError(f"{path}: expected a JSON list of Alpaca items")
-    return items
+    return read_json(path, "Alpaca items", list)
 
 
 def _read_pairs(path: Path, limit: int | None) -> list[dict]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..errors import UserError
 from .figure import COLORS, LANG_CYCLE, MODEL_CYCLE, pyplot, save_png
-from .inputs import lang_label, ordered_langs, read_json
+from ..atomic import read_json
+from .inputs import lang_label, ordered_langs
 
 LINESTYLES = ["-", "--", "-.", ":"]
 COSINE_KEYS = ("cosine", "mean_cosine", "mean", "value")

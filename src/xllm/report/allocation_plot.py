@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..errors import UserError
 from .figure import COLORS, pyplot, save_png
-from .inputs import eval_lang, direction_kind, lang_label, number, ordered_langs, read_json, read_scores
+from ..atomic import read_json
+from .inputs import eval_lang, direction_kind, lang_label, number, ordered_langs, read_scores
 
 ALLOCS = ("uniform", "optimized")
 METRIC_PREFERENCE = ("comet", "chrf", "bleu", "spbleu", "bleurt")

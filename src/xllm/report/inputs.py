@@ -8,7 +8,6 @@ rather than deep inside matplotlib.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
@@ -49,19 +48,6 @@ def read_scores(path: str | Path) -> list[dict]:
                 continue  # a metric that could not be computed; nothing to draw
             rows.append(row)
     return rows
-
-
-def read_json(path: str | Path, what: str) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object ({what})")
-    return data
 
 
 def number(data: dict, key: str, path, where: str = "") -> float:

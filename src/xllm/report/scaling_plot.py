@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..errors import UserError
 from .figure import COLORS, grid, pyplot, save_png
-from .inputs import lang_label, number, read_json
+from ..atomic import read_json
+from .inputs import lang_label, number
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def _num(value, fmt: str) -> str:
 
 def fits_table(fit_paths: list[str], names: dict[str, str], langs: list[str] | None = None) -> list[str]:
     """The estimated laws (the paper lists them in its Figure 3): one row per language."""
-    from .inputs import read_json
+    from ..atomic import read_json
     from .scaling_plot import load_fit
 
     order = {lang: i for i, lang in enumerate(langs or [])}

@@ -10,12 +10,12 @@ Chinese-like scripts need about a third of English's characters).
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from collections import Counter
 from pathlib import Path
 
+from ..atomic import read_json
 from ..errors import UserError
 from .alpaca import FIELDS
 from .protect import PROTECTED
@@ -41,13 +41,7 @@ def merge_shards(paths: list[str | Path]) -> list[dict]:
     merged, seen = [], {}
     for path in paths:
         path = Path(path)
-        try:
-            items = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise UserError(f"{path}: not JSON ({err.msg})") from err
-        if not isinstance(items, list):
-            raise UserError(f"{path}: expected a JSON list of items")
-        for item in items:
+        for item in read_json(path, "translated Alpaca items", list):
             key = str(item.get("id"))
             if key in seen:
                 raise UserError(f"{path}: id {key} is also in {seen[key]}")
