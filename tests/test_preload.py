@@ -30,7 +30,7 @@ def env():
     environ.pop("SLURM_JOB_ID", None)
     yield environ
     for sock in Path(tmp).glob("xllm-preload-*/*.sock"):
-        wait_for(lambda: not sock.exists())  # servers exit once idle
+        wait_for(lambda: not sock.exists(), timeout=30)  # servers exit once idle
     shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -52,6 +52,7 @@ def server_log(env) -> str:
 
 
 def test_output_and_exit_status_are_those_of_a_direct_run(env):
+    env = {**env, "XLLM_PRELOAD_IDLE": "15"}  # the direct runs between must not outlast the server
     direct = {**env, "XLLM_PRELOAD": "0"}
     for args in (["--help"], ["no-such-command"], ["fit", "--points", "missing.csv", "--gamma", "0.5", "--out", "x"]):
         served, plain = xllm(args, env), xllm(args, direct)
