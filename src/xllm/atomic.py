@@ -17,7 +17,8 @@ from typing import IO, Iterable, Iterator
 from .errors import UserError
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (reading it means setting it; it is put back at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -31,7 +32,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
     if "b" in mode:
         encoding = None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results should be readable like any file
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results should be readable like any file
     try:
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
@@ -50,7 +51,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
+    os.chmod(tmp, 0o777 & ~current_umask())
     try:
         yield tmp
         if path.exists():

@@ -35,6 +35,8 @@ import time
 import traceback
 from pathlib import Path
 
+from .atomic import current_umask
+
 MODULES = (
     "torch",
     "transformers",
@@ -93,7 +95,7 @@ def run(argv: list[str]) -> int | None:
         return None
     with sock:
         request = json.dumps(
-            {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ), "umask": _umask()}
+            {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ), "umask": current_umask()}
         ).encode()
         try:
             socket.send_fds(sock, [_LEN.pack(len(request))], [0, 1, 2])
@@ -123,12 +125,6 @@ def run(argv: list[str]) -> int | None:
         return 128 + received[-1]
     print(f"xllm: the command's process (pid {pid}) died without an exit status", file=sys.stderr)
     return 1
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _connect(path: Path) -> socket.socket:
