@@ -123,6 +123,21 @@ def test_launch_train_dry_run_and_errors(capsys, monkeypatch):
     assert "SLURM_JOB_ID" in capsys.readouterr().err
 
 
+def test_launch_train_takes_the_workflows_runtime_settings_from_the_environment(capsys, monkeypatch, tmp_path):
+    """The workflow passes nodes, GPUs, the accelerate config and checkpointing through
+    $XLLM_TRAIN_LAUNCH, so changing them reruns no training; flags still win."""
+    accelerate = tmp_path / "fsdp.yaml"
+    accelerate.write_text("distributed_type: FSDP\n")
+    monkeypatch.setenv("XLLM_TRAIN_LAUNCH", json.dumps(
+        {"nodes": 1, "gpus_per_node": 8, "accelerate_config": str(accelerate), "checkpoint_every": 50}))
+    assert main(["launch-train", "--dry-run", "--", "--base", "b"]) == 0
+    cmd = capsys.readouterr().out.split()
+    assert cmd[:4] == ["accelerate", "launch", "--config_file", str(accelerate)]
+    assert cmd[cmd.index("--num_processes") + 1] == "8" and cmd[-4:] == ["--base", "b", "--checkpoint-every", "50"]
+    assert main(["launch-train", "--gpus-per-node", "0", "--dry-run", "--", "--base", "b"]) == 0
+    assert capsys.readouterr().out.strip() == "xllm train --base b --checkpoint-every 50"
+
+
 @pytest.mark.slow
 def test_fsdp_on_two_cpu_processes_matches_one_process(base, data, tmp_path, repo):
     one = train(_cfg(base, data, tmp_path, "one", checkpoint_every=0, metrics_file=str(tmp_path / "one.jsonl")))

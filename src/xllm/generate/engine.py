@@ -17,22 +17,28 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Sequence
 
+from ..args import setting
+
 BACKENDS = ("auto", "loop", "static", "hf-static", "hf")
 
 
 @dataclass(frozen=True)
 class Settings:
-    batch_size: int = 32
-    max_new_tokens: int = 256
-    num_beams: int = 1
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int = 0
-    backend: str = "auto"
-    bucket: int = 64  # static backends: prompts padded to a multiple of this many tokens
-    compile: str = "auto"  # static: torch.compile mode or backend:NAME; auto = reduce-overhead on CUDA, none on CPU
-    ignore_eos: bool = False  # benchmarks: always generate max_new_tokens
+    """Decoding settings, declared once: ``xllm generate`` flags and the config's ``generate`` section."""
+
+    batch_size: int = setting(32, help="prompts per batch (length-sorted, left-padded)")
+    max_new_tokens: int = setting(256)
+    num_beams: int = setting(1)
+    do_sample: bool = setting(False, help="sample instead of greedy decoding")
+    temperature: float = setting(1.0, help="with --do-sample")
+    top_p: float = setting(1.0, help="with --do-sample")
+    seed: int = setting(0, help="seeds sampling")
+    backend: str = setting("auto", choices=BACKENDS, help="auto | loop (lean greedy) | static (one shape, "
+                           "compiled step: GPU) | hf-static | hf (model.generate)")
+    bucket: int = setting(64, help="static backends: pad prompts to a multiple of this many tokens")
+    compile: str = setting("auto", runtime=True, help="static backend: torch.compile mode, none, or backend:NAME "
+                           "(auto: reduce-overhead on CUDA, none on CPU)")
+    ignore_eos: bool = setting(False, help="benchmarks: always generate max_new_tokens")
 
     def to_dict(self) -> dict:
         return asdict(self)

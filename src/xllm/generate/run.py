@@ -16,8 +16,10 @@ import re
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..args import setting
 from ..atomic import atomic_dir, read_json, read_jsonl, write_json, write_jsonl
 from ..errors import UserError
 from ..languages import get as get_language
@@ -97,6 +99,17 @@ def _lang_namer(names: dict[str, str]):
     def name(code: str) -> str:
         return names.get(code) or get_language(code).name
     return name
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Settings of a generation job beyond decoding (``Settings``)."""
+
+    limit: int | None = setting(None, help="only the first N examples of each item")
+    threads: int | None = setting(None, help="CPU threads (default: 1 for small models)")
+    lang_names: dict = setting(default_factory=dict, help="language code -> name used in prompts")
+    device: str = setting("auto", runtime=True, help="auto (cuda if available), cpu, cuda, cuda:1, ...")
+    quiet: bool = setting(False, runtime=True, help="no progress bar")
 
 
 def run_plan(model_dir: str, plan_path: str, out_dir: str, staging: str, settings: Settings,

@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..args import setting
 from ..atomic import atomic_dir, write_json
 from ..errors import UserError
 from ..prompts import STYLE_FILE, prompt_style
@@ -30,32 +31,35 @@ MANIFEST = "train_manifest.json"
 
 @dataclass
 class TrainConfig:
-    base: str
-    data: str
-    out: str
-    checkpoint_dir: str
-    epochs: float = 3
-    learning_rate: float = 2e-5
-    global_batch_size: int = 128
-    per_device_batch_size: int = 4
-    max_seq_length: int = 512
-    seed: int = 0
-    precision: str = "fp32"
-    packing: bool = False
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    checkpoint_every: int = 0
-    keep_checkpoints: int = 2
-    clean_checkpoints: bool = False
-    gradient_checkpointing: bool = False
-    metrics_file: str | None = None
-    max_steps: int | None = None
-    log_with: str = "none"
-    log_every: int = 10
-    threads: int | None = None
-    compile: bool = False
+    """Every setting of a training job, declared once: the CLI and the config's ``train`` section fill it."""
+
+    base: str = setting(help="model directory to fine-tune (safetensors + tokenizer)")
+    data: str = setting(help="mixture JSONL: {instruction,input,output} or {text} rows")
+    out: str = setting(help="final model directory (written atomically at the end)")
+    checkpoint_dir: str = setting(help="step-N checkpoints; a restart resumes from the latest")
+    epochs: float = setting(3)
+    learning_rate: float = setting(2e-5)
+    global_batch_size: int = setting(128)
+    per_device_batch_size: int = setting(4)
+    max_seq_length: int = setting(512)
+    seed: int = setting(0)
+    precision: str = setting("fp32", choices=("fp32", "bf16"))
+    packing: bool = setting(False, help="flatten each micro-batch into one row (no padding)")
+    lr_scheduler: str = setting("cosine", choices=("cosine", "linear", "constant_with_warmup"))
+    warmup_ratio: float = setting(0.03)
+    weight_decay: float = setting(0.0)
+    max_grad_norm: float = setting(1.0)
+    checkpoint_every: int = setting(0, runtime=True, help="steps between checkpoints (0: none)")
+    keep_checkpoints: int = setting(2, runtime=True, help="newest checkpoints kept during training")
+    clean_checkpoints: bool = setting(False, runtime=True, help="delete the checkpoints once the model is written")
+    gradient_checkpointing: bool = setting(False, runtime=True, help="recompute activations (memory for time)")
+    metrics_file: str | None = setting(None, runtime=True, help="JSONL of loss, lr, grad norm, tokens/s per step")
+    max_steps: int | None = setting(None, help="stop after this many optimizer steps")
+    log_with: str = setting("none", runtime=True, choices=("none", "tensorboard", "wandb"))
+    log_every: int = setting(10, runtime=True)
+    # CPU results depend on the thread count (reductions split differently), so it is an output setting.
+    threads: int | None = setting(None, help="CPU threads (default: all this process may use)")
+    compile: bool = setting(False, runtime=True, help="torch.compile the model (GPU)")
 
 
 def _check(cfg: TrainConfig) -> None:
