@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from xllm.cli import main
-from xllm.metrics import qa, registry
+from xllm.metrics import qa, registry, segments
 from xllm.metrics.bootstrap import confidence_interval, paired_bootstrap, resample_counts
 from xllm.metrics.compare import compare_generations
 from xllm.metrics.scored import segment_mean
@@ -273,8 +273,7 @@ def test_score_generations_writes_the_long_table_with_provenance(scoring_inputs,
     root, plan, gen_a, _ = scoring_inputs
     out = root / "scores" / "coit" / "de" / "100.csv"
     args = ["score-generations", "--generations-dir", str(gen_a), "--plan", str(plan), "--model", "coit/de/100",
-            "--mt-metrics", "bleu,chrf", "--qa-metrics", "em,f1,contains", "--bootstrap", "100", "--seed", "7",
-            "--out", str(out)]
+            "--mt-metrics", "bleu,chrf", "--qa-metrics", "em,f1,contains", "--out", str(out)]
     assert main(args) == 0
     header, rows = _read_csv(out)
     assert tuple(header) == COLUMNS
@@ -286,16 +285,29 @@ def test_score_generations_writes_the_long_table_with_provenance(scoring_inputs,
     assert float(by_metric[("xquad", "contains")]["value"]) == pytest.approx(200 / 3, abs=1e-3)
     chrf = by_metric[("flores", "chrf")]
     assert float(chrf["value"]) == pytest.approx(registry.compute("chrf", HYPS_BAD, REFS).score, abs=1e-4)
-    assert float(chrf["ci_low"]) <= float(chrf["value"]) <= float(chrf["ci_high"])
+    assert chrf["ci_low"] == chrf["ci_high"] == ""  # intervals are gathering's (its --bootstrap)
     assert chrf["signature"].startswith("nrefs:1|case:mixed|eff:yes|nc:6")
     sidecar = json.loads(Path(f"{out}.json").read_text())
-    assert sidecar["provenance"]["seed"] == 7 and "git_commit" in sidecar["provenance"]
+    assert "git_commit" in sidecar["provenance"]
     assert chrf["signature"] in sidecar["provenance"]["signatures"]
-    assert [p.name for p in out.parent.iterdir()] == ["100.csv", "100.csv.json"] or \
-        sorted(p.name for p in out.parent.iterdir()) == ["100.csv", "100.csv.json"]  # no temp files left
+    assert sorted(p.name for p in out.parent.iterdir()) == ["100.csv", "100.csv.json", "100.segments.npz"]
     first = out.read_text()
     assert main(args) == 0
-    assert out.read_text() == first  # same seed, same table
+    assert out.read_text() == first
+
+    # The stored segment statistics give back each corpus score, and gathering bootstraps them.
+    stats = segments.load(segments.segments_path(out))
+    for (task, metric), row in by_metric.items():
+        scored = stats[(task, row["direction"], metric)]
+        assert scored.score == pytest.approx(float(row["value"]), abs=1e-3)
+    gathered = root / "all.csv"
+    assert main(["gather-scores", "--inputs", str(out), "--bootstrap", "100", "--seed", "7",
+                 "--out", str(gathered)]) == 0
+    chrf_all = next(r for r in _read_csv(gathered)[1] if r["metric"] == "chrf")
+    low, high = confidence_interval(registry.compute("chrf", HYPS_BAD, REFS), 100, 7)
+    assert (float(chrf_all["ci_low"]), float(chrf_all["ci_high"])) == (pytest.approx(low, abs=1e-4),
+                                                                       pytest.approx(high, abs=1e-4))
+    assert json.loads(Path(f"{gathered}.json").read_text())["bootstrap"] == 100
 
 
 def test_score_generations_errors_are_one_line(scoring_inputs, capsys):
@@ -318,10 +330,10 @@ def test_gather_scores_concatenates_sorts_and_checks(scoring_inputs, capsys):
     for model, gen in (("muit/800", gen_b), ("alpaca-en", gen_a)):
         out = root / f"{model.replace('/', '_')}.csv"
         assert main(["score-generations", "--generations-dir", str(gen), "--plan", str(plan), "--model", model,
-                     "--bootstrap", "0", "--out", str(out)]) == 0
+                     "--out", str(out)]) == 0
         outs.append(str(out))
     total = root / "scores.csv"
-    assert main(["gather-scores", "--inputs", *outs, "--out", str(total)]) == 0
+    assert main(["gather-scores", "--inputs", *outs, "--bootstrap", "0", "--out", str(total)]) == 0
     header, rows = _read_csv(total)
     assert tuple(header) == COLUMNS and len(rows) == 10
     assert [r["model"] for r in rows] == ["alpaca-en"] * 5 + ["muit/800"] * 5

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..args import add_settings_arguments, settings_from_args
 from ..errors import UserError
 
 MT_CHOICES = ("bleu", "spbleu", "chrf", "chrf++", "comet", "bleurt")
@@ -69,15 +70,18 @@ def score_qa(args) -> int:
 
 
 def score_generations(args) -> int:
-    from .score import run
+    from .registry import MetricOptions
+    from .score import ScoreConfig, run
 
-    return run(args)
+    config, options = settings_from_args(args, ScoreConfig, MetricOptions)
+    run(args.generations_dir, args.plan, args.model, args.out, config, options)
+    return 0
 
 
 def gather_scores(args) -> int:
     from .score import gather
 
-    n = gather(args.inputs, args.out)
+    n = gather(args.inputs, args.out, n_boot=args.bootstrap, seed=args.seed)
     print(f"wrote {n} scores to {args.out}")
     return 0
 
@@ -200,6 +204,9 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
+    from .registry import MetricOptions
+    from .score import ScoreConfig
+
     p = sub.add_parser("score-mt", help="score a translation file; prints {metric, score, n, signature}")
     p.add_argument("--hyp", required=True)
     p.add_argument("--ref", required=True)
@@ -222,16 +229,14 @@ def register(sub) -> None:
     p.add_argument("--generations-dir", required=True)
     p.add_argument("--plan", required=True)
     p.add_argument("--model", required=True, help="model id, e.g. coit/ar/10000")
-    p.add_argument("--mt-metrics", default="bleu,chrf")
-    p.add_argument("--qa-metrics", default="em,f1,contains")
-    _model_flags(p)
-    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the confidence interval (0: none)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True)
+    add_settings_arguments(p, ScoreConfig, MetricOptions)
+    p.add_argument("--out", required=True, help="score table; its segment statistics and sidecar go beside it")
     p.set_defaults(func=score_generations)
 
-    p = sub.add_parser("gather-scores", help="concatenate per-model score tables")
+    p = sub.add_parser("gather-scores", help="concatenate per-model score tables, with bootstrap intervals")
     p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for the confidence interval (0: none)")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.set_defaults(func=gather_scores)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..args import setting
 from ..errors import UserError
 from . import qa
 from .scored import Scored, segment_mean
@@ -16,12 +17,15 @@ from .scored import Scored, segment_mean
 
 @dataclass(frozen=True)
 class MetricOptions:
-    spm_model: str | None = None
-    comet_model: str | None = None
-    comet_encoder: str | None = None
-    bleurt_model: str | None = None
-    batch_size: int = 64
-    device: str = "auto"
+    """Where the metrics' models are; batch size and device change how scoring runs, not its result."""
+
+    spm_model: str | None = setting(None, help="flores101 SentencePiece model file (spbleu)")
+    comet_model: str | None = setting(None, help="local COMET checkpoint directory (checkpoints/model.ckpt + "
+                                      "hparams.yaml)")
+    comet_encoder: str | None = setting(None, help="local directory of COMET's encoder tokenizer/config")
+    bleurt_model: str | None = setting(None, help="local BLEURT (bleurt-pytorch) model directory")
+    batch_size: int = setting(64, runtime=True)
+    device: str = setting("auto", runtime=True, help="auto, cpu or cuda[:N] (COMET, BLEURT)")
 
 
 @dataclass(frozen=True)
@@ -87,19 +91,37 @@ METRICS: dict[str, Metric] = {
 }
 
 
+def reducer(name: str, lang: str = ""):
+    """The function from summed per-segment statistics to corpus scores, for stored statistics."""
+    from .sacre import SACRE_METRICS, sacre_reducer
+    from .scored import mean_reducer
+
+    if name in SACRE_METRICS:
+        return sacre_reducer(name, lang)
+    return mean_reducer(100.0)  # comet, bleurt, the QA metrics and the judge: mean of segment values, x100
+
+
 def get(name: str) -> Metric:
     if name not in METRICS:
         raise UserError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
     return METRICS[name]
 
 
-def parse_list(text: str | None, kind: str) -> list[str]:
-    """``bleu,chrf`` -> checked names of metrics of ``kind``."""
-    names = [n.strip() for n in (text or "").split(",") if n.strip()]
-    for name in names:
+def names(kind: str) -> list[str]:
+    """The registered metrics of one kind (mt or qa)."""
+    return [m.name for m in METRICS.values() if m.kind == kind]
+
+
+def check_names(metric_names: list[str], kind: str) -> list[str]:
+    for name in metric_names:
         if get(name).kind != kind:
             raise UserError(f"metric {name!r} is a {get(name).kind} metric, not {kind}")
-    return names
+    return list(metric_names)
+
+
+def parse_list(text: str | None, kind: str) -> list[str]:
+    """``bleu,chrf`` -> checked names of metrics of ``kind``."""
+    return check_names([n.strip() for n in (text or "").split(",") if n.strip()], kind)
 
 
 def compute(name: str, hyps, refs, *, srcs=None, lang: str = "", options: MetricOptions | None = None) -> Scored:

@@ -68,14 +68,34 @@ def make_metric(name: str, lang: str = "", spm_model: str | None = None):
     raise UserError(f"unknown sacrebleu metric {name!r}; known: {', '.join(SACRE_METRICS)}")
 
 
+def sacre_reducer(name: str, lang: str = ""):
+    """The corpus score of summed statistics (the tokenizer only matters for extracting them)."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    if name == "bleu":
+        metric = make_metric(name, lang)
+    elif name == "spbleu":
+        metric = BLEU(tokenize="none")
+    elif name in ("chrf", "chrf++"):
+        metric = CHRF(word_order=2 if name == "chrf++" else 0)
+    else:
+        raise UserError(f"unknown sacrebleu metric {name!r}; known: {', '.join(SACRE_METRICS)}")
+    return _reduce_with(metric)
+
+
+def _reduce_with(metric):
+    def reduce(sums: np.ndarray, n: int) -> np.ndarray:
+        return np.array([metric._compute_score_from_stats(row.tolist()).score for row in sums])
+
+    return reduce
+
+
 def sacre_score(name: str, hyps: list[str], refs: list[str], lang: str = "", spm_model: str | None = None) -> Scored:
     metric = make_metric(name, lang, spm_model)
     rows = metric._extract_corpus_statistics(list(hyps), [list(refs)])
     stats = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
 
-    def reduce(sums: np.ndarray, n: int) -> np.ndarray:
-        return np.array([metric._compute_score_from_stats(row.tolist()).score for row in sums])
-
+    reduce = _reduce_with(metric)
     signature = metric.get_signature().format()
     info = {"spm_sha256": file_sha256(spm_model)} if name == "spbleu" else {}
     return Scored(name, stats, reduce, signature, info)
