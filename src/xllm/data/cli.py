@@ -13,9 +13,17 @@ def cmd_download(args) -> int:
     return 0
 
 
+def _verify(args, *paths) -> None:
+    if args.lock and args.sources:
+        from .download import verify_downloaded
+
+        verify_downloaded(paths, args.sources, args.lock)
+
+
 def cmd_prepare_corpus(args) -> int:
     from .clean import Settings, prepare_corpus
 
+    _verify(args, *args.inputs)
     settings = Settings(min_margin=args.min_margin, max_chars=args.max_chars, max_ratio=args.max_ratio)
     record = prepare_corpus(args.lang, args.inputs, args.sources, args.flores_exclude or [], args.out,
                             args.manifest, settings)
@@ -34,6 +42,7 @@ def cmd_subset_corpus(args) -> int:
 def cmd_prepare_alpaca(args) -> int:
     from .alpaca import prepare_alpaca
 
+    _verify(args, args.input)
     n = prepare_alpaca(args.input, args.out)
     print(f"{n} instructions in {args.out}")
     return 0
@@ -42,6 +51,7 @@ def cmd_prepare_alpaca(args) -> int:
 def cmd_prepare_testset(args) -> int:
     from . import testsets
 
+    _verify(args, args.input)
     if args.task == "flores":
         if args.lang is None or args.split is None:
             raise UserError("--task flores needs --lang and --split")
@@ -89,6 +99,7 @@ def register(sub) -> None:
     p.add_argument("--inputs", nargs="+", required=True)
     p.add_argument("--sources", required=True)
     p.add_argument("--flores-exclude", nargs="*", default=[], help="test-set files no pair may overlap")
+    p.add_argument("--lock", help="checksum lock file: verify each input against it (or the pinned sha256) first")
     p.add_argument("--out", required=True)
     p.add_argument("--manifest", required=True)
     p.add_argument("--min-margin", type=float, default=1.04)
@@ -105,6 +116,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("prepare-alpaca", help="check alpaca_data.json and give its items stable ids")
     p.add_argument("--input", required=True)
+    p.add_argument("--sources", help="sources file (with --lock: verify the input's checksum first)")
+    p.add_argument("--lock", help="checksum lock file: verify the input against it (or the pinned sha256) first")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_prepare_alpaca)
 
@@ -114,6 +127,7 @@ def register(sub) -> None:
     p.add_argument("--split", choices=["dev", "devtest", "test"])
     p.add_argument("--setting", help="MLQA: CONTEXT-QUESTION languages, e.g. en-ar")
     p.add_argument("--input", required=True)
+    p.add_argument("--lock", help="checksum lock file: verify each input against it (or the pinned sha256) first")
     p.add_argument("--sources", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_prepare_testset)

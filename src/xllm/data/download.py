@@ -173,3 +173,24 @@ def download(
     os.replace(part, out)
     log(f"ok: {size} bytes, sha256 {actual}")
     return actual
+
+
+def verify_downloaded(paths, sources: str | Path, lock: str | Path) -> None:
+    """Check files under results/downloads/ against their pinned or locked sha256 before they are read.
+
+    A file edited (or damaged) after its download would otherwise flow into the corpora and test
+    sets unnoticed; the checksum was only checked when it was fetched.
+    """
+    table = load_sources(sources)
+    for path in paths:
+        name = Path(path).name
+        if name not in table:
+            continue  # not a downloaded source (e.g. a test set made by another rule)
+        expected = table[name].sha256 or (lockfile.recorded(lock, name) or {}).get("sha256")
+        if expected is None:
+            raise UserError(f"{path}: no pinned or recorded sha256 in {sources} or {lock}; download it again "
+                            f"(delete it and rerun) so its checksum is recorded")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise UserError(f"{path}: sha256 {actual} does not match {expected} ({sources} or {lock}); the file "
+                            f"changed after its download: delete it and rerun to fetch it again")
