@@ -1,11 +1,13 @@
 # xllm: the paper's experiment as one DAG. Logic lives in src/xllm; rules call the `xllm` CLI.
+from xllm.workflow_hooks import load_config_file
+
 # Config: config.yaml (the paper) unless --configfile is given (e.g. config.demo.yaml via the
 # demo profile); the two are never merged.
 
 
-if not config:
+if not config:  # xllm's loader: a YAML mistake is named by file and line
 
-    configfile: "config.yaml"
+    config.update(load_config_file("config.yaml"))
 
 
 envvars:
@@ -38,6 +40,4 @@ onsuccess:
 
 
 onerror:
-    print(
-        f"xllm: a job failed; its log is under results/logs/ (see the failed rule's log above)"
-    )
+    on_error(log)

@@ -223,3 +223,80 @@ def test_demo_plots_report_and_locations(demo_run):
     assert "xllm results:" in run.stdout + run.stderr and "results/report.html" in run.stdout + run.stderr
     for bench in ("train_model", "generate_model", "score_model"):
         assert list((cwd / "results/benchmarks" / bench).rglob("*.tsv")), bench
+
+
+# ---------------------------------------------------------------- reruns after a config edit
+
+AGGREGATES = {"gather_scores", "tabulate_allocation", "plot_x_vs_m", "plot_allocation", "summarize_scores"}
+AFTER_FITS = {"fit_scaling_law", "allocate_budget", "plot_scaling_laws"}
+# The optimized budget split comes from the fits: its model is retrained when the fits may change.
+OPTIMIZED = {"build_mixture", "train_model", "generate_model", "score_model"}
+
+
+def _add_mid(c):
+    c["languages"].append("mid")
+    c["max_pairs"]["mid"] = 900
+
+
+RERUNS = [
+    ("eval.bootstrap", lambda c: c["eval"].update(bootstrap=300), AGGREGATES, {}),
+    ("scaling.bootstrap", lambda c: c["scaling"].update(bootstrap=300), AGGREGATES | AFTER_FITS | OPTIMIZED,
+     {"train_model": 1}),
+    ("generate.max_new_tokens", lambda c: c["generate"].update(max_new_tokens=24),
+     {"generate_model", "score_model"} | AGGREGATES | AFTER_FITS | OPTIMIZED, {"train_model": 1}),
+    ("new budget", lambda c: c["budgets"].update(big=800),
+     {"allocate_budget", "split_budget_uniform", "build_mixture", "train_model", "plan_evaluation",
+      "generate_model", "score_model"} | AGGREGATES, {"train_model": 2, "allocate_budget": 1}),
+    ("train.learning_rate", lambda c: c["train"].update(learning_rate=2e-3),
+     {"train_model", "generate_model", "score_model"} | AGGREGATES | AFTER_FITS | OPTIMIZED
+     | {"analyze_alignment", "plot_alignment"}, {"train_model": 10}),
+    ("checkpoint_every (runtime only)", lambda c: c["train"].update(checkpoint_every=7), set(), {}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit, expected, counts", [r[1:] for r in RERUNS], ids=[r[0] for r in RERUNS])
+def test_a_config_edit_reruns_exactly_the_jobs_it_affects(demo_run, edit, expected, counts):
+    cwd, _, config = demo_run
+    edited = json.loads(json.dumps(config))
+    edit(edited)
+    (cwd / "edited.yaml").write_text(yaml.safe_dump(edited))
+    run = snakemake("-n", "--configfile", "edited.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    planned = job_counts(run.stdout) if "Job stats:" in run.stdout else {}
+    assert set(planned) - {"all"} == expected, run.stdout[-3000:]
+    for rule, n in counts.items():
+        assert planned[rule] == n, (rule, planned)
+
+
+@pytest.mark.slow
+def test_a_new_language_trains_only_the_models_that_include_it(demo_run):
+    cwd, _, config = demo_run
+    edited = json.loads(json.dumps(config))
+    _add_mid(edited)
+    (cwd / "edited.yaml").write_text(yaml.safe_dump(edited))
+    run = snakemake("-n", "--configfile", "edited.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    planned = job_counts(run.stdout)
+    trained = set(re.findall(r"output: results/models/(\S+)", run.stdout))
+    scales = [str(s) for s in config["scales"]]
+    assert trained == ({f"coit/mid/{s}" for s in scales} | {f"muit/{config['muit_scale']}"}
+                       | {f"muit-budget/{b}/{a}" for b in config["budgets"] for a in ("uniform", "optimized")})
+    assert planned["fit_scaling_law"] == 1 and planned["translate_alpaca"] == config["translate"]["shards"]
+    assert not {"make_demo_data", "make_demo_base", "pretrain_demo_base"} & set(planned)
+
+
+@pytest.mark.slow
+def test_results_do_not_depend_on_the_number_of_cores(demo_run, repo, tmp_path_factory):
+    """A job's threads are fixed by its rule, not by what the scheduler has free (demo_run: --cores 2)."""
+    cwd2, _, config = demo_run
+    cwd1 = workflow_copy(repo, tmp_path_factory.mktemp("cores1"), repo / "tests" / "config.test.yaml")
+    run = snakemake("--cores", "1", "--configfile", "config.test.yaml", cwd=cwd1, timeout=1800)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
+    keep = ("model", "task", "direction", "metric", "value", "n", "ci_low", "ci_high")
+    rows = [sorted(tuple(r[k] for k in keep) for r in read_scores(cwd)) for cwd in (cwd1, cwd2)]
+    assert rows[0] == rows[1]
+    for lang in config["languages"]:
+        fits = [json.loads((cwd / f"results/scaling/{lang}.json").read_text()) for cwd in (cwd1, cwd2)]
+        assert [(f["alpha"], f["beta"], f["points"]) for f in fits[0:1]] == [
+            (f["alpha"], f["beta"], f["points"]) for f in fits[1:2]]

@@ -10,12 +10,13 @@ import sys
 from snakemake.utils import validate
 
 from xllm import config as xllm_config
-from xllm import languages as xllm_languages
 from xllm.data.sources import load_sources
 from xllm.errors import UserError
-from xllm.prompts import TRANSLATION_INSTRUCTION, translation_instruction
-from xllm.mixture.recipes import load_recipes, parse_model_id
+from xllm.mixture.recipes import parse_model_id
+from xllm.plan import Grid, Jobs, settings_json
+from xllm.prompts import translation_instruction
 from xllm.provenance import config_hash
+from xllm.workflow_hooks import failure_message, stale_lock_hint
 
 # Rules call the `xllm` of the Python that runs Snakemake (e.g. .venv/bin), activated or not.
 os.environ["PATH"] = os.pathsep.join(
@@ -24,34 +25,46 @@ os.environ["PATH"] = os.pathsep.join(
 
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 try:
-    xllm_config.check(config, SCHEMA)
+    xllm_config.prepare(config, SCHEMA)  # fills the schema's defaults, then checks
     SOURCES = load_sources(config["data"]["sources"])
+    GRID = Grid(config)
 except UserError as err:
     sys.exit(f"error: {err}")
 validate(config, SCHEMA)
+if hint := stale_lock_hint(sys.argv, os.environ):
+    print(hint, file=sys.stderr)
 
 CONFIG_HASH = config_hash(config)
-PRELOAD = "export XLLM_PRELOAD=1; " if config.get("preload_imports") else ""
+PRELOAD = "export XLLM_PRELOAD=1; " if config["preload_imports"] else ""
+# How training runs (one process, accelerate, srun; checkpointing) changes no output: it reaches
+# `xllm launch-train` through the environment, not as params that would retrain every model.
+TRAIN_LAUNCH = {
+    k: config["train"][k]
+    for k in ("nodes", "gpus_per_node", "accelerate_config", "checkpoint_every")
+    if k in config["train"]
+}
 shell.prefix(
     f"set -euo pipefail; export XLLM_CONFIG_HASH={CONFIG_HASH}; {PRELOAD}"
-)  # the hash is stamped into provenance; XLLM_PRELOAD: see xllm.preload
-LANGS = list(config["languages"])
-LANG_TABLE = xllm_languages.registry(config.get("custom_languages"))
-LANG_NAMES = {code: LANG_TABLE[code].name for code in ["en"] + LANGS}
+    # (braces doubled: Snakemake formats the prefix like a shell command)
+    f"export XLLM_TRAIN_LAUNCH={shlex.quote(json.dumps(TRAIN_LAUNCH)).replace('{', '{{').replace('}', '}}')}; "
+)  # the hash is stamped into provenance (information only); XLLM_PRELOAD: see xllm.preload
+LANGS = GRID.langs
+LANG_NAMES = GRID.lang_names(LANGS)
 LANG_NAME_ARGS = " ".join(f"--lang-name '{k}={v}'" for k, v in LANG_NAMES.items())
-SCALES = [str(s) for s in config["scales"]]
-BUDGETS = dict(config["budgets"])
-ALLOCS = list(config.get("allocations", ["uniform", "optimized"]))
+BUDGETS = GRID.budgets
 MIX = config["mixture"]
-RECIPES = load_recipes(MIX["recipes"])
-DEMO = config.get("demo") or None
+RECIPES = GRID.recipes
+DEMO = config["demo"]
 EVAL = config["eval"]
 TRANSLATE = config["translate"]
 TRAIN = config["train"]
 GEN = config["generate"]
 SCALING = config["scaling"]
-TASKS = list(EVAL["tasks"])
-MIRROR = config["data"].get("mirror")
+TASKS = GRID.tasks
+MIRROR = config["data"]["mirror"]
+LOCK = config["data"][
+    "lock"
+]  # read in shell commands, not a param: where it is changes no output
 HUB_DIR = "results/hub"
 PAPER_TABLES = "workflow/paper_tables.yaml"
 REPORT = "results/report.html"
@@ -69,50 +82,15 @@ wildcard_constraints:
     repo="[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+",
 
 
-# ---------------------------------------------------------------- models
+def job_settings(rule, *wildcard_names):
+    """A rule's params: the JSON of the config slice its output depends on (xllm.plan.jobs),
+    so a config edit reruns exactly the jobs whose output it changes."""
+    method = getattr(JOBS, rule)
 
+    def params(wildcards):
+        return settings_json(method(*(wildcards[name] for name in wildcard_names)))
 
-def x_models():
-    return [
-        f"{recipe}/{lang}/{scale}"
-        for recipe in MIX.get("x_recipes", [])
-        for lang in LANGS
-        for scale in SCALES
-    ]
-
-
-def m_models():
-    return [
-        f"{recipe}/{config.get('muit_scale', 'full')}"
-        for recipe in MIX.get("m_recipes", [])
-    ]
-
-
-def budget_models():
-    return [f"muit-budget/{budget}/{alloc}" for budget in BUDGETS for alloc in ALLOCS]
-
-
-def ablation_models():
-    return [
-        f"ablation/{MIX['ablation_lang']}/{recipe}"
-        for recipe in MIX.get("ablations", [])
-    ]
-
-
-def all_models():
-    return (
-        list(MIX.get("baselines", []))
-        + x_models()
-        + m_models()
-        + budget_models()
-        + ablation_models()
-    )
-
-
-def model_langs(model):
-    """The target languages a model is trained on and evaluated in."""
-    meta = parse_model_id(model)
-    return [meta.lang] if meta.lang else list(LANGS)
+    return params
 
 
 # ---------------------------------------------------------------- external models (hub ids)
@@ -131,30 +109,32 @@ def local_or_hub(name):
 
 
 BASE_MODEL = local_or_hub(config["base_model"])
+JOBS = Jobs(GRID, SOURCES, local_or_hub)
 
 
 # ---------------------------------------------------------------- data
 
 
-def source_files(corpus, lang=None, split=None):
+def source_files(corpus, lang=None, split=None, required=True):
+    """The downloaded files of a corpus (for a language and split); none is an error if required."""
     files = [
-        f
+        f"results/downloads/{f}"
         for f, src in SOURCES.items()
         if src.corpus == corpus
         and (lang is None or lang in src.langs)
         and (split is None or src.extra.get("split") in (None, split))
     ]
-    if not files:
+    if required and not files:
         sys.exit(
             f"error: {config['data']['sources']}: no {corpus} file for language {lang!r}"
         )
-    return [f"results/downloads/{f}" for f in files]
+    return files
 
 
 def corpus_inputs(wildcards):
     files = []
     for corpus in config["data"]["corpora"]:
-        files += [f for f in source_files_or_none(corpus, wildcards.lang)]
+        files += source_files(corpus, wildcards.lang, required=False)
     if not files:
         sys.exit(
             f"error: no parallel corpus for {wildcards.lang!r} in {config['data']['sources']}"
@@ -162,32 +142,16 @@ def corpus_inputs(wildcards):
     return files
 
 
-def source_files_or_none(corpus, lang=None):
-    return [
-        f"results/downloads/{f}"
-        for f, src in SOURCES.items()
-        if src.corpus == corpus and (lang is None or lang in src.langs)
-    ]
-
-
 def contamination_files(wildcards):
     return [
         f"results/testsets/flores/{split}/{lang}.txt"
-        for split in config["data"].get("contamination_splits", [])
+        for split in config["data"]["contamination_splits"]
         for lang in ("en", wildcards.lang)
     ]
 
 
 def download_input(wildcards):
     return [os.path.join(MIRROR, wildcards.file)] if MIRROR else []
-
-
-def alpaca_file(lang):
-    return (
-        "results/alpaca/en.json"
-        if lang == "en"
-        else f"results/alpaca/translated/{lang}.json"
-    )
 
 
 # ---------------------------------------------------------------- translation
@@ -223,50 +187,8 @@ def translate_options(wildcards, input):
 # ---------------------------------------------------------------- mixtures
 
 
-def mixture_plan(model):
-    """What build_mixture needs for a model: languages, Alpaca files, pair files, allocation."""
-    meta = parse_model_id(model)
-    recipe = RECIPES[meta.recipe]
-    langs = model_langs(model)
-    alpaca, pairs, mono, allocation = {}, {}, {}, None
-    for part in recipe.parts:
-        if part.kind == "monolingual":
-            scale = meta.scale or "full"
-            mono.update(
-                {
-                    lang: f"results/monolingual/{lang}/scale-{scale}.jsonl"
-                    for lang in langs
-                }
-            )
-        if part.kind == "alpaca":
-            for lang in ["en"] if part.lang == "en" else langs:
-                alpaca[lang] = alpaca_file(lang)
-        elif part.kind == "translation":
-            if meta.budget:
-                allocation = f"results/allocation/{meta.budget}.json"
-                pairs.update(
-                    {lang: f"results/corpora/{lang}/scale-full.jsonl" for lang in langs}
-                )
-            else:
-                scale = meta.scale or "full"
-                pairs.update(
-                    {
-                        lang: f"results/corpora/{lang}/scale-{scale}.jsonl"
-                        for lang in langs
-                    }
-                )
-    return {
-        "langs": langs,
-        "alpaca": alpaca,
-        "pairs": pairs,
-        "monolingual": mono,
-        "allocation": allocation,
-        "alloc": meta.alloc,
-    }
-
-
 def mixture_inputs(wildcards):
-    plan = mixture_plan(wildcards.model)
+    plan = GRID.mixture_plan(wildcards.model)
     files = [
         *plan["alpaca"].values(),
         *plan["pairs"].values(),
@@ -278,25 +200,30 @@ def mixture_inputs(wildcards):
 
 
 def mixture_args(wildcards):
-    plan = mixture_plan(wildcards.model)
-    args = [f"--langs {','.join(plan['langs'])}"]
+    plan = GRID.mixture_plan(wildcards.model)
+    args = [f"--langs={','.join(plan['langs'])}"]
     args += [f"--alpaca {k}={v}" for k, v in plan["alpaca"].items()]
     args += [f"--pairs {k}={v}" for k, v in plan["pairs"].items()]
     args += [f"--monolingual {k}={v}" for k, v in plan["monolingual"].items()]
-    args += [f"--lang-name '{k}={v}'" for k, v in LANG_NAMES.items()]
-    args += [f"--template '{t}'" for t in MIX.get("translation_templates", [])]
+    args += [
+        f"--lang-name {shlex.quote(f'{k}={v}')}"
+        for k, v in GRID.lang_names(plan["langs"]).items()
+    ]
+    args += [f"--template {shlex.quote(t)}" for t in MIX["translation_templates"]]
     if plan["allocation"]:
         args.append(f"--allocation {plan['allocation']} --alloc {plan['alloc']}")
     return " ".join(args)
 
 
 def demo_prompt_args():
-    """Every translation instruction the mixtures will hold, for the demo tokenizer to learn."""
-    templates = MIX.get("translation_templates") or [TRANSLATION_INSTRUCTION]
+    """Every translation instruction a demo mixture may hold, for the demo tokenizer to learn:
+    over all of demo.languages, so adding one of them to `languages` keeps the base model.
+    """
+    names = GRID.lang_names(list(DEMO["languages"]))
     texts = [
-        translation_instruction(LANG_NAMES[src], LANG_NAMES[tgt], t)
-        for t in templates
-        for lang in LANGS
+        translation_instruction(names[src], names[tgt], t)
+        for t in MIX["translation_templates"]
+        for lang in DEMO["languages"]
         for src, tgt in (("en", lang), (lang, "en"))
     ]
     return " ".join(f"--prompt-text {shlex.quote(t)}" for t in texts)
@@ -315,7 +242,7 @@ def train_base(wildcards):
 
 
 def monolingual_source(wildcards):
-    texts = MIX.get("monolingual", {})
+    texts = MIX["monolingual"]
     if wildcards.lang not in texts:
         sys.exit(
             f"error: mixture.monolingual: no text file for {wildcards.lang!r} (needed by cpt)"
@@ -333,184 +260,49 @@ def train_gpu_resources():
     return resources
 
 
-def train_launcher():
-    """Plain `xllm train` without GPUs (one process); accelerate (and srun across nodes) with."""
-    if not TRAIN["gpus_per_node"]:
-        return "xllm train"
-    return (
-        f"xllm launch-train --nodes {TRAIN['nodes']} --gpus-per-node {TRAIN['gpus_per_node']} "
-        f"--accelerate-config {TRAIN['accelerate_config']} --"
-    )
-
-
-def train_hyperparameters():
-    opts = [
-        f"--epochs {TRAIN['epochs']}",
-        f"--learning-rate {TRAIN['learning_rate']}",
-        f"--global-batch-size {TRAIN['global_batch_size']}",
-        f"--per-device-batch-size {TRAIN['per_device_batch_size']}",
-        f"--lr-scheduler {TRAIN['lr_scheduler']}",
-        f"--warmup-ratio {TRAIN['warmup_ratio']}",
-        f"--weight-decay {TRAIN['weight_decay']}",
-        f"--max-seq-length {TRAIN['max_seq_length']}",
-        f"--precision {TRAIN['precision']}",
-        f"--checkpoint-every {TRAIN['checkpoint_every']}",
-    ]
-    if TRAIN.get("packing"):
-        opts.append("--packing")
-    if TRAIN.get("gradient_checkpointing"):
-        opts.append("--gradient-checkpointing")
-    return " ".join(opts)
-
-
 # ---------------------------------------------------------------- evaluation
-
-
-def eval_plan(model):
-    """Every (task, direction) a model is evaluated on, with its test files."""
-    meta = parse_model_id(model)
-    langs = model_langs(model)
-    tasks = ["flores"] if meta.budget else TASKS
-    split = EVAL.get("flores_split", "devtest")
-    plan = []
-    for lang in langs:
-        if "flores" in tasks:
-            for src, tgt in (("en", lang), (lang, "en")):
-                plan.append(
-                    {
-                        "task": "flores",
-                        "direction": f"{src}-{tgt}",
-                        "src_lang": src,
-                        "tgt_lang": tgt,
-                        "lang": lang,
-                        "source": f"results/testsets/flores/{split}/{src}.txt",
-                        "reference": f"results/testsets/flores/{split}/{tgt}.txt",
-                    }
-                )
-        if "xquad" in tasks:
-            plan.append(
-                {
-                    "task": "xquad",
-                    "direction": lang,
-                    "lang": lang,
-                    "testset": f"results/testsets/xquad/{lang}.json",
-                }
-            )
-        if "mlqa" in tasks:
-            for setting in EVAL.get("mlqa_settings", []):
-                if setting.split("-")[1] == lang:
-                    plan.append(
-                        {
-                            "task": "mlqa",
-                            "direction": setting,
-                            "lang": lang,
-                            "testset": f"results/testsets/mlqa/{setting}.json",
-                        }
-                    )
-    return plan
-
-
-def eval_inputs(wildcards):
-    files = set()
-    for item in eval_plan(wildcards.model):
-        files.update(item[k] for k in ("source", "reference", "testset") if k in item)
-    return sorted(files)
 
 
 def generate_inputs(wildcards):
     return {
         "model": f"results/models/{wildcards.model}",
         "plan": f"results/plans/{wildcards.model}.json",
-        "data": eval_inputs(wildcards),
+        "data": GRID.eval_files(wildcards.model),
     }
-
-
-def generate_options():
-    opts = [
-        f"--batch-size {GEN['batch_size']}",
-        f"--max-new-tokens {GEN['max_new_tokens']}",
-        f"--num-beams {GEN['num_beams']}",
-    ]
-    if GEN.get("do_sample"):
-        opts.append("--do-sample")
-    if GEN.get("limit"):
-        opts.append(f"--limit {GEN['limit']}")
-    opts += [f"--lang-name '{k}={v}'" for k, v in LANG_NAMES.items()]
-    return " ".join(opts)
 
 
 def score_inputs(wildcards):
     return {
         "generations": f"results/generations/{wildcards.model}",
         "plan": f"results/plans/{wildcards.model}.json",
-        "metric_models": metric_model_inputs(),
+        "metric_models": JOBS.metric_model_inputs(),
     }
-
-
-def score_options():
-    opts = [
-        f"--mt-metrics {','.join(EVAL['mt_metrics'])}",
-        f"--qa-metrics {','.join(EVAL['qa_metrics'])}",
-        f"--bootstrap {EVAL['bootstrap']}",
-    ]
-    for key, flag in (
-        ("comet_model", "--comet-model"),
-        ("comet_encoder", "--comet-encoder"),
-        ("bleurt_model", "--bleurt-model"),
-    ):
-        metric = key.split("_")[0]
-        if metric in EVAL["mt_metrics"] and EVAL.get(key):
-            opts.append(f"{flag} {local_or_hub(EVAL[key])}")
-    if "spbleu" in EVAL["mt_metrics"] and EVAL.get("spm_model"):
-        opts.append(f"--spm-model {EVAL['spm_model']}")
-    return " ".join(opts)
-
-
-def metric_model_inputs():
-    files = []
-    for key, metric in (
-        ("comet_model", "comet"),
-        ("comet_encoder", "comet"),
-        ("bleurt_model", "bleurt"),
-    ):
-        if metric in EVAL.get("mt_metrics", []) and EVAL.get(key):
-            files.append(local_or_hub(EVAL[key]))
-    if "spbleu" in EVAL.get("mt_metrics", []) and EVAL.get("spm_model"):
-        files.append(EVAL["spm_model"])
-    return files
 
 
 def score_files(models):
     return [f"results/scores/{model}.csv" for model in models]
 
 
+def segment_files(models):
+    return [f"results/scores/{model}.segments.npz" for model in models]
+
+
 # ---------------------------------------------------------------- scaling
 
 
 def scaling_points(wildcards):
-    return score_files(
-        f"{recipe}/{wildcards.lang}/{scale}"
-        for recipe in MIX.get("x_recipes", [])[:1]
-        for scale in SCALES
-    )
+    return score_files(GRID.scaling_models(wildcards.lang))
 
 
 def max_pairs_arg():
     return ",".join(f"{lang}={config['max_pairs'][lang]}" for lang in LANGS)
 
 
-def recipe_model(recipe):
-    """The model id of a recipe named in scaling.alignment_models (a model id passes through)."""
-    if recipe in MIX.get("m_recipes", []):
-        return f"{recipe}/{config.get('muit_scale', 'full')}"
-    return recipe
-
-
 def alignment_models():
     """Figure 5's models: the base model and each named recipe's model."""
     models = {"base": BASE_MODEL}
-    for name in SCALING.get("alignment_models", []):
-        models[name] = f"results/models/{recipe_model(name)}"
+    for name in SCALING["alignment_models"]:
+        models[name] = f"results/models/{GRID.recipe_model(name)}"
     return models
 
 
@@ -543,9 +335,13 @@ def final_outputs():
         "results/plots/x_vs_m.png",
         "results/plots/allocation.png",
     ]
-    if len(config["scaling"].get("alignment_models", [])) > 0:
+    if SCALING["alignment_models"]:
         outputs.append("results/plots/alignment.png")
     return outputs
+
+
+def on_error(log):
+    print(failure_message(log))
 
 
 def on_success(workflow):

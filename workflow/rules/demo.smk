@@ -2,6 +2,7 @@
 # rules) and a tiny byte-level Llama pre-trained briefly on the English side.
 
 if DEMO:
+    DEMO_PRETRAIN_THREADS = 2
     # The downloaded corpora the demo tokenizer and the English pre-training text come from.
     DEMO_CORPORA = [
         f"results/downloads/{f}"
@@ -25,7 +26,7 @@ if DEMO:
             mem_mb=1000,
             runtime=lambda wc, attempt: 10 * attempt,
         params:
-            spec=json.dumps(DEMO),
+            spec=settings_json(DEMO),  # sorted keys: reordering the YAML reruns nothing
             seed=config["seed"],
             mirror=lambda wc, output: os.path.dirname(output.files[0]),
         shell:
@@ -47,7 +48,7 @@ if DEMO:
             mem_mb=2000,
             runtime=lambda wc, attempt: 10 * attempt,
         params:
-            model=DEMO["model"],
+            model=dict(sorted(DEMO["model"].items())),
             seed=config["seed"],
             prompts=demo_prompt_args(),
         shell:
@@ -87,18 +88,20 @@ if DEMO:
             "results/benchmarks/pretrain_demo_base.tsv"
         conda:
             "../../envs/train.yaml"
-        threads: 2  # the only job running then: both cores
+        threads: DEMO_PRETRAIN_THREADS  # the only job running then: both cores
         resources:
             mem_mb=3000,
             runtime=lambda wc, attempt: 30 * attempt,
         params:
-            train=DEMO["pretrain"],
+            train=dict(sorted(DEMO["pretrain"].items())),
             seed=config["seed"],
             max_len=config["train"]["max_seq_length"],
+            # fixed, not {threads}: Snakemake lowers that to --cores, and CPU results depend on it
+            threads=DEMO_PRETRAIN_THREADS,
         shell:
             "xllm demo-pretrain --base {input.base:q} --data {input.data:q} --probe {input.probe:q} "
             "--out {output:q} --work-dir results/checkpoints/demo-base --epochs {params.train[epochs]} "
             "--round-epochs {params.train[round_epochs]} --max-rounds {params.train[max_rounds]} "
             "--threshold {params.train[copy_nll]} --learning-rate {params.train[learning_rate]} "
             "--batch-size {params.train[batch_size]} --max-seq-length {params.max_len} "
-            "--seed {params.seed} --threads {threads} > {log:q} 2>&1"
+            "--seed {params.seed} --threads {params.threads} > {log:q} 2>&1"

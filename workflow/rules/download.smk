@@ -21,6 +21,7 @@ rule download_file:
         mem_mb=500,
         runtime=lambda wc, attempt: 120 * attempt,
     params:
+        settings=job_settings("download_file", "file"),
         sources=config["data"]["sources"],
         lock=config["data"]["lock"],
         mirror=f"--mirror {MIRROR}" if MIRROR else "",

@@ -18,7 +18,7 @@ rule plan_evaluation:
         mem_mb=100,
         runtime=lambda wc, attempt: 1 * attempt,
     params:
-        plan=lambda wc: json.dumps(eval_plan(wc.model), indent=1),
+        plan=lambda wc: json.dumps(GRID.eval_plan(wc.model), indent=1),
     shell:
         "printf '%s\\n' {params.plan:q} > {output:q} 2> {log:q}"
 
@@ -34,26 +34,25 @@ rule generate_model:
         "results/benchmarks/generate_model/{model}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: GEN.get("threads", 1)
+    threads: GEN["threads"]
     resources:
-        mem_mb=GEN.get("mem_mb", 32000),
+        mem_mb=GEN["mem_mb"],
         runtime=lambda wc, attempt: GEN["runtime_min"] * attempt,
         gpu=GEN["gpus"],
     params:
         staging="results/staging/generations/{model}",
-        seed=config["seed"],
-        options=generate_options(),
+        settings=job_settings("generate_model", "model"),
     shell:
         "xllm generate --model {input.model:q} --plan {input.plan:q} --out-dir {output:q} "
-        "--staging {params.staging:q} {params.options} --threads {threads} "
-        "--seed {params.seed} > {log:q} 2>&1"
+        "--staging {params.staging:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule score_model:
     input:
         unpack(score_inputs),
     output:
-        "results/scores/{model}.csv",
+        scores="results/scores/{model}.csv",
+        segments="results/scores/{model}.segments.npz",
     log:
         "results/logs/score_model/{model}.log",
     benchmark:
@@ -61,20 +60,20 @@ rule score_model:
     conda:
         "../../envs/eval.yaml"
     resources:
-        mem_mb=EVAL.get("mem_mb", 16000),
-        runtime=lambda wc, attempt: EVAL.get("runtime_min", 120) * attempt,
-        gpu=EVAL.get("gpus", 0),
+        mem_mb=EVAL["mem_mb"],
+        runtime=lambda wc, attempt: EVAL["runtime_min"] * attempt,
+        gpu=EVAL["gpus"],
     params:
-        options=score_options(),
-        seed=config["seed"],
+        settings=job_settings("score_model", "model"),
     shell:
         "xllm score-generations --generations-dir {input.generations:q} --plan {input.plan:q} "
-        "--model {wildcards.model} {params.options} --seed {params.seed} --out {output:q} > {log:q} 2>&1"
+        "--model {wildcards.model} --settings {params.settings:q} --out {output.scores:q} > {log:q} 2>&1"
 
 
 rule gather_scores:
     input:
-        score_files(all_models()),
+        scores=score_files(GRID.all_models()),
+        segments=segment_files(GRID.all_models()),
     output:
         "results/scores.csv",
     log:
@@ -86,5 +85,9 @@ rule gather_scores:
     resources:
         mem_mb=1000,
         runtime=lambda wc, attempt: 5 * attempt,
+    params:
+        bootstrap=EVAL["bootstrap"],
+        seed=config["seed"],
     shell:
-        "xllm gather-scores --inputs {input:q} --out {output:q} > {log:q} 2>&1"
+        "xllm gather-scores --inputs {input.scores:q} --bootstrap {params.bootstrap} --seed {params.seed} "
+        "--out {output:q} > {log:q} 2>&1"

@@ -18,12 +18,12 @@ rule build_mixture:
         runtime=lambda wc, attempt: 30 * attempt,
     params:
         args=mixture_args,
+        settings=job_settings("build_mixture", "model"),
         recipes=MIX["recipes"],
         seed=config["seed"],
-        config_hash=CONFIG_HASH,
     shell:
         "xllm build-mixture --model {wildcards.model} --recipes {params.recipes:q} {params.args} "
-        "--seed {params.seed} --config-hash {params.config_hash} --out {output.data:q} "
+        "--seed {params.seed} --out {output.data:q} "
         "--manifest {output.manifest:q} > {log:q} 2>&1"
 
 

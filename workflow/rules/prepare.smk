@@ -18,13 +18,15 @@ rule prepare_corpus:
         mem_mb=2000,
         runtime=lambda wc, attempt: 120 * attempt,
     params:
+        settings=job_settings("prepare_corpus", "lang"),
         sources=config["data"]["sources"],
+        lock=config["data"]["lock"],
         margin=config["data"]["wikimatrix_min_margin"],
         max_chars=config["data"]["max_chars"],
         max_ratio=config["data"]["max_length_ratio"],
     shell:
         "xllm prepare-corpus --lang {wildcards.lang} --inputs {input.corpus:q} "
-        "--sources {params.sources:q} --flores-exclude {input.flores:q} "
+        "--sources {params.sources:q} --lock {params.lock:q} --flores-exclude {input.flores:q} "
         "--min-margin {params.margin} --max-chars {params.max_chars} --max-ratio {params.max_ratio} "
         "--out {output.corpus:q} --manifest {output.manifest:q} > {log:q} 2>&1"
 
@@ -90,8 +92,12 @@ rule prepare_alpaca:
     resources:
         mem_mb=1000,
         runtime=lambda wc, attempt: 10 * attempt,
+    params:
+        sources=config["data"]["sources"],
+        lock=config["data"]["lock"],
     shell:
-        "xllm prepare-alpaca --input {input:q} --out {output:q} > {log:q} 2>&1"
+        "xllm prepare-alpaca --input {input:q} --sources {params.sources:q} --lock {params.lock:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule prepare_flores:
@@ -110,9 +116,10 @@ rule prepare_flores:
         runtime=lambda wc, attempt: 10 * attempt,
     params:
         sources=config["data"]["sources"],
+        lock=config["data"]["lock"],
     shell:
         "xllm prepare-testset --task flores --lang {wildcards.lang} --split {wildcards.split} "
-        "--input {input:q} --sources {params.sources:q} --out {output:q} > {log:q} 2>&1"
+        "--input {input:q} --sources {params.sources:q} --lock {params.lock:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule prepare_xquad:
@@ -131,14 +138,15 @@ rule prepare_xquad:
         runtime=lambda wc, attempt: 10 * attempt,
     params:
         sources=config["data"]["sources"],
+        lock=config["data"]["lock"],
     shell:
         "xllm prepare-testset --task xquad --lang {wildcards.lang} --input {input:q} "
-        "--sources {params.sources:q} --out {output:q} > {log:q} 2>&1"
+        "--sources {params.sources:q} --lock {params.lock:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule prepare_mlqa:
     input:
-        source_files_or_none("mlqa"),
+        source_files("mlqa", required=False),
     output:
         "results/testsets/mlqa/{setting}.json",
     log:
@@ -152,7 +160,8 @@ rule prepare_mlqa:
         runtime=lambda wc, attempt: 10 * attempt,
     params:
         sources=config["data"]["sources"],
-        split=EVAL.get("mlqa_split", "test"),
+        lock=config["data"]["lock"],
+        split=EVAL["mlqa_split"],
     shell:
         "xllm prepare-testset --task mlqa --setting {wildcards.setting} --split {params.split} "
-        "--input {input:q} --sources {params.sources:q} --out {output:q} > {log:q} 2>&1"
+        "--input {input:q} --sources {params.sources:q} --lock {params.lock:q} --out {output:q} > {log:q} 2>&1"

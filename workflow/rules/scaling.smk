@@ -15,13 +15,13 @@ rule measure_similarity:
     conda:
         "../../envs/train.yaml"
     resources:
-        mem_mb=GEN.get("mem_mb", 32000),
+        mem_mb=GEN["mem_mb"],
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=GEN["gpus"],
     params:
         gamma=lambda wc: (
             f"--gamma {SCALING['gamma'][wc.lang]}"
-            if wc.lang in SCALING.get("gamma", {})
+            if wc.lang in SCALING["gamma"]
             else ""
         ),
     shell:
@@ -78,11 +78,31 @@ rule allocate_budget:
         "--budget {params.budget} --out {output:q} > {log:q} 2>&1"
 
 
+rule split_budget_uniform:
+    output:
+        "results/allocation/{budget}/uniform.json",
+    log:
+        "results/logs/split_budget_uniform/{budget}.log",
+    benchmark:
+        "results/benchmarks/split_budget_uniform/{budget}.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=500,
+        runtime=lambda wc, attempt: 5 * attempt,
+    params:
+        budget=lambda wc: BUDGETS[wc.budget],
+        max_pairs=max_pairs_arg(),
+    shell:
+        "xllm split-uniform --max-pairs {params.max_pairs} --budget {params.budget} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
 rule tabulate_allocation:
     input:
         allocations=expand("results/allocation/{budget}.json", budget=BUDGETS),
         scores="results/scores.csv",
-        generations=[f"results/generations/{m}" for m in budget_models()],
+        generations=[f"results/generations/{m}" for m in GRID.budget_models()],
     output:
         report(
             "results/tables/allocation.md",
@@ -99,9 +119,7 @@ rule tabulate_allocation:
         mem_mb=1000,
         runtime=lambda wc, attempt: 10 * attempt,
     params:
-        metrics=",".join(
-            SCALING.get("table_metrics", ["comet", "bleurt", "bleu", "spbleu", "chrf"])
-        ),
+        metrics=",".join(SCALING["table_metrics"]),
         paper=PAPER_TABLES,
     shell:
         "xllm allocation-table --allocations {input.allocations:q} --scores {input.scores:q} "
@@ -121,7 +139,7 @@ rule analyze_alignment:
     conda:
         "../../envs/train.yaml"
     resources:
-        mem_mb=GEN.get("mem_mb", 32000),
+        mem_mb=GEN["mem_mb"],
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=GEN["gpus"],
     params:

@@ -14,20 +14,19 @@ rule train_model:
         "results/benchmarks/train_model/{model}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: TRAIN.get("cpus_per_task", 1)
+    threads: TRAIN["cpus_per_task"]
     resources:
         **train_gpu_resources(),
         mem_mb=TRAIN["mem_mb"],
         runtime=lambda wc, attempt: TRAIN["runtime_min"] * attempt,
         nodes=TRAIN["nodes"],
-        cpus_per_task=TRAIN.get("cpus_per_task", 1),
+        cpus_per_task=TRAIN["cpus_per_task"],
     params:
-        launcher=train_launcher(),
+        settings=job_settings("train_model", "model"),
         checkpoints="results/checkpoints/{model}",
         metrics="results/logs/train_model/{model}.metrics.jsonl",
-        hp=train_hyperparameters(),
-        seed=config["seed"],
     shell:
-        "{params.launcher} --base {input.base:q} --data {input.data:q} --out {output:q} "
-        "--checkpoint-dir {params.checkpoints:q} --metrics-file {params.metrics:q} "
-        "--seed {params.seed} --threads {threads} {params.hp} > {log:q} 2>&1"
+        # nodes, GPUs, the accelerate config and checkpointing: $XLLM_TRAIN_LAUNCH (common.smk)
+        "xllm launch-train -- --base {input.base:q} --data {input.data:q} --out {output:q} "
+        "--settings {params.settings:q} --checkpoint-dir {params.checkpoints:q} "
+        "--metrics-file {params.metrics:q} > {log:q} 2>&1"

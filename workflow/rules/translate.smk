@@ -14,13 +14,14 @@ rule translate_alpaca:
         "../../envs/train.yaml"
     threads: 1
     resources:
-        mem_mb=TRANSLATE.get("mem_mb", 8000),
-        runtime=TRANSLATE.get("runtime_min", 240),
-        gpu=TRANSLATE.get("gpus", 0),
+        mem_mb=TRANSLATE["mem_mb"],
+        runtime=lambda wc, attempt: TRANSLATE["runtime_min"] * attempt,
+        gpu=TRANSLATE["gpus"],
     params:
         backend=TRANSLATE["backend"],
         shards=TRANSLATE["shards"],
         options=translate_options,
+        settings=job_settings("translate_alpaca", "lang"),
     shell:
         "xllm translate-alpaca --input {input.alpaca:q} --lang {wildcards.lang} "
         "--shard {wildcards.shard} --num-shards {params.shards} --backend {params.backend} "

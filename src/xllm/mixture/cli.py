@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..args import key_values
 from ..errors import UserError
+from ..provenance import CONFIG_HASH_ENV
 
 
 def cmd_build_mixture(args) -> int:
@@ -21,7 +23,9 @@ def cmd_build_mixture(args) -> int:
     counts: dict[str, int | None] = {lang: None for lang in langs}
     if args.allocation:
         allocation = json.loads(Path(args.allocation).read_text(encoding="utf-8"))
-        chosen = allocation["allocation"] if args.alloc == "optimized" else allocation["uniform"]["allocation"]
+        # a split file of one kind (split-uniform) or allocate-fits' record of both
+        chosen = (allocation["uniform"]["allocation"] if args.alloc == "uniform" and "uniform" in allocation
+                  else allocation["allocation"])
         missing = [lang for lang in langs if lang not in chosen]
         if missing:
             raise UserError(f"{args.allocation}: no {args.alloc} allocation for {', '.join(missing)}")
@@ -39,7 +43,7 @@ def cmd_build_mixture(args) -> int:
         manifest=Path(args.manifest),
         monolingual={k: Path(v) for k, v in key_values(args.monolingual, "--monolingual").items()},
         tokenizer_dir=args.tokenizer,
-        meta={"model": args.model, "config_hash": args.config_hash},
+        meta={"model": args.model, "config_hash": args.config_hash or os.environ.get(CONFIG_HASH_ENV)},
     )
     print(f"mixture {args.model}: {manifest['rows']} rows {manifest['parts']}")
     return 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import UserError
 from .law import ScalingLaw
 
 
@@ -142,8 +143,18 @@ def optimal_allocation(laws: dict[str, ScalingLaw], caps: dict[str, int], budget
 def uniform_allocation(laws: dict[str, ScalingLaw], caps: dict[str, int], budget) -> Allocation:
     """C/n each; a language that runs out keeps its cap and the rest is spread over the others."""
     names, alpha, beta, gamma, cap, budget = _arrays(laws, caps, budget)
+    split = uniform_split({n: int(c) for n, c in zip(names, cap)}, budget)
+    return _result(names, alpha, beta, gamma, np.array([split[n] for n in names], dtype=np.int64))
+
+
+def uniform_split(caps: dict[str, int], budget: int) -> dict[str, int]:
+    """The uniform split needs no law: its models' data must not wait for (or change with) the fits."""
+    names = list(caps)
+    cap = np.array([caps[n] for n in names], dtype=np.int64)
+    if budget > cap.sum():
+        raise UserError(f"budget {budget} is over the {int(cap.sum())} pairs of the languages together")
     xi = np.zeros(len(names), dtype=np.int64)
-    remaining = budget
+    remaining = int(budget)
     open_ = np.ones(len(names), dtype=bool)
     while remaining > 0:
         room = cap - xi
@@ -157,7 +168,7 @@ def uniform_allocation(laws: dict[str, ScalingLaw], caps: dict[str, int], budget
         add = np.where(open_, np.minimum(share, room), 0)
         xi += add
         remaining -= int(add.sum())
-    return _result(names, alpha, beta, gamma, xi)
+    return {n: int(v) for n, v in zip(names, xi)}
 
 
 def _result(names, alpha, beta, gamma, xi) -> Allocation:

@@ -152,6 +152,20 @@ def parse_max_pairs(text: str) -> dict[str, int]:
     return caps
 
 
+def cmd_split_uniform(args) -> int:
+    from ..atomic import write_json
+    from ..provenance import provenance
+    from .allocate import uniform_split
+
+    budget = parse_budget(args.budget)
+    caps = parse_max_pairs(args.max_pairs)
+    split = uniform_split(caps, budget)
+    write_json(args.out, {"budget": budget, "kind": "uniform", "allocation": split, "max_pairs": caps,
+                          "provenance": provenance()})
+    print(f"uniform split of {budget} pairs: {split} -> {args.out}")
+    return 0
+
+
 def cmd_allocate_fits(args) -> int:
     from ..atomic import write_json
     from ..provenance import provenance
@@ -234,6 +248,12 @@ def register(sub) -> None:
     p.add_argument("--budget", required=True, help="pairs in total, e.g. 1200000 or 1.2M")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_allocate)
+
+    p = sub.add_parser("split-uniform", help="the uniform split of a budget (no scaling law needed)")
+    p.add_argument("--max-pairs", required=True, help="LANG=N,LANG=N,... pairs available per language")
+    p.add_argument("--budget", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_split_uniform)
 
     p = sub.add_parser("allocate-fits", help="allocate a budget using per-language fit JSONs")
     p.add_argument("--fits", nargs="+", action="extend", required=True)
