@@ -23,7 +23,7 @@ BACKENDS = ("auto", "loop", "static", "hf-static", "hf")
 @dataclass(frozen=True)
 class Settings:
     batch_size: int = 32
-    max_new_tokens: int = 256
+    max_new_tokens: int = 512  # the authors'; prompts are cut from the left to leave room for it
     num_beams: int = 1
     do_sample: bool = False
     temperature: float = 1.0
@@ -33,6 +33,7 @@ class Settings:
     bucket: int = 64  # static backends: prompts padded to a multiple of this many tokens
     compile: str = "auto"  # static: torch.compile mode or backend:NAME; auto = reduce-overhead on CUDA, none on CPU
     ignore_eos: bool = False  # benchmarks: always generate max_new_tokens
+    qa_prompts: str = "authors"  # the QA prompt set of tasks.yaml: authors | ours (xllm.generate.tasks)
 
     def to_dict(self) -> dict:
         return asdict(self)
