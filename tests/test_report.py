@@ -375,6 +375,7 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     rows = score_rows()
     zh_xquad = next(r for r in rows if r["model"] == "coit/zh/800" and r["task"] == "xquad")
     rows.append(dict(zh_xquad, model="muit/800", recipe="muit", scale="800", value=9.0))  # xquad em for zh only
+    rows += [dict(r, metric="match", value=r["value"] + 1) for r in rows if r["metric"] == "em"]
     scores = write_scores(tmp_path / "scores.csv", rows)
     out = tmp_path / "tables" / "scores_summary.md"
     code, _, _ = run_cli(["scores-summary", "--scores", str(scores), "--paper-tables",
@@ -383,10 +384,13 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     assert code == 0
     text = out.read_text(encoding="utf-8")
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
-        "## flores · chrf", "## mlqa · em", "## xquad · em"]
-    header, table = _table(text, "mlqa · em")
+        "## flores · chrf", "## mlqa · em", "## mlqa · match", "## xquad · em", "## xquad · match"]
+    # Table 6's "exact match" is the authors' substring match: beside our match, never beside em
+    assert not [key for key in _table(text, "mlqa · em")[1] if "Table 6" in key]
+    assert not [key for key in _table(text, "xquad · em")[1] if "Table 6" in key]
+    header, table = _table(text, "mlqa · match")
     assert header == ["model", "en-zh", "zh-zh"]
-    assert table["alpaca-en"]["zh-zh"] == "12.0" and table["*paper: x-LLaMA-7B (Table 6)*"]["zh-zh"] == "48.0"
+    assert table["alpaca-en"]["zh-zh"] == "13.0" and table["*paper: x-LLaMA-7B (Table 6)*"]["zh-zh"] == "48.0"
     assert table["*paper: x-LLaMA-7B (Table 6)*"]["en-zh"] == ""
     header, table = _table(text, "flores · chrf")
     assert header == ["model", "en→near", "en→far", "en→zh", "mean en→X", "near→en", "far→en", "zh→en", "mean X→en"]
@@ -398,6 +402,7 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     header, table = _table(text, "xquad · em")
     assert header == ["model", "near", "far", "Chinese (zh)", "mean"]
     assert table["muit/800"]["Chinese (zh)"] == "9.0" and table["muit/800"]["mean"] == "–"
+    header, table = _table(text, "xquad · match")
     # the paper's Table 6 exact match (fractions) next to ours, only in its language's column
     assert table["*paper: x-LLaMA-7B (Table 6)*"]["Chinese (zh)"] == "53.0"
     assert table["*paper: Alpaca-7B (Table 6)*"]["near"] == ""
@@ -425,8 +430,11 @@ def test_paper_rows_for_judge_accuracy_and_the_chinese_ablation(repo):
     assert rows["paper: x-LLaMA-7B (Table 2)"] == {"zh": pytest.approx(80.0), "ar": pytest.approx(82.0)}
     assert rows["paper: alpaca-en+alpaca-zh+en-zh (Figure 6; ours: abl-alpaca-en-x-enx)"] == {"zh": pytest.approx(80.0)}
     assert summary.paper_rows(paper, "flores", "chrf", [("en-x", "en-zh")]) == []
-    mlqa = dict(summary.paper_rows(paper, "mlqa", "em", [("en-x", "en-hi"), ("x", "hi-hi")]))
+    mlqa = dict(summary.paper_rows(paper, "mlqa", "match", [("en-x", "en-hi"), ("x", "hi-hi")]))
     assert mlqa["paper: BayLing-7B (Table 6)"] == {"hi-hi": pytest.approx(31.0)}  # same-language setting only
+    assert summary.paper_rows(paper, "mlqa", "em", [("x", "hi-hi")]) == []
+    renamed = {"table6_match": paper["table6_exact_match"]}  # the key named for its metric works too
+    assert dict(summary.paper_rows(renamed, "mlqa", "match", [("x", "hi-hi")])) == mlqa
 
 
 # ------------------------------------------------------------------ captions and the command line
