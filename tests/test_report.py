@@ -545,3 +545,22 @@ def test_scores_summary_lists_the_fitted_laws(tmp_path, capsys):
     assert near["α [95% CI]"] == "60 [54, 66]" and near["β [95% CI]"] == "-0.2 [-0.22, -0.18]"
     assert (near["γ"], near["R²"], near["extrapolation error"], near["points"]) == ("0.7", "0.990", "1.23", "5")
 
+
+
+def test_scores_summary_counts_prompts_cut_per_model_and_task(tmp_path, capsys):
+    scores = write_scores(tmp_path / "scores.csv", score_rows()[:2])
+    files = []
+    for model, cut in (("coit/ar/100", 3), ("alpaca-en", 0)):
+        path = tmp_path / "results" / "generations" / model / "generation.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"items": {
+            "flores/en-ar": {"n": 10, "n_truncated_prompts": 0}, "xquad/ar": {"n": 5, "n_truncated_prompts": cut},
+            "xquad/en": {"n": 5, "n_truncated_prompts": 1}}}))
+        files.append(str(path))
+    out = tmp_path / "summary.md"
+    assert run_cli(["scores-summary", "--scores", str(scores), "--generations", *files, "--out", str(out)], capsys)[0] == 0
+    header, table = _table(out.read_text(encoding="utf-8"), "Prompts cut to fit the context")
+    assert header == ["model", "flores", "xquad"]
+    assert table["coit/ar/100"] == {"model": "coit/ar/100", "flores": "0 / 10", "xquad": "4 / 10"}
+    assert table["alpaca-en"]["xquad"] == "1 / 10"
+    assert summary.generation_model_id("elsewhere/m1/generation.json") == "m1"

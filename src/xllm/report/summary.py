@@ -159,9 +159,44 @@ def fits_table(fit_paths: list[str], names: dict[str, str], langs: list[str] | N
     return lines + [""]
 
 
+def generation_model_id(path: str | Path) -> str:
+    """``results/generations/coit/ar/100/generation.json`` -> ``coit/ar/100`` (else the folder's name)."""
+    parent = Path(path).parent
+    parts = parent.parts
+    if "generations" in parts:
+        at = len(parts) - 1 - parts[::-1].index("generations")
+        if at + 1 < len(parts):
+            return "/".join(parts[at + 1:])
+    return parent.name
+
+
+def truncation_table(generation_files: list[str | Path]) -> list[str]:
+    """Prompts cut from the left to fit the context, per model and task (from ``generation.json``):
+    a score over cut prompts is not the score of the test set's prompts, so the count is shown."""
+    from ..atomic import read_json
+
+    counts: dict[str, dict[str, tuple[int, int]]] = {}
+    for path in generation_files:
+        items = read_json(path, "a generation summary", dict).get("items") or {}
+        per_task = counts.setdefault(generation_model_id(path), {})
+        for name, item in items.items():
+            task = name.split("/")[0]
+            cut, n = per_task.get(task, (0, 0))
+            per_task[task] = (cut + int(item.get("n_truncated_prompts", 0)), n + int(item.get("n", 0)))
+    tasks = sorted({task for per_task in counts.values() for task in per_task})
+    lines = ["## Prompts cut to fit the context", "",
+             "Prompts of each model and task cut from the left to leave room for the new tokens "
+             "(cut / all); none should be.", "",
+             "| model | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    for model in sorted(counts, key=lambda m: _sort_key(row_key(m)) + (m,)):
+        cells = [f"{counts[model][t][0]} / {counts[model][t][1]}" if t in counts[model] else "–" for t in tasks]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path | None = None,
               langs: list[str] | None = None, names: dict[str, str] | None = None, ci: bool = False,
-              fits: list[str] | None = None) -> Path:
+              fits: list[str] | None = None, generations: list[str] | None = None) -> Path:
     names = names or {}
     rows = read_scores(scores)
     paper = load_paper_tables(paper_tables)
@@ -225,7 +260,10 @@ def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path |
         lines.append("")
     if fits:
         lines += fits_table(fits, names, langs)
-    record = provenance(inputs=[str(scores)] + ([str(paper_tables)] if paper_tables else []) + list(fits or []))
+    if generations:
+        lines += truncation_table(generations)
+    record = provenance(inputs=[str(scores)] + ([str(paper_tables)] if paper_tables else []) + list(fits or [])
+                        + list(generations or []))
     lines.append(f"<!-- provenance: {json.dumps(record, sort_keys=True)} -->")
     out = Path(out)
     with atomic_open(out) as handle:
