@@ -154,6 +154,12 @@ def test_beams_and_seeded_sampling_go_through_generate(loaded):
     assert ids_of(first) == ids_of(second)
 
 
+def test_no_room_for_a_prompt_is_an_error(loaded):
+    model, tok = loaded
+    with pytest.raises(UserError, match="--max-new-tokens 256: the model's context is 256 tokens"):
+        generate_texts(model, tok, PROMPTS[:1], Settings(max_new_tokens=256, backend="loop"))
+
+
 def test_long_prompts_are_cut_from_the_left_and_counted(loaded):
     model, tok = loaded
     long = "a b c d " * 100  # 800 bytes > 256 positions

@@ -188,3 +188,15 @@ def test_authors_prompt_ends_at_the_response_header_and_trains_output_then_eos()
     assert prompts["authors"].endswith("### Response:") and prompts["ours"] == prompts["authors"] + "\n"
     (ex,), _ = encode_rows([row], tok, "authors", max_len=256)
     assert ex.input_ids[:-1] == tok(prompts["authors"] + "yes")["input_ids"]  # no newline between
+
+
+def test_prompt_format_default_is_the_authors_and_an_explicit_one_is_recorded(base, data, tmp_path):
+    from xllm.prompts import STYLE_FILE, prompt_style
+
+    assert prompt_style(tmp_path) == "authors"  # a model directory without xllm_prompt.json (LLaMA's)
+    (tmp_path / STYLE_FILE).write_text(json.dumps({"style": "alpaca"}))  # written by the first version
+    assert format_prompt("i", "", prompt_style(tmp_path)) == format_prompt("i", "", "ours")
+    cfg = _cfg(base, data, tmp_path, "explicit", prompt_format="ours", max_seq_length=300)  # bytes: long prompts
+    manifest = train(cfg)
+    assert prompt_style(cfg.out) == "ours" and manifest["prompt_format"] == "ours"
+    assert train(_cfg(base, data, tmp_path, "inherited"))["prompt_format"] == "compact"  # the demo base's

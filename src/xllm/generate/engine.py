@@ -369,7 +369,13 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], settings: Settings,
                    on_batch: Callable[[list[int], list[Output]], None] | None = None,
                    stats: Stats | None = None) -> list[Output]:
     """Generate for every prompt; returns outputs in the order of ``prompts``."""
-    max_prompt = max(1, context_length(model, tokenizer) - settings.max_new_tokens)
+    context = context_length(model, tokenizer)
+    if settings.max_new_tokens >= context:
+        from ..errors import UserError
+
+        raise UserError(f"--max-new-tokens {settings.max_new_tokens}: the model's context is {context} tokens, "
+                        "which leaves no room for a prompt")
+    max_prompt = context - settings.max_new_tokens
     prompt_ids, truncated = encode(tokenizer, prompts, max_prompt)
     results: list[Output | None] = [None] * len(prompts)
     for indices, outputs in generate_ids(model, tokenizer, prompt_ids, settings, truncated, stats=stats):

@@ -340,7 +340,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         "warmup_steps": warmup, "final_loss": state["loss"], "tokens": state["tokens"],
         "target_tokens": state["target_tokens"], "train_seconds": round(state["train_seconds"], 3),
         "tokens_per_s": round(state["tokens"] / max(state["train_seconds"], 1e-9), 1),
-        "examples": stats.as_dict(), "resumed_from_step": start or None,
+        "examples": stats.as_dict(), "resumed_from_step": start or None, "prompt_format": style,
         "wall_seconds": round(time.time() - started, 3),
         "provenance": provenance(config=asdict(cfg), seed=cfg.seed),
     }
