@@ -184,7 +184,7 @@ def test_authors_prompt_ends_at_the_response_header_and_trains_output_then_eos()
         prompts[style] = format_prompt(row["instruction"], "", style)
         trained = [t for t, lab in zip(ex.input_ids, ex.labels) if lab != IGNORE]
         assert trained[-1] == tok.eos_token_id
-        assert tok.decode(trained[:-1]) .endswith("yes")
+        assert tok.decode(trained[:-1]).endswith("yes")
     assert prompts["authors"].endswith("### Response:") and prompts["ours"] == prompts["authors"] + "\n"
     (ex,), _ = encode_rows([row], tok, "authors", max_len=256)
     assert ex.input_ids[:-1] == tok(prompts["authors"] + "yes")["input_ids"]  # no newline between

@@ -204,7 +204,8 @@ def _finish(items, staging_dir: Path, out_dir: Path, model_dir: str, settings: S
             task = name.split("/")[0]
             truncated[task] = truncated.get(task, 0) + c["n_truncated_prompts"]
         if any(truncated.values()):
-            cut = ", ".join(f"{k} {c['n_truncated_prompts']}/{c['n']}" for k, c in counts.items() if c["n_truncated_prompts"])
+            cut = ", ".join(f"{k} {c['n_truncated_prompts']}/{c['n']}" for k, c in counts.items()
+                            if c["n_truncated_prompts"])
             print(f"{model_dir}: prompts cut from the left to fit the context with {settings.max_new_tokens} new "
                   f"tokens: {cut}", file=sys.stderr)
         summary = {

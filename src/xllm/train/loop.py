@@ -85,7 +85,8 @@ def _check(cfg: TrainConfig) -> None:
     if not 0 <= cfg.warmup_ratio < 1:
         raise UserError(f"--warmup-ratio {cfg.warmup_ratio} is not in [0, 1)")
     if cfg.loss_normalization not in LOSS_NORMALIZATIONS:
-        raise UserError(f"--loss-normalization: {cfg.loss_normalization!r} is not one of {', '.join(LOSS_NORMALIZATIONS)}")
+        raise UserError(f"--loss-normalization: {cfg.loss_normalization!r} is not one of "
+                        f"{', '.join(LOSS_NORMALIZATIONS)}")
     if cfg.pad_token not in PAD_POLICIES:
         raise UserError(f"--pad-token: {cfg.pad_token!r} is not one of {', '.join(PAD_POLICIES)}")
     try:
@@ -301,7 +302,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            loss_total, tokens, means, n_micro = rt.all_sum([loss_sum, float(local_tokens), mean_sum, float(len(micro))])
+            loss_total, tokens, means, n_micro = rt.all_sum([loss_sum, float(local_tokens), mean_sum,
+                                                             float(len(micro))])
             seconds = time.perf_counter() - t0
             step_loss = loss_total / global_targets if cfg.loss_normalization == "token" else means / n_micro
             if not math.isfinite(step_loss):
