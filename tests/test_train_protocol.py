@@ -87,6 +87,47 @@ def test_micro_batch_and_token_normalization_differ_and_each_is_its_definition(b
     assert runs["micro_batch"]["hyperparameters"]["loss_normalization"] == "micro_batch"
 
 
+@pytest.mark.slow
+def test_micro_batch_normalization_under_fsdp_averages_every_process_s_micro_batches(base, data, tmp_path, repo):
+    """Two processes (FSDP on CPUs), two micro-batches each: the step is the mean of the four
+    micro-batches' means, as HF Trainer under DDP/FSDP (loss / accumulation, gradients averaged)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = _cfg(base, data, tmp_path, "fsdp", per_device_batch_size=2)
+    settings = tmp_path / "fsdp.json"
+    settings.write_text(json.dumps(vars(cfg)))
+    script = tmp_path / "train_config.py"
+    script.write_text("import json, sys\nfrom xllm.train.loop import TrainConfig, train\n"
+                      "train(TrainConfig(**json.load(open(sys.argv[1]))))\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+                           str(repo / "workflow/accelerate/fsdp-cpu.yaml"), "--main_process_port", str(port),
+                           str(script), str(settings)], env=dict(os.environ, OMP_NUM_THREADS="1"),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    logged = json.loads(open(cfg.metrics_file).readline())["loss"]
+
+    tok = AutoTokenizer.from_pretrained(base)
+    examples, _ = encode_rows([json.loads(line) for line in open(data)], tok, "compact", cfg.max_seq_length)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    means = []
+    for rank in range(2):
+        for mb in batches.step_micro_batches(len(examples), cfg.seed, 0, 8, 2, rank, 2):
+            group = [examples[i] for i in mb]
+            with torch.no_grad():
+                loss = micro_batch_loss(model, batches.collate_packed(group), True, torch.device("cpu"), nullcontext())
+            means.append(loss.item() / sum(e.n_targets for e in group))
+    assert len(means) == 4 and logged == pytest.approx(sum(means) / 4, rel=1e-4)
+
+
 def test_token_normalization_does_not_depend_on_the_micro_batch_size_the_authors_does(base, data, tmp_path):
     loss = {}
     for norm in ("micro_batch", "token"):
