@@ -14,7 +14,7 @@ import yaml
 
 from xllm.data.alpaca import prepare_alpaca
 from xllm.data.clean import Settings, normalize, prepare_corpus
-from xllm.data.stats import corpus_stats
+from xllm.data.stats import cleaned_caps, corpus_stats
 from xllm.data.subset import subset_corpus
 from xllm.data.testsets import prepare_flores, prepare_mlqa, prepare_xquad
 from xllm.errors import UserError
@@ -303,6 +303,24 @@ def test_corpus_stats_table_beside_the_paper(tmp_path, repo):
     assert "| WikiMatrix | 999.8k (999.8k) | 620.0k (620.8k) |" in text
     assert "| News Commentary | 97.4k (97.4k) | - |" in text
     assert "| Total | 1097.2k (1097.2k) | 620.0k (620.8k) |" in text
+
+
+def test_caps_are_the_configured_maxima_or_what_is_left_after_cleaning(corpora):
+    d = corpora["dir"]
+    prepare_corpus("ar", [corpora["wm"], corpora["nc"], corpora["tsv"]], corpora["sources"], corpora["flores"],
+                   d / "ar.parquet", d / "ar.json", Settings(calibration=100))  # 56 pairs survive
+    (d / "zh.json").write_text(json.dumps({"lang": "zh", "pairs": 1000}))
+    (d / "el.json").write_text(json.dumps({"lang": "el", "pairs": 30}))
+    manifests = [d / "ar.json", d / "zh.json", d / "el.json"]
+    # ar: the paper's 1097.2k, but 56 pairs exist here; zh: capped as configured; el: no configured maximum
+    assert cleaned_caps({"ar": 1_097_200, "zh": 500}, manifests) == {"ar": 56, "zh": 500, "el": 30}
+    with pytest.raises(UserError, match="no corpus manifest for hi"):
+        cleaned_caps({"ar": 10, "hi": 5}, manifests)
+    with pytest.raises(UserError, match="a second manifest for 'zh'"):
+        cleaned_caps({}, manifests + [d / "zh.json"])
+    (d / "bad.json").write_text("{}")
+    with pytest.raises(UserError, match="bad.json: not a corpus manifest"):
+        cleaned_caps(None, [d / "bad.json"])
 
 
 def test_cli_demo_chain(tmp_path, python, repo):

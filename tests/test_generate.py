@@ -19,6 +19,7 @@ from xllm.cli import main  # noqa: E402
 from xllm.demo.tiny_model import make_tiny_llama  # noqa: E402
 from xllm.generate.engine import Settings, generate_texts, length_sorted_batches, load_model  # noqa: E402
 from xllm.generate.run import staging_fingerprint, run_plan  # noqa: E402
+from xllm.errors import UserError  # noqa: E402
 from xllm.generate.tasks import qa_prompt  # noqa: E402
 
 PROMPTS = [
@@ -153,6 +154,12 @@ def test_beams_and_seeded_sampling_go_through_generate(loaded):
     assert ids_of(first) == ids_of(second)
 
 
+def test_no_room_for_a_prompt_is_an_error(loaded):
+    model, tok = loaded
+    with pytest.raises(UserError, match="--max-new-tokens 256: the model's context is 256 tokens"):
+        generate_texts(model, tok, PROMPTS[:1], Settings(max_new_tokens=256, backend="loop"))
+
+
 def test_long_prompts_are_cut_from_the_left_and_counted(loaded):
     model, tok = loaded
     long = "a b c d " * 100  # 800 bytes > 256 positions
@@ -215,11 +222,12 @@ def test_plan_writes_every_item_in_file_order_with_prompts_and_references(model_
     qa = read(out / "xquad" / "far.jsonl")
     assert [r["id"] for r in qa] == ["q1", "q2", "q3"]
     assert qa[1]["reference"] == ["gh", "gh ."]
-    # Demo languages fall back to the English QA prompt, which is the demo's Alpaca QA item.
-    assert qa[0]["prompt"] == ("Answer the final question with following context.\n"
-                               "Context: ab cd . ef gh .\nQuestion: what ab ?\n>>> ")
+    # Demo languages fall back to the English QA prompt (the authors' by default), which is the
+    # wording of the demo's Alpaca QA items.
+    assert qa[0]["prompt"] == ("Answer the final question with following context\n"
+                               "Context: ab cd . ef gh .\nQuestion: what ab ?\nAnswer: \n>>> ")
     zh = read(out / "xquad" / "zh.jsonl")
-    assert zh[0]["prompt"] == "请根据以下段落，回答问题\n段落: ab cd . ef gh .\n问题: what ab ?\n>>> "
+    assert zh[0]["prompt"] == "请根据以下段落，回答问题\n段落: ab cd . ef gh .\n问题: what ab ?\n答案: \n>>> "
     summary = json.loads((out / "generation.json").read_text(encoding="utf-8"))
     assert summary["items"]["flores/en-far"]["n"] == 7 and summary["n_examples"] == 20
     assert summary["provenance"]["versions"]["torch"] and summary["settings"]["max_new_tokens"] == 4
@@ -334,7 +342,7 @@ def test_an_item_can_ask_for_another_prompt_language(tmp_path):
     assert load_examples(item, str)[0].instruction == qa_prompt("zh")["instruction"]
     english = load_examples({**item, "prompt_lang": "en"}, str)[0]
     assert english.instruction == qa_prompt("en")["instruction"]
-    assert english.input == "Context: ab cd . ef gh .\nQuestion: what ab ?"
+    assert english.input == "Context: ab cd . ef gh .\nQuestion: what ab ?\nAnswer: "
 
 
 def test_qa_prompts_are_the_papers_per_language_with_an_english_fallback():
@@ -342,7 +350,73 @@ def test_qa_prompts_are_the_papers_per_language_with_an_english_fallback():
     assert qa_prompt("near") == qa_prompt("en")
     from xllm.demo.english import QA_INSTRUCTION
 
-    assert qa_prompt("en")["instruction"] == QA_INSTRUCTION
+    assert qa_prompt("en", prompts="ours")["instruction"] == QA_INSTRUCTION
+    assert qa_prompt("near", prompts="ours") == qa_prompt("en", prompts="ours")
     for lang in ("ar", "el", "hi", "tr", "vi", "zh"):
-        text = qa_prompt(lang)["input"].format(context="C", question="Q")
-        assert "C" in text and "Q" in text
+        for prompts in ("authors", "ours"):
+            text = qa_prompt(lang, prompts=prompts)["input"].format(context="C", question="Q")
+            assert "C" in text and "Q" in text
+
+
+# The authors' strings (NJUNLP/x-LLM data/xquad/xquad.py), copied here so that a change of
+# tasks.yaml cannot pass unnoticed.
+AUTHORS_QA = {
+    "en": ("Answer the final question with following context", "Context: {context}\nQuestion: {question}\nAnswer: "),
+    "el": ("Απαντήστε στις ερωτήσεις με βάση τις παρακάτω παραγράφους",
+           "παράγραφος: {context}\nερώτηση: {question}\nΑπάντηση: "),
+    "tr": ("Lütfen soruları aşağıdaki paragraflara göre cevaplayınız", "paragraf: {context}\nsoru: {question}\nCevap: "),
+    "vi": ("Hãy trả lời các câu hỏi theo đoạn văn sau", "đoạn văn: {context}\ncâu hỏi: {question}\nTrả lời: "),
+    "zh": ("请根据以下段落，回答问题", "段落: {context}\n问题: {question}\n答案: "),
+    "ar": ("الرجاء الإجابة على الأسئلة بناءً على الفقرات التالية", "فقرة: {context}\nسؤال: {question}\nإجابة: "),
+    "hi": ("कृपया निम्नलिखित पैराग्राफ के अनुसार प्रश्नों के उत्तर दें", "अनुच्छेद: {context}\nसवाल: {question}\nउत्तर: "),
+}
+
+
+def test_authors_qa_prompts_are_their_code_s_and_strip_context_and_question(tmp_path):
+    from xllm.generate.tasks import load_examples
+    from xllm.prompts import format_prompt
+
+    for lang, (instruction, template) in AUTHORS_QA.items():
+        assert qa_prompt(lang) == {"instruction": instruction, "input": template}
+    squad = {"data": [{"paragraphs": [{"context": "  ab cd .\n", "qas": [
+        {"id": "q", "question": " what ab ? ", "answers": [{"text": "cd", "answer_start": 5}]}]}]}]}
+    (tmp_path / "en.json").write_text(json.dumps(squad), encoding="utf-8")
+    item = {"task": "xquad", "direction": "en", "lang": "en", "testset": str(tmp_path / "en.json")}
+    (ex,) = load_examples(item, str)
+    assert format_prompt(ex.instruction, ex.input) == (
+        "Below is an instruction that describes a task, paired with an input that provides further context. "
+        "Write a response that appropriately completes the request.\n\n### Instruction:\n"
+        "Answer the final question with following context\n\n### Input:\nContext: ab cd .\nQuestion: what ab ?\n"
+        "Answer: \n\n### Response:")
+    (ours,) = load_examples(item, str, qa_prompts="ours")
+    assert (ours.instruction, ours.input) == ("Answer the final question with following context.",
+                                              "Context:   ab cd .\n\nQuestion:  what ab ? ")
+    with pytest.raises(UserError, match="QA prompts 'mine'"):
+        load_examples(item, str, qa_prompts="mine")
+
+
+def test_the_test_time_translation_instruction_is_the_authors_first(tmp_path):
+    from xllm.generate.tasks import load_examples
+
+    plan = make_testsets(tmp_path)
+    assert load_examples(plan[0], {"en": "English", "far": "Farish"}.get)[0].instruction == (
+        "Translate the following sentences from English to Farish.")
+    assert Settings().max_new_tokens == 512 and not Settings().do_sample and Settings().num_beams == 1
+
+
+def test_ours_qa_prompts_and_truncated_prompts_in_the_summary(model_dir, tmp_path):
+    from xllm.generate.run import run_plan
+
+    make_testsets(tmp_path)
+    settings = Settings(batch_size=3, max_new_tokens=250, qa_prompts="ours")  # 256 positions: QA prompts are cut
+    summary = run_plan(str(model_dir), str(tmp_path / "plan.json"), str(tmp_path / "out"), str(tmp_path / "st"),
+                       settings, limit=2, lang_names={"far": "Farish"}, progress=False)
+    qa = read(tmp_path / "out" / "xquad" / "far.jsonl")
+    assert qa[0]["prompt"].startswith("Answer the final question with following context.\nContext: ab cd")
+    assert summary["settings"]["qa_prompts"] == "ours"
+    items = summary["items"]
+    assert summary["truncated_prompts"] == {
+        task: sum(c["n_truncated_prompts"] for k, c in items.items() if k.startswith(task + "/"))
+        for task in ("flores", "xquad")}
+    assert summary["truncated_prompts"]["xquad"] == sum(r["truncated"] for r in qa) + sum(
+        r["truncated"] for r in read(tmp_path / "out" / "xquad" / "zh.jsonl")) > 0

@@ -335,8 +335,8 @@ def test_gather_scores_concatenates_sorts_and_checks(scoring_inputs, capsys):
     total = root / "scores.csv"
     assert main(["gather-scores", "--inputs", *outs, "--bootstrap", "0", "--out", str(total)]) == 0
     header, rows = _read_csv(total)
-    assert tuple(header) == COLUMNS and len(rows) == 10
-    assert [r["model"] for r in rows] == ["alpaca-en"] * 5 + ["muit/800"] * 5
+    assert tuple(header) == COLUMNS and len(rows) == 12  # bleu, chrf; em, f1, contains, match by default
+    assert [r["model"] for r in rows] == ["alpaca-en"] * 6 + ["muit/800"] * 6
     assert rows[0]["ci_low"] == ""  # no bootstrap asked for
     assert main(["gather-scores", "--inputs", outs[0], outs[0], "--out", str(total)]) == 2
     assert "duplicate score" in capsys.readouterr().err
@@ -394,3 +394,37 @@ def test_cli_error_is_one_line_from_a_real_process(tmp_path, repo):
                           "--lang", "en", "--metric", "chrf"], capture_output=True, text=True)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_match_is_the_authors_first_answer_substring_test(tmp_path, capsys):
+    """Table 6's "exact match": answers[0].strip().lower() in prediction.lower(), nothing more."""
+    cases = [  # (gold answers, prediction)
+        ([" Paris "], "It is paris."),  # stripped and lower-cased: 1 (EM: 0)
+        (["the Eiffel Tower", "Eiffel Tower"], "Eiffel Tower"),  # first answer only: 0 (EM: 1)
+        (["art"], "the party"),  # a substring, not a word: 1 (contains: 0)
+        (["New York"], "newyork"),  # no normalization: 0
+        (["北京"], "答案是北京。"),  # no tokenization needed: 1
+        (["1,000"], "1000"),  # punctuation counts: 0
+    ]
+    squad = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": "c", "qas": [
+        {"id": f"q{i}", "question": "?", "answers": [{"text": g, "answer_start": 0} for g in golds]}
+        for i, (golds, _) in enumerate(cases)]}]}]}
+    refs = tmp_path / "squad.json"
+    refs.write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    preds = tmp_path / "pred.jsonl"
+    preds.write_text("".join(json.dumps({"id": f"q{i}", "prediction": p}, ensure_ascii=False) + "\n"
+                             for i, (_, p) in enumerate(cases)), encoding="utf-8")
+    # the definition, applied to the file as the authors' script reads it
+    qas = json.loads(refs.read_text(encoding="utf-8"))["data"][0]["paragraphs"][0]["qas"]
+    predictions = {r["id"]: r["prediction"] for r in map(json.loads, preds.read_text(encoding="utf-8").splitlines())}
+    expected = [float(q["answers"][0]["text"].strip().lower() in predictions[q["id"]].lower()) for q in qas]
+    assert expected == [1, 0, 1, 0, 1, 0]
+    assert [qa.match(p, g) for g, p in cases] == expected
+    assert main(["score-qa", "--predictions", str(preds), "--references", str(refs), "--lang", "en"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["match"] == pytest.approx(100 * sum(expected) / len(expected))
+    for name in ("em", "contains"):  # not the same metric under another name
+        assert [qa.best_over_golds(qa.QA_FUNCTIONS[name], p, g, "en") for g, p in cases] != expected
+    scored = registry.compute("match", [p for _, p in cases], [g for g, _ in cases], lang="en")
+    assert scored.score == pytest.approx(out["match"]) and scored.signature.startswith("match|")
+    assert qa.match("anything", []) == 0.0

@@ -104,8 +104,14 @@ def test_cli_reads_the_optimized_or_uniform_allocation(data, tmp_path):
            "--lang-name", "zh=Chinese", "--out", str(out), "--manifest", str(tmp_path / "m.json")]
     run = subprocess.run(cmd, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    parts = json.loads((tmp_path / "m.json").read_text())["parts"]
-    assert parts["translation:en-ar"] == 3 and parts["translation:en-zh"] == 4
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert manifest["parts"]["translation:en-ar"] == 3 and manifest["parts"]["translation:en-zh"] == 4
+    assert len(manifest["templates"]) == 33 and manifest["instruction_choice"] == "rotate"  # the authors'
+    run = subprocess.run(cmd + ["--translation-instructions", "single", "--instruction-choice", "random"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert len(manifest["templates"]) == 1 and manifest["instruction_choice"] == "random"
 
 
 def test_monolingual_subsets_are_nested_and_seeded(tmp_path):
@@ -132,3 +138,41 @@ def test_cpt_recipe_starts_from_the_monolingual_stage(tmp_path):
     bad.write_text("x:\n  base: nope\n  parts: [{alpaca: {lang: en}}]\n")
     with pytest.raises(UserError, match="unknown recipe 'nope'"):
         load_recipes(bad)
+
+
+def test_translation_pairs_rotate_the_authors_33_instructions(data):
+    from xllm.prompts import AUTHORS_TRANSLATION_INSTRUCTIONS
+
+    pairs = data["dir"] / "pairs-many.jsonl"
+    pairs.write_text("".join(json.dumps({"src": f"en {i}", "tgt": f"ar {i}"}) + "\n" for i in range(70)))
+    data["pairs"]["ar"] = pairs
+    out = data["dir"] / "rot.jsonl"
+    manifest = build_mixture(recipe=load_recipes(RECIPES)["coit"], langs=["ar"], alpaca=data["alpaca"],
+                             pairs=data["pairs"], pair_counts={"ar": None}, lang_names=NAMES, templates=None, seed=3,
+                             out=out, manifest=data["dir"] / "rot.manifest.json")
+    rows = [json.loads(line) for line in out.open()]
+    by_k = {int(r["input"].split()[1]): r["instruction"] for r in rows if r["kind"] == "translation"}
+    assert len(AUTHORS_TRANSLATION_INSTRUCTIONS) == 33 and manifest["templates"] == list(AUTHORS_TRANSLATION_INSTRUCTIONS)
+    assert by_k[0] == by_k[33] == by_k[66] == "Translate the following sentences from English to Arabic."
+    assert by_k[1] == by_k[34] == "What do the following sentences mean in Arabic?"
+    assert by_k[32] == "Can you reveal the Arabic translation of the forthcoming sentences?"
+    assert len(set(by_k.values())) == 33 and manifest["instruction_choice"] == "rotate"
+
+
+def test_instruction_sets_choices_and_the_authors_placeholders(data):
+    rows, _ = build(data, "coit", ["ar"])  # one custom template: every pair gets it
+    assert {r["instruction"] for r in rows if r["kind"] == "translation"} == {
+        "Translate the following sentences from English to Arabic."}
+    common = dict(recipe=load_recipes(RECIPES)["coit"], langs=["ar"], alpaca=data["alpaca"], pairs=data["pairs"],
+                  pair_counts={"ar": None}, lang_names=NAMES, seed=3, manifest=data["dir"] / "m.json")
+    out = data["dir"] / "single.jsonl"
+    assert build_mixture(templates="single", out=out, **common)["templates"] == [
+        "Translate the following sentences from {src} to {tgt}."]
+    out = data["dir"] / "theirs.jsonl"
+    build_mixture(templates=["From {source_lang} into {target_lang}:", "Into {tgt}:"], instruction_choice="random",
+                  out=out, **common)
+    got = {json.loads(line)["instruction"] for line in out.open() if '"translation"' in line}
+    assert got == {"From English into Arabic:", "Into Arabic:"}
+    for bad in (dict(templates="many"), dict(templates=None, instruction_choice="cycle")):
+        with pytest.raises(UserError, match="many|cycle"):
+            build_mixture(out=data["dir"] / "bad.jsonl", **{**common, **bad})

@@ -14,6 +14,7 @@ from xllm.data.sources import load_sources
 from xllm.errors import UserError
 from xllm.mixture.recipes import load_recipes, model_id, parse_model_id
 from xllm.plan import Grid, Jobs, settings_json
+from xllm.generate.engine import Settings
 from xllm.train.loop import TrainConfig
 
 SCHEMA = "workflow/schemas/config.schema.yaml"
@@ -114,7 +115,7 @@ def test_empty_sections_get_the_schema_defaults(test_config):
     config["eval"]["mt_metrics"] = ["bleu"]
     out = prepared(config)
     assert out["generate"]["threads"] == 1 and out["scaling"]["metric"] == "bleu"
-    assert Jobs(Grid(out), {}).generate_model("coit/near/100")["max_new_tokens"] == 256  # Settings' default
+    assert Jobs(Grid(out), {}).generate_model("coit/near/100")["max_new_tokens"] == Settings.max_new_tokens
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -375,6 +375,7 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     rows = score_rows()
     zh_xquad = next(r for r in rows if r["model"] == "coit/zh/800" and r["task"] == "xquad")
     rows.append(dict(zh_xquad, model="muit/800", recipe="muit", scale="800", value=9.0))  # xquad em for zh only
+    rows += [dict(r, metric="match", value=r["value"] + 1) for r in rows if r["metric"] == "em"]
     scores = write_scores(tmp_path / "scores.csv", rows)
     out = tmp_path / "tables" / "scores_summary.md"
     code, _, _ = run_cli(["scores-summary", "--scores", str(scores), "--paper-tables",
@@ -383,10 +384,13 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     assert code == 0
     text = out.read_text(encoding="utf-8")
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
-        "## flores · chrf", "## mlqa · em", "## xquad · em"]
-    header, table = _table(text, "mlqa · em")
+        "## flores · chrf", "## mlqa · em", "## mlqa · match", "## xquad · em", "## xquad · match"]
+    # Table 6's "exact match" is the authors' substring match: beside our match, never beside em
+    assert not [key for key in _table(text, "mlqa · em")[1] if "Table 6" in key]
+    assert not [key for key in _table(text, "xquad · em")[1] if "Table 6" in key]
+    header, table = _table(text, "mlqa · match")
     assert header == ["model", "en-zh", "zh-zh"]
-    assert table["alpaca-en"]["zh-zh"] == "12.0" and table["*paper: x-LLaMA-7B (Table 6)*"]["zh-zh"] == "48.0"
+    assert table["alpaca-en"]["zh-zh"] == "13.0" and table["*paper: x-LLaMA-7B (Table 6)*"]["zh-zh"] == "48.0"
     assert table["*paper: x-LLaMA-7B (Table 6)*"]["en-zh"] == ""
     header, table = _table(text, "flores · chrf")
     assert header == ["model", "en→near", "en→far", "en→zh", "mean en→X", "near→en", "far→en", "zh→en", "mean X→en"]
@@ -398,6 +402,7 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     header, table = _table(text, "xquad · em")
     assert header == ["model", "near", "far", "Chinese (zh)", "mean"]
     assert table["muit/800"]["Chinese (zh)"] == "9.0" and table["muit/800"]["mean"] == "–"
+    header, table = _table(text, "xquad · match")
     # the paper's Table 6 exact match (fractions) next to ours, only in its language's column
     assert table["*paper: x-LLaMA-7B (Table 6)*"]["Chinese (zh)"] == "53.0"
     assert table["*paper: Alpaca-7B (Table 6)*"]["near"] == ""
@@ -425,8 +430,11 @@ def test_paper_rows_for_judge_accuracy_and_the_chinese_ablation(repo):
     assert rows["paper: x-LLaMA-7B (Table 2)"] == {"zh": pytest.approx(80.0), "ar": pytest.approx(82.0)}
     assert rows["paper: alpaca-en+alpaca-zh+en-zh (Figure 6; ours: abl-alpaca-en-x-enx)"] == {"zh": pytest.approx(80.0)}
     assert summary.paper_rows(paper, "flores", "chrf", [("en-x", "en-zh")]) == []
-    mlqa = dict(summary.paper_rows(paper, "mlqa", "em", [("en-x", "en-hi"), ("x", "hi-hi")]))
+    mlqa = dict(summary.paper_rows(paper, "mlqa", "match", [("en-x", "en-hi"), ("x", "hi-hi")]))
     assert mlqa["paper: BayLing-7B (Table 6)"] == {"hi-hi": pytest.approx(31.0)}  # same-language setting only
+    assert summary.paper_rows(paper, "mlqa", "em", [("x", "hi-hi")]) == []
+    renamed = {"table6_match": paper["table6_exact_match"]}  # the key named for its metric works too
+    assert dict(summary.paper_rows(renamed, "mlqa", "match", [("x", "hi-hi")])) == mlqa
 
 
 # ------------------------------------------------------------------ captions and the command line
@@ -537,3 +545,22 @@ def test_scores_summary_lists_the_fitted_laws(tmp_path, capsys):
     assert near["α [95% CI]"] == "60 [54, 66]" and near["β [95% CI]"] == "-0.2 [-0.22, -0.18]"
     assert (near["γ"], near["R²"], near["extrapolation error"], near["points"]) == ("0.7", "0.990", "1.23", "5")
 
+
+
+def test_scores_summary_counts_prompts_cut_per_model_and_task(tmp_path, capsys):
+    scores = write_scores(tmp_path / "scores.csv", score_rows()[:2])
+    files = []
+    for model, cut in (("coit/ar/100", 3), ("alpaca-en", 0)):
+        path = tmp_path / "results" / "generations" / model / "generation.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"items": {
+            "flores/en-ar": {"n": 10, "n_truncated_prompts": 0}, "xquad/ar": {"n": 5, "n_truncated_prompts": cut},
+            "xquad/en": {"n": 5, "n_truncated_prompts": 1}}}))
+        files.append(str(path))
+    out = tmp_path / "summary.md"
+    assert run_cli(["scores-summary", "--scores", str(scores), "--generations", *files, "--out", str(out)], capsys)[0] == 0
+    header, table = _table(out.read_text(encoding="utf-8"), "Prompts cut to fit the context")
+    assert header == ["model", "flores", "xquad"]
+    assert table["coit/ar/100"] == {"model": "coit/ar/100", "flores": "0 / 10", "xquad": "4 / 10"}
+    assert table["alpaca-en"]["xquad"] == "1 / 10"
+    assert summary.generation_model_id("elsewhere/m1/generation.json") == "m1"

@@ -71,3 +71,27 @@ def corpus_stats(manifests: list[str | Path], out: str | Path, paper_tables: str
     with atomic_open(out) as handle:
         handle.write(text)
     return text
+
+
+def cleaned_caps(max_pairs: dict[str, int] | None, manifests: list[str | Path]) -> dict[str, int]:
+    """Each language's allocation cap: min(configured ``max_pairs``, pairs left after cleaning).
+
+    The configured maxima are the paper's Table 1; a corpus cleaned here can hold fewer pairs (an
+    older release, other filters), and an allocation above what exists cannot be built. Languages
+    come from the preparation manifests (``xllm prepare-corpus``); one without a configured
+    maximum is capped by its corpus alone. A configured language without a manifest is an error."""
+    found: dict[str, int] = {}
+    for path in manifests:
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            lang, pairs = doc["lang"], int(doc["pairs"])
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise UserError(f"{path}: not a corpus manifest ({err})") from None
+        if lang in found:
+            raise UserError(f"{path}: a second manifest for {lang!r}")
+        found[lang] = pairs
+    max_pairs = max_pairs or {}
+    missing = sorted(set(max_pairs) - set(found))
+    if missing:
+        raise UserError(f"max_pairs: no corpus manifest for {', '.join(missing)}")
+    return {lang: min(int(max_pairs[lang]), pairs) if lang in max_pairs else pairs for lang, pairs in found.items()}

@@ -14,6 +14,7 @@ def cmd_demo_data(args) -> int:
         out_dir=args.out_dir, spec_dir=args.spec_dir, languages=spec["languages"], seed=args.seed,
         pairs_per_language=spec["pairs_per_language"], n_dev=spec["n_dev"], n_devtest=spec["n_devtest"],
         n_alpaca=spec["n_alpaca"], n_qa_paragraphs=spec["n_qa_paragraphs"],
+        qa_prompts=spec.get("qa_prompts", "authors"),
     )
     print(f"demo data: {len(written)} files in {args.out_dir}")
     return 0

@@ -59,7 +59,7 @@ def unique_sentences(rng: random.Random, n: int, exclude: set[str] = frozenset()
     return out
 
 
-QA_INSTRUCTION = "Answer the final question with following context."
+QA_INSTRUCTION = "Answer the final question with following context."  # the "ours" set's English one
 
 
 def base_form(verb: str) -> str:
@@ -75,8 +75,14 @@ def qa_question(item: dict) -> str:
     return f"what does {item['subject']} {base_form(item['verb'])} ?"
 
 
-def instructions(rng: random.Random, sentences: list[dict]) -> list[dict]:
-    """Alpaca-shaped items over the given sentences: repeat, subject, object, short QA."""
+def instructions(rng: random.Random, sentences: list[dict], qa_prompts: str = "authors") -> list[dict]:
+    """Alpaca-shaped items over the given sentences: repeat, subject, object, short QA.
+
+    QA items are worded as the evaluation's English QA prompt of set ``qa_prompts``
+    (``xllm.generate.tasks``), the prompt the demo's languages fall back to at test time."""
+    from ..generate.tasks import qa_prompt
+
+    qa = qa_prompt("en", prompts=qa_prompts)
     items = []
     for i, item in enumerate(sentences):
         kind = i % 4
@@ -91,8 +97,8 @@ def instructions(rng: random.Random, sentences: list[dict]) -> list[dict]:
             context = [o["text"] for o in others] + [item["text"]]
             rng.shuffle(context)
             items.append({
-                "instruction": QA_INSTRUCTION,
-                "input": f"Context: {' '.join(context)}\nQuestion: {qa_question(item)}",
+                "instruction": qa["instruction"],
+                "input": qa["input"].format(context=" ".join(context), question=qa_question(item)),
                 "output": item["object"],
             })
     return items

@@ -51,8 +51,11 @@ def make_demo_data(
     n_alpaca: int,
     n_qa_paragraphs: int,
     noise: float = 0.05,
+    qa_prompts: str = "authors",
 ) -> list[Path]:
-    """Generate every raw demo file; returns the paths written (each written atomically)."""
+    """Generate every raw demo file; returns the paths written (each written atomically).
+
+    ``qa_prompts``: the QA prompt set the English QA items are worded in (the evaluation's)."""
     out_dir, spec_dir = Path(out_dir), Path(spec_dir)
     rng = random.Random(seed)
     written: list[Path] = []
@@ -66,7 +69,7 @@ def make_demo_data(
     alpaca_source = english.unique_sentences(rng, n_alpaca, exclude=taken)
     taken |= {s["text"] for s in alpaca_source}
 
-    alpaca = english.instructions(rng, alpaca_source)
+    alpaca = english.instructions(rng, alpaca_source, qa_prompts)
     path = out_dir / "alpaca_data.json"
     write_json(path, alpaca)
     written.append(path)

@@ -27,7 +27,7 @@ class Settings:
     """Decoding settings, declared once: ``xllm generate`` flags and the config's ``generate`` section."""
 
     batch_size: int = setting(32, help="prompts per batch (length-sorted, left-padded)")
-    max_new_tokens: int = setting(256)
+    max_new_tokens: int = setting(512, help="the authors'; prompts are cut from the left to leave room for it")
     num_beams: int = setting(1)
     do_sample: bool = setting(False, help="sample instead of greedy decoding")
     temperature: float = setting(1.0, help="with --do-sample")
@@ -39,6 +39,8 @@ class Settings:
     compile: str = setting("auto", runtime=True, help="static backend: torch.compile mode, none, or backend:NAME "
                            "(auto: reduce-overhead on CUDA, none on CPU)")
     ignore_eos: bool = setting(False, help="benchmarks: always generate max_new_tokens")
+    qa_prompts: str = setting("authors", choices=("authors", "ours"),
+                              help="the QA prompt set of tasks.yaml (xllm.generate.tasks)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -374,7 +376,13 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], settings: Settings,
                    on_batch: Callable[[list[int], list[Output]], None] | None = None,
                    stats: Stats | None = None) -> list[Output]:
     """Generate for every prompt; returns outputs in the order of ``prompts``."""
-    max_prompt = max(1, context_length(model, tokenizer) - settings.max_new_tokens)
+    context = context_length(model, tokenizer)
+    if settings.max_new_tokens >= context:
+        from ..errors import UserError
+
+        raise UserError(f"--max-new-tokens {settings.max_new_tokens}: the model's context is {context} tokens, "
+                        "which leaves no room for a prompt")
+    max_prompt = context - settings.max_new_tokens
     prompt_ids, truncated = encode(tokenizer, prompts, max_prompt)
     results: list[Output | None] = [None] * len(prompts)
     for indices, outputs in generate_ids(model, tokenizer, prompt_ids, settings, truncated, stats=stats):

@@ -133,7 +133,7 @@ def run_plan(model_dir: str, plan_path: str, out_dir: str, staging: str, setting
 
     items = []
     for index, item in enumerate(plan):
-        examples = load_examples(item, namer, index)
+        examples = load_examples(item, namer, index, settings.qa_prompts)
         if limit is not None:
             examples = examples[:limit]
         items.append((item, examples))
@@ -212,6 +212,15 @@ def _finish(items, staging_dir: Path, out_dir: Path, model_dir: str, settings: S
                 "n_stopped": sum(bool(r.get("stopped")) for r in rows),
                 "n_truncated_prompts": sum(bool(r.get("truncated")) for r in rows),
             }
+        truncated: dict[str, int] = {}
+        for name, c in counts.items():
+            task = name.split("/")[0]
+            truncated[task] = truncated.get(task, 0) + c["n_truncated_prompts"]
+        if any(truncated.values()):
+            cut = ", ".join(f"{k} {c['n_truncated_prompts']}/{c['n']}" for k, c in counts.items()
+                            if c["n_truncated_prompts"])
+            print(f"{model_dir}: prompts cut from the left to fit the context with {settings.max_new_tokens} new "
+                  f"tokens: {cut}", file=sys.stderr)
         summary = {
             "model": str(model_dir),
             "prompt_style": style,
@@ -220,6 +229,8 @@ def _finish(items, staging_dir: Path, out_dir: Path, model_dir: str, settings: S
             "device": device,
             "items": counts,
             "n_examples": sum(c["n"] for c in counts.values()),
+            # prompts cut from the left to leave max_new_tokens of room, per task: for the tables
+            "truncated_prompts": truncated,
             "this_run": stats.to_dict(),  # what this invocation generated (less after a resume)
             "seconds": round(seconds, 2),
             "fingerprint": fingerprint,

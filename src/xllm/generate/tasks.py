@@ -1,7 +1,8 @@
 """Plan items -> examples: the prompt parts and reference of every test example, from tasks.yaml.
 
 A plan item names a task, a direction and its test files (the workflow's ``eval_plan``). Prompts
-are data (``tasks.yaml``): the paper's translation instruction, its language-specific QA prompts.
+are data: the translation instruction is ``xllm.prompts``' (the authors' first), the QA prompts are
+``tasks.yaml``'s, in two sets: ``authors`` (their code's, exactly) and ``ours``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 import yaml
 
 from ..errors import UserError
+from ..prompts import TRANSLATION_INSTRUCTION, translation_instruction
 
 TASKS_FILE = Path(__file__).with_name("tasks.yaml")
+QA_PROMPT_SETS = ("authors", "ours")
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,13 @@ def task_table(path: str = str(TASKS_FILE)) -> dict:
         return yaml.safe_load(handle)
 
 
-def qa_prompt(lang: str, table: dict | None = None) -> dict:
-    """The paper's QA prompt for ``lang``; English for languages it has none for (the demo's)."""
-    prompts = (table or task_table())["qa_prompts"]
-    return prompts.get(lang, prompts["en"])
+def qa_prompt(lang: str, table: dict | None = None, prompts: str = "authors") -> dict:
+    """The QA prompt of set ``prompts`` for ``lang``; the set's English one for languages it has
+    none for (the demo's synthetic languages, whose QA data the model learned in English)."""
+    sets = (table or task_table())["qa_prompts"]
+    if prompts not in sets:
+        raise UserError(f"QA prompts {prompts!r}: not one of {', '.join(sets)}")
+    return sets[prompts].get(lang, sets[prompts]["en"])
 
 
 def _require(item: dict, keys: tuple[str, ...], where: str) -> None:
@@ -54,17 +60,20 @@ def translation_examples(item: dict, spec: dict, lang_name, where: str) -> list[
     sources, references = _read_lines(item["source"]), _read_lines(item["reference"])
     if len(sources) != len(references):
         raise UserError(f"{item['reference']}: {len(references)} lines, but {item['source']} has {len(sources)}")
-    instruction = spec["instruction"].format(src=lang_name(item["src_lang"]), tgt=lang_name(item["tgt_lang"]))
+    template = spec.get("instruction") or TRANSLATION_INSTRUCTION
+    instruction = translation_instruction(lang_name(item["src_lang"]), lang_name(item["tgt_lang"]), template)
     return [Example(str(i), instruction, src, ref) for i, (src, ref) in enumerate(zip(sources, references))]
 
 
-def qa_examples(item: dict, where: str) -> list[Example]:
+def qa_examples(item: dict, where: str, prompts: str = "authors") -> list[Example]:
+    """One example per question; the authors' set strips context and question, as their code does."""
     _require(item, ("testset", "lang"), where)
     path = item["testset"]
     try:
         with open(path, encoding="utf-8") as handle:
             squad = json.load(handle)
-        prompt = qa_prompt(item.get("prompt_lang") or item["lang"])
+        prompt = qa_prompt(item.get("prompt_lang") or item["lang"], prompts=prompts)
+        clean = str.strip if prompts == "authors" else (lambda text: text)
         examples, seen = [], set()
         for article in squad["data"]:
             for paragraph in article["paragraphs"]:
@@ -73,7 +82,7 @@ def qa_examples(item: dict, where: str) -> list[Example]:
                     if qid in seen:
                         raise UserError(f"{path}: question id {qid!r} occurs twice")
                     seen.add(qid)
-                    text = prompt["input"].format(context=paragraph["context"], question=qa["question"])
+                    text = prompt["input"].format(context=clean(paragraph["context"]), question=clean(qa["question"]))
                     answers = [answer["text"] for answer in qa.get("answers", [])]
                     examples.append(Example(qid, prompt["instruction"], text, answers))
     except json.JSONDecodeError as err:
@@ -83,8 +92,9 @@ def qa_examples(item: dict, where: str) -> list[Example]:
     return examples
 
 
-def load_examples(item: dict, lang_name, index: int = 0) -> list[Example]:
-    """Every example of one plan item, in file order. ``lang_name(code)`` gives prompt names."""
+def load_examples(item: dict, lang_name, index: int = 0, qa_prompts: str = "authors") -> list[Example]:
+    """Every example of one plan item, in file order. ``lang_name(code)`` gives prompt names;
+    ``qa_prompts`` is the QA prompt set (``authors`` or ``ours``)."""
     where = f"plan item {index} ({item.get('task')}/{item.get('direction')})"
     _require(item, ("task", "direction"), where)
     tasks = task_table()["tasks"]
@@ -93,4 +103,4 @@ def load_examples(item: dict, lang_name, index: int = 0) -> list[Example]:
     spec = tasks[item["task"]]
     if spec["kind"] == "translation":
         return translation_examples(item, spec, lang_name, where)
-    return qa_examples(item, where)
+    return qa_examples(item, where, qa_prompts)

@@ -62,7 +62,7 @@ def score_qa(args) -> int:
     ids = list(gold)
     hyps, refs = [by_id[q] for q in ids], [gold[q] for q in ids]
     out = {}
-    for key, name in (("exact_match", "em"), ("f1", "f1"), ("contains", "contains")):
+    for key, name in (("exact_match", "em"), ("f1", "f1"), ("contains", "contains"), ("match", "match")):
         out[key] = compute(name, hyps, refs, lang=args.lang).score
     out["n"] = len(ids)
     print(json.dumps(out))
@@ -219,7 +219,8 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=score_mt)
 
-    p = sub.add_parser("score-qa", help="EM / F1 / contains of QA predictions against a SQuAD-format file")
+    p = sub.add_parser("score-qa", help="EM / F1 / contains / the authors' match of QA predictions against a "
+                                        "SQuAD-format file")
     p.add_argument("--predictions", required=True, help="JSONL lines {id, prediction}")
     p.add_argument("--references", required=True, help="SQuAD-format JSON")
     p.add_argument("--lang", required=True, help="answer (context) language: selects MLQA normalization")

@@ -63,13 +63,13 @@ def _bleurt(hyps, refs, srcs, lang, opts: MetricOptions):
 
 
 def _qa(name):
-    fn = qa.QA_FUNCTIONS[name]
+    fn = qa.QA_FUNCTIONS.get(name)
 
     def compute(hyps, refs, srcs, lang, opts: MetricOptions):
         values = []
         for pred, golds in zip(hyps, refs):
             golds = [golds] if isinstance(golds, str) else list(golds)
-            values.append(qa.best_over_golds(fn, pred, golds, lang))
+            values.append(qa.match(pred, golds) if name == "match" else qa.best_over_golds(fn, pred, golds, lang))
         return segment_mean(name, values, qa.qa_signature(name, lang), scale=100.0)
 
     return compute
@@ -87,6 +87,8 @@ METRICS: dict[str, Metric] = {
         Metric("em", "qa", _qa("em"), "exact match after MLQA normalization, %"),
         Metric("f1", "qa", _qa("f1"), "token F1 after MLQA normalization, %"),
         Metric("contains", "qa", _qa("contains"), "normalized gold answer occurs in the prediction, %"),
+        Metric("match", "qa", _qa("match"), "the authors' (Table 6 'exact match'): first gold answer, stripped "
+               "and lower-cased, is a substring of the lower-cased prediction, %"),
     ]
 }
 

@@ -37,7 +37,7 @@ class ScoreConfig:
     """Which metrics score a model's generations (metric models: ``registry.MetricOptions``)."""
 
     mt_metrics: list[str] = setting(default_factory=lambda: ["bleu", "chrf"], help="translation metrics")
-    qa_metrics: list[str] = setting(default_factory=lambda: ["em", "f1", "contains"], help="QA metrics")
+    qa_metrics: list[str] = setting(default_factory=lambda: ["em", "f1", "contains", "match"], help="QA metrics")
 
     def __post_init__(self):
         registry.check_names(self.mt_metrics, "mt")

@@ -1,8 +1,9 @@
 """Build one model's training mixture from its recipe: read parts, shuffle with the seed, write.
 
 Rows are ``{"id", "instruction", "input", "output", "kind", "lang"}`` (monolingual rows carry
-``text``). Translation rows use the paper's prompt; with several templates, each pair draws one
-with the seeded generator. The manifest counts rows (and tokens, given a tokenizer) per part and
+``text``). Translation rows get the authors' instructions: pair k of a language's corpus gets
+template k mod n (their 33 by default), or, with ``instruction_choice="random"``, a draw of the
+seeded generator. The manifest counts rows (and tokens, given a tokenizer) per part and
 language, so a reader sees what each model was trained on.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ..atomic import atomic_open, read_json, write_json
 from ..errors import UserError
-from ..prompts import TRANSLATION_INSTRUCTION
+from ..prompts import INSTRUCTION_CHOICES, pick_template, translation_instruction, translation_templates
 from ..provenance import provenance
 from .recipes import Recipe
 
@@ -44,17 +45,26 @@ def build_mixture(
     pairs: dict[str, Path],
     pair_counts: dict[str, int | None],
     lang_names: dict[str, str],
-    templates: list[str],
+    templates: list[str] | str | None,
     seed: int,
     out: Path,
     manifest: Path,
     monolingual: dict[str, Path] | None = None,
     tokenizer_dir: str | None = None,
     meta: dict | None = None,
+    instruction_choice: str = "rotate",
 ) -> dict:
-    """Write the shuffled mixture and its manifest; return the manifest."""
+    """Write the shuffled mixture and its manifest; return the manifest.
+
+    ``templates``: translation instruction templates, or a set name (``authors``: their 33,
+    ``single``: the first); None is ``authors``."""
     rng = random.Random(seed)
-    templates = templates or [TRANSLATION_INSTRUCTION]
+    try:
+        templates = translation_templates(templates)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if instruction_choice not in INSTRUCTION_CHOICES:
+        raise UserError(f"instruction choice {instruction_choice!r} is not one of {', '.join(INSTRUCTION_CHOICES)}")
     rows: list[dict] = []
     parts_count: Counter = Counter()
 
@@ -88,10 +98,10 @@ def build_mixture(
                 for n, pair in enumerate(_read_pairs(pairs[lang], wanted)):
                     src_lang, tgt_lang = ("en", lang) if part.direction == "en-x" else (lang, "en")
                     src, tgt = (pair["src"], pair["tgt"]) if part.direction == "en-x" else (pair["tgt"], pair["src"])
-                    template = templates[rng.randrange(len(templates))]
+                    template = pick_template(templates, n, instruction_choice, rng)
                     rows.append({
                         "id": f"{part.direction}-{lang}:{pair.get('id', n)}",
-                        "instruction": template.format(src=lang_names[src_lang], tgt=lang_names[tgt_lang]),
+                        "instruction": translation_instruction(lang_names[src_lang], lang_names[tgt_lang], template),
                         "input": src, "output": tgt, "kind": "translation", "lang": lang,
                     })
                     parts_count[f"translation:{src_lang}-{tgt_lang}"] += 1
@@ -119,6 +129,7 @@ def build_mixture(
         "parts": dict(sorted(parts_count.items())),
         "tokens": tokens,
         "templates": templates,
+        "instruction_choice": instruction_choice,
         "provenance": provenance(seed=seed, **(meta or {})),
     }
     write_json(manifest, record)

@@ -37,7 +37,8 @@ def cmd_build_mixture(args) -> int:
         pairs={k: Path(v) for k, v in key_values(args.pairs, "--pairs").items()},
         pair_counts=counts,
         lang_names=key_values(args.lang_name, "--lang-name"),
-        templates=args.template,
+        templates=args.template or args.translation_instructions,
+        instruction_choice=args.instruction_choice,
         seed=args.seed,
         out=Path(args.out),
         manifest=Path(args.manifest),
@@ -75,7 +76,13 @@ def register(sub) -> None:
     p.add_argument("--lang-name", action="append", default=[], metavar="LANG=NAME")
     p.add_argument("--allocation", help="results/allocation/{budget}.json for muit-budget models")
     p.add_argument("--alloc", choices=["uniform", "optimized"], default="optimized")
-    p.add_argument("--template", action="append", default=[])
+    p.add_argument("--template", action="append", default=[],
+                   help="a translation instruction template ({src}, {tgt}); repeated: several (overrides "
+                        "--translation-instructions)")
+    p.add_argument("--translation-instructions", choices=["authors", "single"], default="authors",
+                   help="authors: their 33 templates; single: the first only (the test-time instruction)")
+    p.add_argument("--instruction-choice", choices=["rotate", "random"], default="rotate",
+                   help="rotate: pair k gets template k mod n (the authors'); random: a seeded draw")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tokenizer", help="count tokens with this tokenizer (model directory)")
     p.add_argument("--config-hash", default=None)

@@ -94,7 +94,7 @@ def cmd_scores_summary(args) -> int:
     from .summary import summarize
 
     out = summarize(args.scores, args.out, paper_tables=args.paper_tables, langs=_langs(args),
-                    names=_names(args), ci=args.ci, fits=args.fits)
+                    names=_names(args), ci=args.ci, fits=args.fits, generations=args.generations)
     print(f"scores summary: {out}")
     return 0
 
@@ -105,6 +105,8 @@ def register_summary(sub) -> None:
     p.add_argument("--paper-tables", help="workflow/paper_tables.yaml (the paper's published numbers)")
     p.add_argument("--ci", action="store_true", help="show bootstrap confidence intervals in the cells")
     p.add_argument("--fits", nargs="+", metavar="FIT.json", help="results/scaling/*.json: add the fitted laws' table")
+    p.add_argument("--generations", nargs="+", metavar="generation.json",
+                   help="results/generations/{model}/generation.json: add the table of prompts cut to fit")
     _common(p)
     p.set_defaults(func=cmd_scores_summary)
 

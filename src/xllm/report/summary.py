@@ -5,7 +5,9 @@ then X→En, with the mean over languages) or QA languages. The x-models of one 
 (one model per language) share a row, so the table reads like the paper's. Where a column's
 language is one of the paper's and the paper published that task and metric (exact match and
 judge accuracy on XQuAD/MLQA, Tables 2 and 6; the Chinese ablation, Figure 6), the paper's
-models follow as extra rows, on the same 0-100 scale as ours.
+models follow as extra rows, on the same 0-100 scale as ours. Table 6's "exact match" is the
+authors' ``match`` (a substring test, ``xllm.metrics.qa.match``), so it sits beside our ``match``,
+never beside ``em`` (MLQA-normalized exact match, a stricter metric).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from .inputs import direction_kind, eval_lang, kind_title, lang_label, ordered_l
 
 PAPER_MODELS = {"alpaca-7b": "Alpaca-7B", "chinese-alpaca-7b": "Chinese-Alpaca-7B", "bayling-7b": "BayLing-7B",
                 "x-llama-7b": "x-LLaMA-7B"}
-PAPER_QA_TABLES = {"em": ("table6_exact_match", "Table 6"), "judge": ("table2_judge_accuracy", "Table 2"),
+PAPER_QA_TABLES = {"match": ("table6_match", "Table 6"), "judge": ("table2_judge_accuracy", "Table 2"),
                    "judge_accuracy": ("table2_judge_accuracy", "Table 2")}
+OLD_KEYS = {"table6_match": "table6_exact_match"}  # the key before Table 6 was named for its metric
 # Our Figure 6 ablation recipes (on the config's ablation_lang) and the paper's names for them (on zh).
 PAPER_ABLATIONS = {"alpaca-en": "alpaca-en", "abl-alpaca-x": "alpaca-zh", "abl-en-x": "en-zh",
                    "abl-alpaca-en-x": "alpaca-en+alpaca-zh", "abl-alpaca-en-x-enx": "alpaca-en+alpaca-zh+en-zh",
@@ -104,6 +107,8 @@ def paper_rows(paper: dict, task: str, metric: str, columns: list[tuple[str, str
     """(label, {direction: value}) of the paper's models for the columns in the paper's languages."""
     rows = []
     table_key, where = PAPER_QA_TABLES.get(metric, (None, None))
+    if table_key not in paper and OLD_KEYS.get(table_key) in paper:
+        table_key = OLD_KEYS[table_key]
     # the paper's QA numbers are same-language (XQuAD X, MLQA X-X): never a cross-lingual column
     col_lang = {direction: eval_lang({"task": task, "direction": direction}) for kind, direction in columns
                 if kind == "x"}
@@ -154,9 +159,44 @@ def fits_table(fit_paths: list[str], names: dict[str, str], langs: list[str] | N
     return lines + [""]
 
 
+def generation_model_id(path: str | Path) -> str:
+    """``results/generations/coit/ar/100/generation.json`` -> ``coit/ar/100`` (else the folder's name)."""
+    parent = Path(path).parent
+    parts = parent.parts
+    if "generations" in parts:
+        at = len(parts) - 1 - parts[::-1].index("generations")
+        if at + 1 < len(parts):
+            return "/".join(parts[at + 1:])
+    return parent.name
+
+
+def truncation_table(generation_files: list[str | Path]) -> list[str]:
+    """Prompts cut from the left to fit the context, per model and task (from ``generation.json``):
+    a score over cut prompts is not the score of the test set's prompts, so the count is shown."""
+    from ..atomic import read_json
+
+    counts: dict[str, dict[str, tuple[int, int]]] = {}
+    for path in generation_files:
+        items = read_json(path, "a generation summary", dict).get("items") or {}
+        per_task = counts.setdefault(generation_model_id(path), {})
+        for name, item in items.items():
+            task = name.split("/")[0]
+            cut, n = per_task.get(task, (0, 0))
+            per_task[task] = (cut + int(item.get("n_truncated_prompts", 0)), n + int(item.get("n", 0)))
+    tasks = sorted({task for per_task in counts.values() for task in per_task})
+    lines = ["## Prompts cut to fit the context", "",
+             "Prompts of each model and task cut from the left to leave room for the new tokens "
+             "(cut / all); none should be.", "",
+             "| model | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    for model in sorted(counts, key=lambda m: _sort_key(row_key(m)) + (m,)):
+        cells = [f"{counts[model][t][0]} / {counts[model][t][1]}" if t in counts[model] else "–" for t in tasks]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path | None = None,
               langs: list[str] | None = None, names: dict[str, str] | None = None, ci: bool = False,
-              fits: list[str] | None = None) -> Path:
+              fits: list[str] | None = None, generations: list[str] | None = None) -> Path:
     names = names or {}
     rows = read_scores(scores)
     paper = load_paper_tables(paper_tables)
@@ -220,7 +260,10 @@ def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path |
         lines.append("")
     if fits:
         lines += fits_table(fits, names, langs)
-    record = provenance(inputs=[str(scores)] + ([str(paper_tables)] if paper_tables else []) + list(fits or []))
+    if generations:
+        lines += truncation_table(generations)
+    record = provenance(inputs=[str(scores)] + ([str(paper_tables)] if paper_tables else []) + list(fits or [])
+                        + list(generations or []))
     lines.append(f"<!-- provenance: {json.dumps(record, sort_keys=True)} -->")
     out = Path(out)
     with atomic_open(out) as handle:

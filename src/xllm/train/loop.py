@@ -2,9 +2,13 @@
 
 One process runs plain PyTorch (no wrapper: the demo trains many tiny models on a laptop); under
 ``accelerate launch`` with several processes the model is sharded with FSDP2
-(``xllm.train.distributed``), on GPUs or, for the tests, on CPUs. The loss of a step is the mean over every response token of the global
-batch (summed per micro-batch, divided by the global token count), so it does not depend on how
-the batch is split into micro-batches, processes or packed rows.
+(``xllm.train.distributed``), on GPUs or, for the tests, on CPUs.
+
+The loss of a step (``loss_normalization``): ``micro_batch`` (the authors', HF Trainer's) is the
+mean over the response tokens of each micro-batch, averaged over the micro-batches of every
+process, so short and long examples weigh by the micro-batch they land in; ``token`` is the mean
+over every response token of the global batch, which does not depend on how the batch is split
+into micro-batches, processes or packed rows.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from pathlib import Path
 from ..args import setting
 from ..atomic import atomic_dir, write_json
 from ..errors import UserError
-from ..prompts import STYLE_FILE, prompt_style
+from ..prompts import STYLE_FILE, check_style, prompt_style
 from ..provenance import provenance
 from . import batches, checkpoint
 from .distributed import Runtime
 from .examples import IGNORE, encode_rows
+from .tokens import PAD_POLICIES, apply_pad_policy
 
 MANIFEST = "train_manifest.json"
+LOSS_NORMALIZATIONS = ("micro_batch", "token")
 
 
 @dataclass
@@ -60,6 +66,20 @@ class TrainConfig:
     # CPU results depend on the thread count (reductions split differently), so it is an output setting.
     threads: int | None = setting(None, help="CPU threads (default: all this process may use)")
     compile: bool = setting(False, runtime=True, help="torch.compile the model (GPU)")
+    # The authors' protocol by default; each alternative is ours (see the README's fidelity table).
+    prompt_format: str | None = setting(None, choices=("authors", "ours", "compact"),
+                                        help="authors | ours | compact (default: the base's xllm_prompt.json, "
+                                        "else authors)")
+    loss_normalization: str = setting("micro_batch", choices=("micro_batch", "token"),
+                                      help="micro_batch: mean per micro-batch, averaged (the authors' HF Trainer); "
+                                      "token: mean over every response token of the global batch")
+    pad_token: str = setting("add", choices=("add", "eos"),
+                             help='add: "<pad>" with a mean-initialized embedding row (the authors); eos: pad with EOS')
+
+
+def train_style(cfg: TrainConfig) -> str:
+    """The prompt format the model is trained with, and is recorded with in its directory."""
+    return cfg.prompt_format or prompt_style(cfg.base)
 
 
 def _check(cfg: TrainConfig) -> None:
@@ -73,6 +93,15 @@ def _check(cfg: TrainConfig) -> None:
         raise UserError("--epochs and --learning-rate must be positive and --max-seq-length at least 2")
     if not 0 <= cfg.warmup_ratio < 1:
         raise UserError(f"--warmup-ratio {cfg.warmup_ratio} is not in [0, 1)")
+    if cfg.loss_normalization not in LOSS_NORMALIZATIONS:
+        raise UserError(f"--loss-normalization: {cfg.loss_normalization!r} is not one of "
+                        f"{', '.join(LOSS_NORMALIZATIONS)}")
+    if cfg.pad_token not in PAD_POLICIES:
+        raise UserError(f"--pad-token: {cfg.pad_token!r} is not one of {', '.join(PAD_POLICIES)}")
+    try:
+        check_style(train_style(cfg), "--prompt-format")
+    except ValueError as err:
+        raise UserError(str(err)) from None
     if cfg.log_with not in ("none", "tensorboard", "wandb"):
         raise UserError(f"--log-with: {cfg.log_with!r} is not none, tensorboard or wandb")
 
@@ -144,6 +173,19 @@ def micro_batch_loss(model, batch: dict, packing: bool, device, autocast):
     )
 
 
+def loss_scale(normalization: str, mb_targets: int, n_micro: int, global_targets: float, world: int) -> float:
+    """The factor of a micro-batch's summed loss in the step's gradient.
+
+    ``token``: 1 / (response tokens of the global batch). ``micro_batch`` (HF Trainer's
+    ``loss / gradient_accumulation_steps`` of a per-micro-batch mean): 1 / (the micro-batch's
+    response tokens x this process's micro-batches); a micro-batch without any (a Trainer would
+    divide by zero) adds nothing. ``world`` undoes FSDP's average of gradients over processes
+    for ``token``; for ``micro_batch`` that average is the Trainer's (DDP) average."""
+    if normalization == "token":
+        return world / global_targets
+    return 1.0 / (mb_targets * n_micro) if mb_targets else 0.0
+
+
 class _Trackers:
     def __init__(self, kind: str, cfg: TrainConfig, is_main: bool):
         self.kind, self.writer = (kind if is_main else "none"), None
@@ -188,7 +230,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
     rt = Runtime(cfg.precision, cfg.threads)
     torch.manual_seed(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
-    style = prompt_style(cfg.base)
+    style = train_style(cfg)
     examples, stats = encode_rows(_read_rows(cfg.data), tokenizer, style, cfg.max_seq_length, source=cfg.data)
     accum = batches.grad_accumulation(cfg.global_batch_size, cfg.per_device_batch_size, rt.world)
     if rt.is_main:
@@ -203,7 +245,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         total = min(total, cfg.max_steps)
     warmup = math.ceil(cfg.warmup_ratio * total)
 
-    model = rt.wrap(build_model(cfg.base, cfg.packing, cfg.gradient_checkpointing))
+    model = build_model(cfg.base, cfg.packing, cfg.gradient_checkpointing)
+    pad_id = apply_pad_policy(model, tokenizer, cfg.pad_token)  # before sharding: it may resize
+    model = rt.wrap(model)
     optimizer = make_optimizer(model, cfg, rt.device)
     scheduler = get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=total)
     if cfg.compile:
@@ -212,7 +256,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
     # What a checkpoint's step means: resuming under anything else would silently train on other data,
     # so checkpoints of another run (the mixture was rebuilt, the seed changed...) are dropped.
     run = {"data_sha256": file_sha256(cfg.data), "examples": len(examples), "global_batch_size": cfg.global_batch_size,
-           "seed": cfg.seed, "steps": total, "packing": cfg.packing, "max_seq_length": cfg.max_seq_length}
+           "seed": cfg.seed, "steps": total, "packing": cfg.packing, "max_seq_length": cfg.max_seq_length,
+           "loss_normalization": cfg.loss_normalization, "pad_token": cfg.pad_token, "prompt_format": style}
     start, state = 0, {"tokens": 0, "target_tokens": 0, "train_seconds": 0.0, "loss": None, "run": run}
     resume_from = checkpoint.latest(cfg.checkpoint_dir)
     if resume_from is not None:
@@ -238,7 +283,6 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
     trackers = _Trackers(cfg.log_with, cfg, rt.is_main)
     bar = tqdm(total=total, initial=start, disable=not rt.is_main, file=sys.stderr, desc="train",
                dynamic_ncols=True, mininterval=2.0)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     autocast = rt.autocast()
     model.train()
     try:
@@ -249,14 +293,17 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             local_targets = sum(examples[i].n_targets for mb in micro for i in mb)
             local_tokens = sum(len(examples[i]) for mb in micro for i in mb)
             global_targets, _ = rt.all_sum([float(local_targets), 0.0])
-            loss_sum = 0.0
+            loss_sum, mean_sum = 0.0, 0.0
             for mb in micro:
                 group = [examples[i] for i in mb]
                 batch = batches.collate_packed(group) if cfg.packing else batches.collate_padded(group, pad_id)
                 loss = micro_batch_loss(model, batch, cfg.packing, rt.device, autocast)
-                scaled = loss * (rt.world / global_targets)
+                # the authors' per-micro-batch mean or ours over the global batch (see loss_scale)
+                scaled = loss * loss_scale(cfg.loss_normalization, sum(e.n_targets for e in group), len(micro),
+                                           global_targets, rt.world)
                 scaled.backward()
                 loss_sum += loss.item()
+                mean_sum += loss.item() / max(sum(e.n_targets for e in group), 1)
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             if hasattr(grad_norm, "full_tensor"):  # a DTensor under FSDP2
                 grad_norm = grad_norm.full_tensor()
@@ -264,9 +311,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            loss_total, tokens = rt.all_sum([loss_sum, float(local_tokens)])
+            loss_total, tokens, means, n_micro = rt.all_sum([loss_sum, float(local_tokens), mean_sum,
+                                                             float(len(micro))])
             seconds = time.perf_counter() - t0
-            step_loss = loss_total / global_targets
+            step_loss = loss_total / global_targets if cfg.loss_normalization == "token" else means / n_micro
             if not math.isfinite(step_loss):
                 raise RuntimeError(f"non-finite loss {step_loss} at step {step + 1}")
             state["tokens"] += int(tokens)
@@ -303,7 +351,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         "warmup_steps": warmup, "final_loss": state["loss"], "tokens": state["tokens"],
         "target_tokens": state["target_tokens"], "train_seconds": round(state["train_seconds"], 3),
         "tokens_per_s": round(state["tokens"] / max(state["train_seconds"], 1e-9), 1),
-        "examples": stats.as_dict(), "resumed_from_step": start or None,
+        "examples": stats.as_dict(), "resumed_from_step": start or None, "prompt_format": style,
         "wall_seconds": round(time.time() - started, 3),
         "provenance": provenance(config=asdict(cfg), seed=cfg.seed),
     }
@@ -327,6 +375,6 @@ def save_final(rt, model, tokenizer, cfg: TrainConfig, manifest: dict) -> None:
         with atomic_dir(cfg.out) as tmp:
             model.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
             tokenizer.save_pretrained(tmp)
-            write_json(tmp / STYLE_FILE, {"style": prompt_style(cfg.base)})
+            write_json(tmp / STYLE_FILE, {"style": train_style(cfg)})
             write_json(tmp / MANIFEST, manifest)
     rt.barrier()
