@@ -34,13 +34,20 @@ def _read_json(path: str, what: str) -> dict:
     return obj
 
 
-def _fit_and_write(pairs, scores, gamma, out, n_boot, seed, extra: dict) -> int:
+def _fit_and_write(pairs, scores, gamma, out, n_boot, seed, extra: dict, segments=None) -> int:
+    """Fit and write the law's JSON; with ``segments`` (one ``Scored`` per point) the intervals come
+    from the segment bootstrap, else from resampling the points."""
     from ..atomic import write_json
     from ..provenance import provenance
     from .law import FitError, fit_scaling_law
 
     try:
-        fit = fit_scaling_law(pairs, scores, gamma, n_boot=n_boot, seed=seed)
+        if segments is not None:
+            from .bootstrap import fit_segment_bootstrap
+
+            fit = fit_segment_bootstrap(list(zip(pairs, segments)), gamma, n_boot=n_boot, seed=seed)
+        else:
+            fit = fit_scaling_law(pairs, scores, gamma, n_boot=n_boot, seed=seed)
     except FitError as err:
         write_json(out, {"ok": False, "reason": str(err), **extra, "gamma": gamma,
                          "points": [{"pairs": p, "score": s} for p, s in zip(pairs, scores)],
@@ -51,7 +58,9 @@ def _fit_and_write(pairs, scores, gamma, out, n_boot, seed, extra: dict) -> int:
     ci = fit.ci
     print(f"{out}: alpha={fit.law.alpha:.4g} beta={fit.law.beta:.4g} (gamma={gamma:.4g}, "
           f"{len(pairs)} points, R2={fit.r2 if fit.r2 is None else round(fit.r2, 4)}, "
-          f"beta CI={[round(v, 4) for v in ci.get('beta', [])]})")
+          f"beta CI={[round(v, 4) for v in ci.get('beta', [])]} by {fit.ci_method})")
+    for flag in fit.flags:
+        print(f"{out}: warning: {flag['message']}")
     return 0
 
 
@@ -79,11 +88,39 @@ def cmd_fit_scores(args) -> int:
     gamma = gamma_from_similarity(args.similarity)
     points = read_score_points(args.scores, args.lang, args.task, args.metric, args.direction,
                                recipe=args.recipe or None)
+    direction = direction_of(args.lang, args.direction)
     extra = {"lang": args.lang, "task": args.task, "metric": args.metric,
-             "direction": direction_of(args.lang, args.direction), "recipe": args.recipe,
+             "direction": direction, "recipe": args.recipe,
              "similarity": str(args.similarity), "models": [p["model"] for p in points]}
+    segments = None
+    if args.segments:
+        if len(args.segments) != len(args.scores):
+            raise UserError(f"--segments: {len(args.segments)} file(s) for {len(args.scores)} --scores file(s); "
+                            "give one per scores file, in the same order")
+        segments = point_segments(points, args.segments, args.task, direction, args.metric)
+        extra["segments"] = [str(args.segments[p["source"]]) for p in points]
     return _fit_and_write([p["pairs"] for p in points], [p["score"] for p in points], gamma,
-                          args.out, args.bootstrap, args.seed, extra)
+                          args.out, args.bootstrap, args.seed, extra, segments=segments)
+
+
+def point_segments(points: list[dict], paths: list[str], task: str, direction: str, metric: str) -> list:
+    """Each point's per-segment statistics, from the segments file beside its scores file."""
+    from ..metrics import segments as segment_files
+
+    loaded, out = {}, []
+    for point in points:
+        path = str(paths[point["source"]])
+        if path not in loaded:
+            try:
+                loaded[path] = segment_files.load(path)
+            except OSError as err:
+                raise UserError(f"{path}: cannot read segment statistics ({err.strerror or err})") from None
+        scored = loaded[path].get((task, direction, metric))
+        if scored is None:
+            raise UserError(f"{path}: no segment statistics for {task} {direction} {metric} "
+                            f"(model {point['model']})")
+        out.append(scored)
+    return out
 
 
 def _laws_and_caps(obj: dict, path: str):
@@ -224,6 +261,9 @@ def register(sub) -> None:
     p.add_argument("--direction", default="en-x", help="en-x, x-en or an explicit pair like en-ar")
     p.add_argument("--recipe", default="coit", help="recipe whose models give the points ('' = any)")
     p.add_argument("--similarity", required=True, help="JSON with the language's gamma")
+    p.add_argument("--segments", nargs="+", action="extend", default=None,
+                   help="per-segment statistics (.segments.npz), one per --scores file in the same order: "
+                        "intervals by the segment bootstrap instead of resampling the points")
     p.add_argument("--bootstrap", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
