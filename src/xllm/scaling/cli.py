@@ -140,15 +140,29 @@ def _laws_and_caps(obj: dict, path: str):
     return laws, caps
 
 
-def allocate_record(laws, caps, budget: int, where: str) -> dict:
-    from .allocate import AllocationError, optimal_allocation, uniform_allocation
+def allocate_record(laws, caps, budget: int, where: str, replicates: dict | None = None,
+                    objective: str = "point") -> dict:
+    """The allocation JSON; with every language's bootstrap replicates, also the chosen split's gain
+    over uniform per replicate (``uncertainty``), and ``objective`` may use them to choose the split."""
+    from .allocate import (AllocationError, optimal_allocation, parse_objective, uncertain_allocation,
+                           uniform_allocation)
 
     try:
-        best = optimal_allocation(laws, caps, budget)
-        uniform = uniform_allocation(laws, caps, budget)
+        kind, _ = parse_objective(objective)
+        if kind != "point" and not (replicates and all(replicates.get(k) for k in laws)):
+            missing = [k for k in laws if not (replicates or {}).get(k)]
+            raise AllocationError(f"objective {objective!r} needs bootstrap replicates; none for {', '.join(missing)}")
+        uncertainty = None
+        if replicates and all(replicates.get(k) for k in laws):
+            best, uniform, uncertainty = uncertain_allocation(laws, caps, budget, replicates, objective)
+        else:
+            best = optimal_allocation(laws, caps, budget)
+            uniform = uniform_allocation(laws, caps, budget)
     except AllocationError as err:
         raise UserError(f"{where}: {err}") from None
-    record = {"budget": budget, **best.to_json(), "uniform": uniform.to_json()}
+    record = {"budget": budget, **best.to_json(), "uniform": uniform.to_json(), "objective": objective}
+    if uncertainty is not None:
+        record["uncertainty"] = uncertainty
     if best.mean_predicted is not None and uniform.mean_predicted is not None:
         record["gain_over_uniform"] = best.mean_predicted - uniform.mean_predicted
     record["max_pairs"] = {k: int(v) for k, v in caps.items()}
@@ -161,6 +175,11 @@ def _report_allocation(out, record) -> None:
     mean = record["mean_predicted"]
     print(f"{out}: {pairs} (mean predicted {mean if mean is None else round(mean, 3)}, "
           f"uniform {record['uniform']['mean_predicted']})")
+    unc = record.get("uncertainty")
+    if unc:
+        lo, hi = unc["gain"]["ci"]
+        print(f"{out}: gain over uniform {lo:+.3f} to {hi:+.3f} (95%, {unc['n_replicates']} replicates), "
+              f"P(optimized better) = {unc['p_optimized_better']:.2f}, objective {unc['objective']}")
 
 
 def cmd_allocate(args) -> int:
@@ -196,7 +215,7 @@ def cmd_allocate_fits(args) -> int:
 
     budget = parse_budget(args.budget)
     caps_all = parse_max_pairs(args.max_pairs)
-    laws, measured = {}, {}
+    laws, measured, replicates, methods = {}, {}, {}, {}
     for path in args.fits:
         fit = _read_json(path, "a scaling-law fit")
         lang = fit.get("lang") or Path(path).stem
@@ -212,11 +231,14 @@ def cmd_allocate_fits(args) -> int:
             laws[lang] = law_from_json(fit, path)
         except ValueError as err:
             raise UserError(str(err)) from None
+        replicates[lang] = fit.get("bootstrap") or []
+        methods[lang] = fit.get("ci_method", "point-bootstrap" if replicates[lang] else None)
     missing = [lang for lang in laws if lang not in caps_all]
     if missing:
         raise UserError(f"--max-pairs: no value for {', '.join(missing)}")
     caps = {lang: caps_all[lang] for lang in laws}
-    record = allocate_record(laws, caps, budget, "--budget/--max-pairs")
+    record = allocate_record(laws, caps, budget, "--budget/--max-pairs", replicates, args.objective)
+    record["ci_methods"] = methods
     record["budget_name"] = args.budget_name or Path(args.out).stem
     record.update(measured)
     record["fits"] = [str(p) for p in args.fits]
@@ -280,6 +302,9 @@ def register(sub) -> None:
     p.add_argument("--max-pairs", required=True, help="LANG=N,LANG=N,... pairs available per language")
     p.add_argument("--budget", required=True)
     p.add_argument("--budget-name", default=None, help="name of the budget (default: the output's stem)")
+    p.add_argument("--objective", default="point",
+                   help="point (the fitted laws), expected (mean over the fits' bootstrap replicates) or "
+                        "quantile:Q (the Q-quantile over replicates of the mean score, e.g. quantile:0.1)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_allocate_fits)
 
