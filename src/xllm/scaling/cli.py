@@ -263,7 +263,10 @@ def cmd_alignment(args) -> int:
 def cmd_allocation_table(args) -> int:
     from .table import table_command
 
-    return table_command(args)
+    return table_command(args.allocations, args.scores, args.out,
+                         metrics=[m.strip() for m in args.metrics.split(",") if m.strip()], task=args.task,
+                         generations_root=args.generations_root, paper_tables=args.paper_tables,
+                         n_boot=args.bootstrap, seed=args.seed)
 
 
 def register(sub) -> None:
