@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zipfile
 from pathlib import Path
 
 from ..errors import UserError
@@ -113,8 +114,8 @@ def point_segments(points: list[dict], paths: list[str], task: str, direction: s
         if path not in loaded:
             try:
                 loaded[path] = segment_files.load(path)
-            except OSError as err:
-                raise UserError(f"{path}: cannot read segment statistics ({err.strerror or err})") from None
+            except (OSError, ValueError, zipfile.BadZipFile) as err:
+                raise UserError(f"{path}: cannot read segment statistics ({err})") from None
         scored = loaded[path].get((task, direction, metric))
         if scored is None:
             raise UserError(f"{path}: no segment statistics for {task} {direction} {metric} "
