@@ -103,7 +103,7 @@ def bench_uncertain(rng, repeats, n=10_000, r=200, target=10.0):
             for k, v in laws.items()}
     print(f"{'objective':>13} {'s':>8} {'s/target':>9} {'P(better)':>10} {'gain 95% CI':>22} {'E[mean score]':>14}")
     names = list(laws)
-    la, b = replicate_arrays(names, reps, None)
+    la, b = replicate_arrays(names, reps)
     g = np.array([laws[k].gamma for k in names])
     expected = {}
     for objective in ("point", "expected", "quantile:0.1"):

@@ -269,7 +269,7 @@ def test_gain_over_uniform_per_replicate_and_the_objectives_keep_their_promise()
     from xllm.scaling.allocate import replicate_arrays, replicate_means
 
     names = list(laws)
-    la, b = replicate_arrays(names, reps, None)
+    la, b = replicate_arrays(names, reps)
     g = np.array([laws[k].gamma for k in names])
     means = {obj: replicate_means(la, b, g, np.array([r[0].pairs[k] for k in names])) for obj, r in runs.items()}
     assert means["expected"].mean() >= means["point"].mean() - 1e-9

@@ -211,7 +211,7 @@ def parse_objective(text: str) -> tuple[str, float | None]:
     raise AllocationError(f"objective must be one of {', '.join(OBJECTIVES)} with 0 < Q < 1, got {text!r}")
 
 
-def replicate_arrays(names: list[str], replicates: dict, gamma: np.ndarray):
+def replicate_arrays(names: list[str], replicates: dict):
     """(log α, β) arrays of shape (n, R) from each language's [(α, β), ...]; R is the smallest count
     (languages fitted with different numbers of surviving replicates are cut to the shortest)."""
     missing = [n for n in names if not replicates.get(n)]
@@ -320,7 +320,7 @@ def uncertain_allocation(laws: dict[str, ScalingLaw], caps: dict[str, int], budg
     its predicted gain over the uniform split per replicate (its interval, P(gain > 0))."""
     kind, q = parse_objective(objective)
     names, alpha, beta, gamma, cap, budget = _arrays(laws, caps, budget)
-    loga, rbeta = replicate_arrays(names, replicates, gamma)
+    loga, rbeta = replicate_arrays(names, replicates)
     r = loga.shape[1]
     uniform = uniform_allocation(laws, caps, budget)
     xu = np.array([uniform.pairs[n] for n in names])
