@@ -228,6 +228,33 @@ def replicate_arrays(names: list[str], replicates: dict):
     return np.log(alpha), beta
 
 
+def replicate_optima(loga, beta, gamma, cap, budget: float, tol: float = 1e-12) -> np.ndarray:
+    """(n, R): each replicate's own exact real-valued optimum (its KKT split), all replicates at once by
+    bisection on their log λ. What a split could gain if that replicate were the truth."""
+    cap = np.asarray(cap, dtype=float)
+    if budget <= 0 or budget >= cap.sum():
+        return np.repeat((np.zeros_like(cap) if budget <= 0 else cap)[:, None], loga.shape[1], axis=1)
+    live = (cap > 0)[:, None]
+    logk = loga + np.log(-beta) + beta * np.log(gamma)[:, None]
+    inv = 1.0 / (beta - 1.0)
+    logcap = np.log(np.where(live[:, 0], cap, 1.0))[:, None]
+    lo = np.where(live, logk + (beta - 1.0) * logcap, np.inf).min(axis=0) - 1.0
+    hi = np.where(live, logk + (beta - 1.0) * math.log(budget / live.sum()), -np.inf).max(axis=0) + 1.0
+
+    def x_of(loglam):
+        with np.errstate(over="ignore"):
+            x = np.exp(np.clip((loglam[None, :] - logk) * inv, -745.0, 709.0))
+        return np.where(live, np.minimum(x, cap[:, None]), 0.0)
+
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        over = x_of(mid).sum(axis=0) > budget
+        lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
+        if np.max(hi - lo) < tol:
+            break
+    return x_of(hi)
+
+
 def _mixture(loga, beta, loggamma, w):
     """Rows of the per-language marginal gain Σ_r w_r·k_ir·X^(β_ir − 1) as log-coefficients and slopes."""
     with np.errstate(divide="ignore"):
@@ -355,6 +382,10 @@ def uncertain_allocation(laws: dict[str, ScalingLaw], caps: dict[str, int], budg
     chosen = _result(names, alpha, beta, gamma, candidates[pick])
     uni = replicate_means(loga, rbeta, gamma, xu)
     gains = scores[pick] - uni
+    with np.errstate(divide="ignore", over="ignore"):
+        own = replicate_optima(loga, rbeta, gamma, cap, budget)
+        oracle = 100.0 - np.exp(loga + rbeta * np.log(gamma[:, None] * own)).mean(axis=0)
+    regret = oracle - scores[pick]
     tail = (1 - level) / 2
     objective_value = {"point": chosen.mean_predicted, "expected": float(scores[pick].mean()),
                        "quantile": _quantile(scores[pick], q) if q else None}[kind]
@@ -363,6 +394,8 @@ def uncertain_allocation(laws: dict[str, ScalingLaw], caps: dict[str, int], budg
         "chosen_by": pick,
         "gain": {"mean": float(gains.mean()), "ci": [float(v) for v in np.quantile(gains, [tail, 1 - tail])]},
         "p_optimized_better": float(np.mean(gains > 0)),
+        # what knowing the law would add: each replicate's own KKT split against the chosen one, under it
+        "regret": {"mean": float(regret.mean()), "ci": [float(v) for v in np.quantile(regret, [tail, 1 - tail])]},
         "mean_predicted_ci": {
             "optimized": [float(v) for v in np.quantile(scores[pick], [tail, 1 - tail])],
             "uniform": [float(v) for v in np.quantile(uni, [tail, 1 - tail])]},
