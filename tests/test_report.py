@@ -497,7 +497,8 @@ def test_plots_read_what_the_scaling_stage_writes(tmp_path, capsys, monkeypatch)
     code, _, err = run_cli(["plot-scaling", "--fits", *fits, "--out", "plots/scaling_laws.png"], capsys)
     assert code == 0, err
     prov = png_info(tmp_path / "plots" / "scaling_laws.png")[2]
-    assert prov["inputs"] == fits and prov["band"] == ["bootstrap"]  # the fits carry their bootstrap samples
+    # the fits carry their bootstrap samples, and say they resampled the points (no --segments here)
+    assert prov["inputs"] == fits and prov["band"] == ["point bootstrap"]
     code, _, err = run_cli(["plot-allocation", "--allocations", "allocation/small.json", "--scores", str(scores),
                             "--out", "plots/allocation.png"], capsys)
     assert code == 0, err
@@ -564,3 +565,34 @@ def test_scores_summary_counts_prompts_cut_per_model_and_task(tmp_path, capsys):
     assert table["coit/ar/100"] == {"model": "coit/ar/100", "flores": "0 / 10", "xquad": "4 / 10"}
     assert table["alpaca-en"]["xquad"] == "1 / 10"
     assert summary.generation_model_id("elsewhere/m1/generation.json") == "m1"
+
+
+def test_flags_and_replicate_intervals_reach_the_reader(tmp_path, capsys):
+    """A flagged segment-bootstrap fit: red legend note in Figure 3, a flags column and the warning's
+    text in the summary; an allocation with replicates: its gain interval and P(better) in the plot."""
+    flags = [{"flag": "loso_outside_interval", "message": "leave-one-scale-out error larger than the 95% interval"}]
+    fits = [dump(tmp_path / "near.json", {**fit_json("near", bootstrap=True), "ci_method": "segment-bootstrap",
+                                          "flags": flags}),
+            dump(tmp_path / "far.json", {**fit_json("far", bootstrap=True), "ci_method": "point-bootstrap"})]
+    out = tmp_path / "scaling.png"
+    assert run_cli(["plot-scaling", "--fits", *fits, "--out", str(out)], capsys)[0] == 0
+    prov = png_info(out)[2]
+    assert prov["band"] == ["point bootstrap", "segment bootstrap"]
+    assert prov["flags"] == {"near": ["loso_outside_interval"]}
+    scores = write_scores(tmp_path / "scores.csv", score_rows()[:4])
+    summary_md = tmp_path / "summary.md"
+    assert run_cli(["scores-summary", "--scores", str(scores), "--fits", *fits, "--out", str(summary_md)],
+                   capsys)[0] == 0
+    text = summary_md.read_text(encoding="utf-8")
+    _, table = _table(text, "Scaling laws S(X) = 100 − α·(γ·X)^β")
+    assert (table["near"]["CI"], table["near"]["flags"]) == ("segment", "loso_outside_interval")
+    assert (table["far"]["CI"], table["far"]["flags"]) == ("point", "–")
+    assert "- **near**: leave-one-scale-out error larger than the 95% interval" in text
+    alloc = allocation_json("small", 600, {"near": 100, "far": 300, "zh": 200}, {"near": 200, "far": 200, "zh": 200})
+    alloc["uncertainty"] = {"gain": {"ci": [-0.25, 0.5]}, "p_optimized_better": 0.7, "objective": "expected"}
+    plot = tmp_path / "allocation.png"
+    assert run_cli(["plot-allocation", "--allocations", dump(tmp_path / "small.json", alloc), "--out", str(plot)],
+                   capsys)[0] == 0
+    gain = alloc["mean_predicted"] - alloc["uniform"]["mean_predicted"]
+    assert png_info(plot)[2]["gains"] == {"small": f"predicted gain {gain:+.2f} [-0.25, +0.50], "
+                                                   "P(optimized better) 0.70"}

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from xllm.cli import main
-from xllm.scaling.allocate import (AllocationError, continuous_optimum, optimal_allocation,
-                                   uniform_allocation)
+from xllm.scaling.allocate import (AllocationError, continuous_optimum, mixture_optimum, optimal_allocation,
+                                   parse_objective, uncertain_allocation, uniform_allocation)
 from xllm.scaling.law import ScalingLaw
 
 
@@ -193,3 +193,138 @@ def test_allocate_fits_refuses_laws_of_different_metrics(tmp_path, capsys):
     assert main(["allocate-fits", "--fits", *fits, "--max-pairs", "near=9,far=9", "--budget", "6",
                  "--out", str(tmp_path / "a.json")]) == 2
     assert "laws must share a metric" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ under uncertainty
+
+
+def replicate_laws(rng, laws, r, spread=0.1):
+    """Each language's law with α and β jittered: stand-ins for its bootstrap fits."""
+    return {k: [(v.alpha * np.exp(rng.normal(0, spread)), float(np.clip(v.beta + rng.normal(0, spread), -0.99, -0.01)))
+                for _ in range(r)] for k, v in laws.items()}
+
+
+def test_mixture_optimum_of_one_replicate_is_the_point_optimum():
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        laws = random_laws(rng, 8)
+        a, b, g = (np.array([getattr(v, f) for v in laws.values()]) for f in ("alpha", "beta", "gamma"))
+        cap = rng.integers(0, 300_000, 8).astype(float)
+        budget = float(cap.sum() * rng.uniform(0.1, 0.9))
+        got = mixture_optimum(np.log(a)[:, None], b[:, None], g, np.ones(1), cap, budget)
+        np.testing.assert_allclose(got, continuous_optimum(a, b, g, cap, budget), rtol=1e-6, atol=1e-3)
+
+
+def test_expected_objective_matches_slsqp_and_brute_force():
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(6)
+    laws = random_laws(rng, 5)
+    reps = replicate_laws(rng, laws, 7, spread=0.3)
+    names = list(laws)
+    g = np.array([laws[k].gamma for k in names])
+    la = np.log([[a for a, _ in reps[k]] for k in names])
+    b = np.array([[b for _, b in reps[k]] for k in names])
+    cap = rng.integers(20_000, 200_000, 5).astype(float)
+    budget = float(cap.sum() * 0.4)
+    exact = mixture_optimum(la, b, g, np.full(7, 1 / 7), cap, budget)
+
+    def loss(u):
+        return float(np.sum(np.exp(la + b * np.log(g[:, None] * np.maximum(u, 1e-12)[:, None] * budget)).mean(1)))
+
+    res = minimize(loss, np.full(5, 0.2), method="SLSQP", bounds=[(1e-9, c / budget) for c in cap],
+                   constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1.0}], options={"ftol": 1e-15, "maxiter": 500})
+    assert exact.sum() == pytest.approx(budget, rel=1e-9) and loss(exact / budget) <= res.fun + 1e-9
+    np.testing.assert_allclose(exact, res.x * budget, rtol=3e-3, atol=budget * 1e-4)
+    # integers: brute force over a small grid, scores averaged over the replicates
+    small = {k: int(c) for k, c in zip(names[:3], (9, 12, 7))}
+    sub = {k: laws[k] for k in small}
+    got, _, unc = uncertain_allocation(sub, small, 15, {k: reps[k] for k in small}, "expected")
+
+    def mean_score(xs):
+        if 0 in xs:
+            return -np.inf  # a language with no pairs scores -inf under the law
+        return sum(np.mean([100 - a * (laws[k].gamma * x) ** b for a, b in reps[k]]) for k, x in zip(small, xs))
+
+    best = max(mean_score(xs) for xs in itertools.product(*(range(c + 1) for c in small.values())) if sum(xs) == 15)
+    assert mean_score([got.pairs[k] for k in small]) >= best - 1e-9
+    assert unc["objective_value"] == pytest.approx(best / 3)
+
+
+def test_gain_over_uniform_per_replicate_and_the_objectives_keep_their_promise():
+    rng = np.random.default_rng(7)
+    laws = random_laws(rng, 6)
+    caps = {k: 1_000_000 for k in laws}
+    exact = {k: [(v.alpha, v.beta)] * 50 for k, v in laws.items()}  # no uncertainty: every replicate is the law
+    chosen, uniform, unc = uncertain_allocation(laws, caps, 600_000, exact, "point")
+    point_gain = chosen.mean_predicted - uniform.mean_predicted
+    assert point_gain > 0 and unc["p_optimized_better"] == 1.0
+    assert unc["gain"]["ci"] == pytest.approx([point_gain, point_gain]) and unc["n_replicates"] == 50
+    reps = replicate_laws(rng, laws, 200, spread=0.35)
+    runs = {obj: uncertain_allocation(laws, caps, 600_000, reps, obj) for obj in ("point", "expected", "quantile:0.1")}
+    gains = np.array(runs["point"][2]["replicate_gains"])
+    assert 0 < runs["point"][2]["p_optimized_better"] == np.mean(gains > 0) < 1  # uncertain now
+    lo, hi = runs["point"][2]["gain"]["ci"]
+    assert lo < np.median(gains) < hi and lo < 0
+    from xllm.scaling.allocate import replicate_arrays, replicate_means
+
+    names = list(laws)
+    la, b = replicate_arrays(names, reps)
+    g = np.array([laws[k].gamma for k in names])
+    means = {obj: replicate_means(la, b, g, np.array([r[0].pairs[k] for k in names])) for obj, r in runs.items()}
+    assert means["expected"].mean() >= means["point"].mean() - 1e-9
+    q10 = {obj: np.quantile(m, 0.1) for obj, m in means.items()}
+    assert q10["quantile:0.1"] >= max(q10["point"], q10["expected"]) - 1e-9
+    assert runs["quantile:0.1"][2]["objective_value"] == pytest.approx(q10["quantile:0.1"])
+    for _, _, u in runs.values():
+        assert sum(runs["point"][0].pairs.values()) == 600_000 and len(u["replicate_gains"]) == 200
+
+
+@pytest.mark.parametrize("objective", ["best", "quantile", "quantile:1.5", "quantile:x"])
+def test_bad_objectives_are_errors(objective):
+    with pytest.raises(AllocationError, match="objective must be one of"):
+        parse_objective(objective)
+
+
+def test_allocate_fits_objective_uses_the_fits_replicates(tmp_path, capsys):
+    rng = np.random.default_rng(8)
+    laws = {"near": ScalingLaw(50.0, -0.3, 0.9), "far": ScalingLaw(50.0, -0.3, 0.2)}
+    reps = replicate_laws(rng, laws, 40, spread=0.2)
+    fits = [_fit_json(tmp_path / f"{k}.json", k, gamma=v.gamma, bootstrap=[list(r) for r in reps[k]],
+                      ci_method="segment-bootstrap") for k, v in laws.items()]
+    out = tmp_path / "a.json"
+    assert main(["allocate-fits", "--fits", *fits, "--max-pairs", "near=900,far=900", "--budget", "600",
+                 "--objective", "expected", "--out", str(out)]) == 0
+    got = json.loads(out.read_text())
+    unc = got["uncertainty"]
+    assert got["objective"] == unc["objective"] == "expected" and unc["n_replicates"] == 40
+    assert 0 <= unc["p_optimized_better"] <= 1 and unc["gain"]["ci"][0] <= unc["gain"]["ci"][1]
+    assert got["ci_methods"] == {"near": "segment-bootstrap", "far": "segment-bootstrap"}
+    assert "P(optimized better)" in capsys.readouterr().out
+    bare = [_fit_json(tmp_path / "n2.json", "near"), _fit_json(tmp_path / "f2.json", "far")]
+    assert main(["allocate-fits", "--fits", *bare, "--max-pairs", "near=900,far=900", "--budget", "600",
+                 "--out", str(out)]) == 0
+    assert "uncertainty" not in json.loads(out.read_text())  # no replicates: the point split only
+    assert main(["allocate-fits", "--fits", *bare, "--max-pairs", "near=900,far=900", "--budget", "600",
+                 "--objective", "quantile:0.1", "--out", str(out)]) == 2
+    assert "needs bootstrap replicates; none for near, far" in capsys.readouterr().err
+
+
+def test_each_replicates_own_optimum_and_the_regret_of_the_chosen_split():
+    from xllm.scaling.allocate import replicate_arrays, replicate_optima
+
+    rng = np.random.default_rng(9)
+    laws = random_laws(rng, 8)
+    reps = replicate_laws(rng, laws, 5, spread=0.3)
+    names = list(laws)
+    la, b = replicate_arrays(names, reps)
+    g = np.array([laws[k].gamma for k in names])
+    cap = rng.integers(0, 200_000, 8).astype(float)
+    budget = float(cap.sum() * 0.35)
+    own = replicate_optima(la, b, g, cap, budget)
+    for r in range(5):
+        np.testing.assert_allclose(own[:, r], continuous_optimum(np.exp(la[:, r]), b[:, r], g, cap, budget),
+                                   rtol=1e-6, atol=1e-3)
+    caps = {k: int(c) for k, c in zip(names, cap)}
+    _, _, unc = uncertain_allocation(laws, caps, int(budget), reps, "expected")
+    assert unc["regret"]["ci"][0] >= -1e-9 and unc["regret"]["mean"] > 0  # no split beats a replicate's own

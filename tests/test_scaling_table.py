@@ -94,3 +94,31 @@ def test_table_rejects_a_file_that_is_not_an_allocation(inputs, capsys):
     assert main(["allocation-table", "--allocations", str(root / "bad.json"), "--scores", str(root / "scores.csv"),
                  "--out", str(root / "t.md")]) == 2
     assert "not an allocation" in capsys.readouterr().err
+
+
+def test_predicted_gain_with_its_interval_beside_the_measured_one(inputs):
+    from xllm.scaling.table import table_command
+
+    root, allocs = inputs
+    small = json.loads(open(allocs[0]).read())
+    small.update(metric="chrf", objective="expected",
+                 uncertainty={"gain": {"ci": [-0.25, 1.75]}, "p_optimized_better": 0.83,
+                              "mean_predicted_ci": {"optimized": [49.5, 50.5], "uniform": [48.25, 49.75]}})
+    open(allocs[0], "w").write(json.dumps(small))
+    out = root / "t.md"
+    assert table_command(allocs, str(root / "scores.csv"), str(out), metrics=["bleu", "chrf"],
+                         generations_root=str(root / "gens"), n_boot=200) == 0
+    text = out.read_text()
+    assert "| small (600) | optimized | 250 | 350 | 50.00 [49.50, 50.50] |" in text
+    assert "| small (600) | uniform | 300 | 300 | 49.00 [48.25, 49.75] |" in text
+    gains = text.split("Predicted against measured gain")[1].split("\n\n")[1]
+    rows = {line.split(" | ")[0][2:]: line for line in gains.splitlines()[2:]}
+    # small: predicted +1.000 in [-0.25, +1.75] with P = 0.83; measured on chrF (the laws' metric) by rescoring
+    # the generations, identical for both splits: a gain of 0 with the paired interval [0, 0]
+    assert rows["small"].startswith("| small | expected | +1.000 [-0.250, +1.750] | 0.83 | +0.000 (chrF) | "
+                                    "[+0.000, +0.000] |")
+    # large: no replicates in the allocation (no interval, no P); measured on the first metric shown (BLEU)
+    cells = rows["large"].split(" | ")
+    lo, hi = (float(v) for v in cells[5].strip("[]").split(", "))
+    assert cells[1:4] == ["point", "+1.000", "–"] and cells[4].endswith("(BLEU)")
+    assert 0 < lo < float(cells[4].split()[0]) < hi

@@ -2,7 +2,9 @@
 
 Left: pairs each language gets. Right: the score the fitted laws predict for each language
 under each allocation and, where the m-models trained on them were scored, the measured score
-on the same metric (FLORES En→X), so the prediction can be checked against reality.
+on the same metric (FLORES En→X), so the prediction can be checked against reality. When the
+allocation carries the laws' bootstrap replicates, the right panel's title gives the predicted
+gain's 95% interval and P(optimized better) over them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,21 @@ class Allocation:
     predicted: dict  # alloc -> {lang: float}
     mean_predicted: dict  # alloc -> float | None
     metric: str = ""
+    uncertainty: dict | None = None  # {"gain": {"ci"}, "p_optimized_better", "objective", ...}
+
+    def gain_note(self) -> str:
+        """'gain +0.42 [−0.10, +0.95], P(better) 0.86' or the point gain alone."""
+        opt, uni = self.mean_predicted["optimized"], self.mean_predicted["uniform"]
+        if opt is None or uni is None:
+            return ""
+        text = f"predicted gain {opt - uni:+.2f}"
+        unc = self.uncertainty or {}
+        ci = (unc.get("gain") or {}).get("ci")
+        if ci:
+            text += f" [{ci[0]:+.2f}, {ci[1]:+.2f}]"
+        if unc.get("p_optimized_better") is not None:
+            text += f", P(optimized better) {unc['p_optimized_better']:.2f}"
+        return text
 
 
 def _lang_numbers(obj, path, key) -> dict[str, float]:
@@ -61,7 +78,11 @@ def load_allocation(path: str | Path) -> Allocation:
             sum(predicted[a].values()) / len(predicted[a]) if predicted[a] else None)
     budget = number(data, "budget", path) if "budget" in data else sum(pairs["optimized"].values())
     name = str(data.get("name") or data.get("budget_name") or Path(path).stem)
-    return Allocation(str(path), name, budget, pairs, predicted, means, data.get("metric") or _fits_metric(data))
+    uncertainty = data.get("uncertainty")
+    if uncertainty is not None and not isinstance(uncertainty, dict):
+        raise UserError(f"{path}: 'uncertainty' must be an object")
+    return Allocation(str(path), name, budget, pairs, predicted, means, data.get("metric") or _fits_metric(data),
+                      uncertainty)
 
 
 def _fits_metric(data: dict) -> str:
@@ -154,7 +175,9 @@ def plot_allocation(allocation_paths: list[str], out: str | Path, *, scores: str
         ax_pairs.legend(loc="upper center", ncol=2)
         ax_score.set_xticks(centers, labels)
         ax_score.set_ylabel(f"{metric or 'score'} ({task} En→X)")
-        ax_score.set_title(f"budget {alloc.name}: predicted vs. measured")
+        note = alloc.gain_note()
+        ax_score.set_title(f"budget {alloc.name}: predicted vs. measured" + (f"\n{note}" if note else ""),
+                           fontsize="medium")
         ax_score.margins(y=0.15)
         ax_score.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
         for ax in (ax_pairs, ax_score):
@@ -162,4 +185,5 @@ def plot_allocation(allocation_paths: list[str], out: str | Path, *, scores: str
     fig.suptitle("Uniform vs. scaling-law-optimized allocation of the translation-data budget")
     fig.tight_layout()
     inputs = list(allocation_paths) + ([str(scores)] if scores else [])
-    return save_png(fig, out, inputs, task=task, metric=metric, measured=any_measured)
+    gains = {a.name: a.gain_note() for a in allocations}
+    return save_png(fig, out, inputs, task=task, metric=metric, measured=any_measured, gains=gains)

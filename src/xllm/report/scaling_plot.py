@@ -1,9 +1,11 @@
 """Figure 3: per language, the measured (pairs, score) points, the fitted law and its CI band.
 
 The law is S(X) = 100 − α·(γ·X)^β (see ``xllm.scaling``). The band is the pointwise 95% range
-of the curve over the fit's bootstrap parameter samples when the JSON carries them; otherwise
-the envelope of the four corners of the α and β intervals (wider, since it ignores that the two
-estimates are correlated) — the caption says which.
+of the curve over the fit's bootstrap parameter samples when the JSON carries them (its legend
+names the bootstrap: over test segments, or over the few points, which understates it);
+otherwise the envelope of the four corners of the α and β intervals (wider, since it ignores
+that the two estimates are correlated). A fit's flags (β on a bound, R² < 0.8, a held-out scale
+missed by more than the interval) are written in red in its panel.
 """
 
 from __future__ import annotations
@@ -33,6 +35,25 @@ class Fit:
     reason: str = ""
     metric: str = ""
     direction: str = ""
+    ci_method: str = ""
+    flags: list[dict] = field(default_factory=list)
+
+    @property
+    def band_kind(self) -> str:
+        return {"segment-bootstrap": "segment bootstrap", "point-bootstrap": "point bootstrap"}.get(
+            self.ci_method, "bootstrap")
+
+
+FLAG_LABELS = {"beta_at_bound": "β on its bound", "low_r2": "R² < 0.8",
+               "loso_outside_interval": "held-out scale missed by more than the band"}
+
+
+def _flags(raw, path) -> list[dict]:
+    if not raw:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(f, dict) and "flag" in f for f in raw):
+        raise UserError(f"{path}: 'flags' must be [{{flag, message}}, ...]")
+    return raw
 
 
 def _samples(raw, path) -> list[tuple[float, float]]:
@@ -79,13 +100,14 @@ def load_fit(path: str | Path) -> Fit:
     rmse = data.get("rmse")
     return Fit(ok=True, alpha=alpha, beta=beta, gamma=gamma, ci=ci,
                r2=float(r2) if r2 is not None else None, rmse=float(rmse) if rmse is not None else None,
-               samples=_samples(data.get("bootstrap"), path), **common)
+               samples=_samples(data.get("bootstrap"), path), ci_method=str(data.get("ci_method") or ""),
+               flags=_flags(data.get("flags"), path), **common)
 
 
 def law(x, alpha: float, beta: float, gamma: float):
-    import numpy as np
+    from ..scaling.law import law_score
 
-    return 100.0 - alpha * np.power(gamma * np.asarray(x, dtype=float), beta)
+    return law_score(alpha, beta, gamma, x)
 
 
 def band(fit: Fit, x):
@@ -97,7 +119,7 @@ def band(fit: Fit, x):
         curves = curves[np.all(np.isfinite(curves), axis=1)]
         if len(curves):
             lo, hi = np.percentile(curves, [2.5, 97.5], axis=0)
-            return lo, hi, "bootstrap"
+            return lo, hi, fit.band_kind
     if "alpha" in fit.ci and "beta" in fit.ci:
         corners = np.array([law(x, a, b, fit.gamma) for a in fit.ci["alpha"] for b in fit.ci["beta"]])
         return corners.min(axis=0), corners.max(axis=0), "CI corners"
@@ -145,6 +167,7 @@ def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | No
     rows, cols = grid(len(fits))
     fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.5 * rows), squeeze=False)
     band_kinds = set()
+    flagged = {}
     for ax, fit in zip(axes.flat, fits):
         xs = [p for p, _ in fit.points if p > 0]
         ys = [s for p, s in fit.points if p > 0]
@@ -162,7 +185,13 @@ def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | No
                 band_kinds.add(ci[2])
             ax.plot(grid_x, law(grid_x, fit.alpha, fit.beta, fit.gamma), ":", color="black", lw=1.6,
                     label=formula(fit))
-            ax.legend(loc="best", fontsize="small", framealpha=0.85)
+            if fit.flags:
+                flagged[fit.lang] = [f["flag"] for f in fit.flags]
+                ax.plot([], [], " ", label="warning: " + "; ".join(FLAG_LABELS.get(f["flag"], f["flag"])
+                                                                   for f in fit.flags))
+            legend = ax.legend(loc="best", fontsize="small", framealpha=0.85)
+            if fit.flags:
+                legend.get_texts()[-1].set_color("#B00020")
         else:
             ax.text(0.5, 0.5, f"fit failed:\n{fit.reason}", transform=ax.transAxes, ha="center",
                     va="center", color="#B00020", wrap=True)
@@ -179,4 +208,4 @@ def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | No
         ax.set_visible(False)
     fig.suptitle("Translation performance vs. translation data scale, with the fitted scaling law")
     fig.tight_layout()
-    return save_png(fig, out, fit_paths, band=sorted(band_kinds))
+    return save_png(fig, out, fit_paths, band=sorted(band_kinds), flags=flagged)

@@ -141,21 +141,31 @@ def fits_table(fit_paths: list[str], names: dict[str, str], langs: list[str] | N
     fits = sorted(((load_fit(p), p) for p in fit_paths), key=lambda item: order.get(item[0].lang, len(order)))
 
     lines = ["## Scaling laws S(X) = 100 − α·(γ·X)^β", "",
-             "Fitted to the x-models' scores (see the scaling-law figure); intervals are bootstrap 95% over "
-             "points; the extrapolation error is the score error at the largest scale when it is held out.", "",
-             "| language | metric | points | α [95% CI] | β [95% CI] | γ | R² | RMSE | extrapolation error |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "Fitted to the x-models' scores (see the scaling-law figure); 95% intervals by the bootstrap in "
+             "the CI column: *segment* resamples the test sentences (paired over scales), *point* resamples "
+             "the 4-6 points and understates the uncertainty; the extrapolation error is the score error at "
+             "the largest scale when it is held out. Flagged laws are listed under the table.", "",
+             "| language | metric | points | α [95% CI] | β [95% CI] | γ | R² | RMSE | extrapolation error "
+             "| CI | flags |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    warnings = []
     for fit, path in fits:
         label = lang_label(fit.lang, names)
         metric = f"{fit.metric} ({fit.direction})" if fit.direction else fit.metric or "–"
         if not fit.ok:
-            lines.append(f"| {label} | {metric} | {len(fit.points)} | fit failed: {fit.reason} | | | | | |")
+            lines.append(f"| {label} | {metric} | {len(fit.points)} | fit failed: {fit.reason} | | | | | | | |")
             continue
         loso = (read_json(path, "a scaling-law fit").get("loso") or {}).get("extrapolation_error")
         cis = {k: f" [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in fit.ci.items()}
+        method = fit.ci_method.replace("-bootstrap", "") if fit.ci_method else ("point" if fit.ci else "–")
+        flags = ", ".join(f["flag"] for f in fit.flags) or "–"
         lines.append(f"| {label} | {metric} | {len(fit.points)} | {fit.alpha:.3g}{cis.get('alpha', '')} | "
                      f"{fit.beta:.3g}{cis.get('beta', '')} | {fit.gamma:.3g} | {_num(fit.r2, '.3f')} | "
-                     f"{_num(fit.rmse, '.2f')} | {_num(loso, '.2f')} |")
+                     f"{_num(fit.rmse, '.2f')} | {_num(loso, '.2f')} | {method} | {flags} |")
+        warnings += [f"- **{label}**: {f.get('message', f['flag'])}" for f in fit.flags]
+    if warnings:
+        lines += ["", "**Warnings** (read these before trusting the laws or the allocation built on them):", "",
+                  *warnings]
     return lines + [""]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zipfile
 from pathlib import Path
 
 from ..errors import UserError
@@ -34,13 +35,20 @@ def _read_json(path: str, what: str) -> dict:
     return obj
 
 
-def _fit_and_write(pairs, scores, gamma, out, n_boot, seed, extra: dict) -> int:
+def _fit_and_write(pairs, scores, gamma, out, n_boot, seed, extra: dict, segments=None) -> int:
+    """Fit and write the law's JSON; with ``segments`` (one ``Scored`` per point) the intervals come
+    from the segment bootstrap, else from resampling the points."""
     from ..atomic import write_json
     from ..provenance import provenance
     from .law import FitError, fit_scaling_law
 
     try:
-        fit = fit_scaling_law(pairs, scores, gamma, n_boot=n_boot, seed=seed)
+        if segments is not None:
+            from .bootstrap import fit_segment_bootstrap
+
+            fit = fit_segment_bootstrap(list(zip(pairs, segments)), gamma, n_boot=n_boot, seed=seed)
+        else:
+            fit = fit_scaling_law(pairs, scores, gamma, n_boot=n_boot, seed=seed)
     except FitError as err:
         write_json(out, {"ok": False, "reason": str(err), **extra, "gamma": gamma,
                          "points": [{"pairs": p, "score": s} for p, s in zip(pairs, scores)],
@@ -51,7 +59,9 @@ def _fit_and_write(pairs, scores, gamma, out, n_boot, seed, extra: dict) -> int:
     ci = fit.ci
     print(f"{out}: alpha={fit.law.alpha:.4g} beta={fit.law.beta:.4g} (gamma={gamma:.4g}, "
           f"{len(pairs)} points, R2={fit.r2 if fit.r2 is None else round(fit.r2, 4)}, "
-          f"beta CI={[round(v, 4) for v in ci.get('beta', [])]})")
+          f"beta CI={[round(v, 4) for v in ci.get('beta', [])]} by {fit.ci_method})")
+    for flag in fit.flags:
+        print(f"{out}: warning: {flag['message']}")
     return 0
 
 
@@ -79,11 +89,39 @@ def cmd_fit_scores(args) -> int:
     gamma = gamma_from_similarity(args.similarity)
     points = read_score_points(args.scores, args.lang, args.task, args.metric, args.direction,
                                recipe=args.recipe or None)
+    direction = direction_of(args.lang, args.direction)
     extra = {"lang": args.lang, "task": args.task, "metric": args.metric,
-             "direction": direction_of(args.lang, args.direction), "recipe": args.recipe,
+             "direction": direction, "recipe": args.recipe,
              "similarity": str(args.similarity), "models": [p["model"] for p in points]}
+    segments = None
+    if args.segments:
+        if len(args.segments) != len(args.scores):
+            raise UserError(f"--segments: {len(args.segments)} file(s) for {len(args.scores)} --scores file(s); "
+                            "give one per scores file, in the same order")
+        segments = point_segments(points, args.segments, args.task, direction, args.metric)
+        extra["segments"] = [str(args.segments[p["source"]]) for p in points]
     return _fit_and_write([p["pairs"] for p in points], [p["score"] for p in points], gamma,
-                          args.out, args.bootstrap, args.seed, extra)
+                          args.out, args.bootstrap, args.seed, extra, segments=segments)
+
+
+def point_segments(points: list[dict], paths: list[str], task: str, direction: str, metric: str) -> list:
+    """Each point's per-segment statistics, from the segments file beside its scores file."""
+    from ..metrics import segments as segment_files
+
+    loaded, out = {}, []
+    for point in points:
+        path = str(paths[point["source"]])
+        if path not in loaded:
+            try:
+                loaded[path] = segment_files.load(path)
+            except (OSError, ValueError, zipfile.BadZipFile) as err:
+                raise UserError(f"{path}: cannot read segment statistics ({err})") from None
+        scored = loaded[path].get((task, direction, metric))
+        if scored is None:
+            raise UserError(f"{path}: no segment statistics for {task} {direction} {metric} "
+                            f"(model {point['model']})")
+        out.append(scored)
+    return out
 
 
 def _laws_and_caps(obj: dict, path: str):
@@ -103,15 +141,29 @@ def _laws_and_caps(obj: dict, path: str):
     return laws, caps
 
 
-def allocate_record(laws, caps, budget: int, where: str) -> dict:
-    from .allocate import AllocationError, optimal_allocation, uniform_allocation
+def allocate_record(laws, caps, budget: int, where: str, replicates: dict | None = None,
+                    objective: str = "point") -> dict:
+    """The allocation JSON; with every language's bootstrap replicates, also the chosen split's gain
+    over uniform per replicate (``uncertainty``), and ``objective`` may use them to choose the split."""
+    from .allocate import (AllocationError, optimal_allocation, parse_objective, uncertain_allocation,
+                           uniform_allocation)
 
     try:
-        best = optimal_allocation(laws, caps, budget)
-        uniform = uniform_allocation(laws, caps, budget)
+        kind, _ = parse_objective(objective)
+        if kind != "point" and not (replicates and all(replicates.get(k) for k in laws)):
+            missing = [k for k in laws if not (replicates or {}).get(k)]
+            raise AllocationError(f"objective {objective!r} needs bootstrap replicates; none for {', '.join(missing)}")
+        uncertainty = None
+        if replicates and all(replicates.get(k) for k in laws):
+            best, uniform, uncertainty = uncertain_allocation(laws, caps, budget, replicates, objective)
+        else:
+            best = optimal_allocation(laws, caps, budget)
+            uniform = uniform_allocation(laws, caps, budget)
     except AllocationError as err:
         raise UserError(f"{where}: {err}") from None
-    record = {"budget": budget, **best.to_json(), "uniform": uniform.to_json()}
+    record = {"budget": budget, **best.to_json(), "uniform": uniform.to_json(), "objective": objective}
+    if uncertainty is not None:
+        record["uncertainty"] = uncertainty
     if best.mean_predicted is not None and uniform.mean_predicted is not None:
         record["gain_over_uniform"] = best.mean_predicted - uniform.mean_predicted
     record["max_pairs"] = {k: int(v) for k, v in caps.items()}
@@ -124,6 +176,11 @@ def _report_allocation(out, record) -> None:
     mean = record["mean_predicted"]
     print(f"{out}: {pairs} (mean predicted {mean if mean is None else round(mean, 3)}, "
           f"uniform {record['uniform']['mean_predicted']})")
+    unc = record.get("uncertainty")
+    if unc:
+        lo, hi = unc["gain"]["ci"]
+        print(f"{out}: gain over uniform {lo:+.3f} to {hi:+.3f} (95%, {unc['n_replicates']} replicates), "
+              f"P(optimized better) = {unc['p_optimized_better']:.2f}, objective {unc['objective']}")
 
 
 def cmd_allocate(args) -> int:
@@ -173,7 +230,7 @@ def cmd_allocate_fits(args) -> int:
 
     budget = parse_budget(args.budget)
     caps_all = parse_max_pairs(args.max_pairs)
-    laws, measured = {}, {}
+    laws, measured, replicates, methods = {}, {}, {}, {}
     for path in args.fits:
         fit = _read_json(path, "a scaling-law fit")
         lang = fit.get("lang") or Path(path).stem
@@ -189,11 +246,14 @@ def cmd_allocate_fits(args) -> int:
             laws[lang] = law_from_json(fit, path)
         except ValueError as err:
             raise UserError(str(err)) from None
+        replicates[lang] = fit.get("bootstrap") or []
+        methods[lang] = fit.get("ci_method", "point-bootstrap" if replicates[lang] else None)
     missing = [lang for lang in laws if lang not in caps_all]
     if missing:
         raise UserError(f"--max-pairs: no value for {', '.join(missing)}")
     caps = {lang: caps_all[lang] for lang in laws}
-    record = allocate_record(laws, caps, budget, "--budget/--max-pairs")
+    record = allocate_record(laws, caps, budget, "--budget/--max-pairs", replicates, args.objective)
+    record["ci_methods"] = methods
     record["budget_name"] = args.budget_name or Path(args.out).stem
     record.update(measured)
     record["fits"] = [str(p) for p in args.fits]
@@ -218,7 +278,10 @@ def cmd_alignment(args) -> int:
 def cmd_allocation_table(args) -> int:
     from .table import table_command
 
-    return table_command(args)
+    return table_command(args.allocations, args.scores, args.out,
+                         metrics=[m.strip() for m in args.metrics.split(",") if m.strip()], task=args.task,
+                         generations_root=args.generations_root, paper_tables=args.paper_tables,
+                         n_boot=args.bootstrap, seed=args.seed)
 
 
 def register(sub) -> None:
@@ -238,6 +301,9 @@ def register(sub) -> None:
     p.add_argument("--direction", default="en-x", help="en-x, x-en or an explicit pair like en-ar")
     p.add_argument("--recipe", default="coit", help="recipe whose models give the points ('' = any)")
     p.add_argument("--similarity", required=True, help="JSON with the language's gamma")
+    p.add_argument("--segments", nargs="+", action="extend", default=None,
+                   help="per-segment statistics (.segments.npz), one per --scores file in the same order: "
+                        "intervals by the segment bootstrap instead of resampling the points")
     p.add_argument("--bootstrap", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
@@ -260,6 +326,9 @@ def register(sub) -> None:
     p.add_argument("--max-pairs", required=True, help="LANG=N,LANG=N,... pairs available per language")
     p.add_argument("--budget", required=True)
     p.add_argument("--budget-name", default=None, help="name of the budget (default: the output's stem)")
+    p.add_argument("--objective", default="point",
+                   help="point (the fitted laws), expected (mean over the fits' bootstrap replicates) or "
+                        "quantile:Q (the Q-quantile over replicates of the mean score, e.g. quantile:0.1)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_allocate_fits)
 

@@ -21,10 +21,21 @@ IDENTIFIABILITY_NOTE = (
 BETA_BOUNDS = (-1.0 + 1e-6, -1e-6)
 LOG_ALPHA_BOUNDS = (-50.0, 50.0)
 DEFAULT_HUBER_DELTA = 0.1  # in log(100 − S): residuals beyond ~10% of the gap to 100 count linearly
+MIN_R2 = 0.8  # below this the law explains too little of the points to be trusted (a flag)
 
 
 class FitError(ValueError):
     """The points cannot give a law (too few, a score ≥ 100, no decrease of 100 − S)."""
+
+
+def law_score(alpha, beta, gamma, pairs):
+    """S(X) = 100 − α·(γ·X)^β, broadcasting over arrays of laws and of pairs; −inf at X = 0.
+
+    The one implementation of the law: ``ScalingLaw.predict``, the allocator (arrays of laws) and
+    the bootstrap replicates all call it."""
+    x = np.asarray(pairs, dtype=float)
+    with np.errstate(divide="ignore"):
+        return 100.0 - np.asarray(alpha) * np.power(np.asarray(gamma) * x, np.asarray(beta))
 
 
 @dataclass(frozen=True)
@@ -35,8 +46,7 @@ class ScalingLaw:
 
     def predict(self, pairs):
         """Predicted score at ``pairs`` (scalar or array)."""
-        x = np.asarray(pairs, dtype=float)
-        return 100.0 - self.alpha * np.power(self.gamma * x, self.beta)
+        return law_score(self.alpha, self.beta, self.gamma, pairs)
 
     def check(self, where: str = "law") -> None:
         """Raise ``ValueError`` when a parameter is outside the paper's ranges."""
@@ -63,6 +73,10 @@ class Fit:
     loso: dict = field(default_factory=dict)
     at_bound: bool = False
     huber_delta: float = DEFAULT_HUBER_DELTA
+    ci_method: str = "point-bootstrap"
+    prediction: dict = field(default_factory=dict)  # {"pairs", "predicted", "ci", "level"}: the score's interval
+    flags: tuple = ()  # ({"flag", "message"}, ...): what a reader must know before trusting the law
+    n_segments: int | None = None  # test segments per scale (segment bootstrap only)
 
     def to_json(self) -> dict:
         return {
@@ -74,6 +88,10 @@ class Fit:
             "rmse": self.rmse,
             "r2": self.r2,
             "ci": self.ci,
+            "ci_method": self.ci_method,
+            "n_segments": self.n_segments,
+            "prediction": self.prediction,
+            "flags": list(self.flags),
             "n_bootstrap_ok": self.n_boot_ok,
             "bootstrap": [[a, b] for a, b in self.boot],
             "loso": self.loso,
@@ -174,8 +192,65 @@ def fit_scaling_law(pairs, scores, gamma: float, n_boot: int = 200, seed: int = 
     at_bound = law.beta <= BETA_BOUNDS[0] + 1e-4 or law.beta >= BETA_BOUNDS[1] - 1e-4
 
     ci, samples = _bootstrap(pairs, scores, gamma, delta, n_boot, seed, level)
-    return Fit(law, tuple(pairs.tolist()), tuple(scores.tolist()), rmse, r2, ci, len(samples), samples,
-               _loso(pairs, scores, gamma, delta), bool(at_bound), delta)
+    fit = Fit(law, tuple(pairs.tolist()), tuple(scores.tolist()), rmse, r2, ci, len(samples), samples,
+              _loso(pairs, scores, gamma, delta), bool(at_bound), delta)
+    return with_replicates(fit, ci, samples, "point-bootstrap", level)
+
+
+def prediction_grid(pairs) -> list[float]:
+    """Where the score's interval is reported: every measured scale, and twice the largest (extrapolation)."""
+    scales = sorted({float(p) for p in pairs})
+    return scales + [2.0 * scales[-1]]
+
+
+def with_replicates(fit: Fit, ci: dict, samples, method: str, level: float, **extra) -> Fit:
+    """``fit`` with the intervals of one bootstrap (α, β, and the predicted score), and its flags."""
+    from dataclasses import replace
+
+    grid = prediction_grid(fit.pairs)
+    prediction = {"pairs": grid, "predicted": [float(v) for v in fit.law.predict(grid)], "level": level}
+    if samples:
+        a = np.array([s[0] for s in samples])[:, None]
+        b = np.array([s[1] for s in samples])[:, None]
+        curves = law_score(a, b, fit.law.gamma, np.array(grid)[None, :])
+        tail = (1 - level) / 2 * 100
+        lo, hi = np.percentile(curves, [tail, 100 - tail], axis=0)
+        prediction["ci"] = [[float(x), float(y)] for x, y in zip(lo, hi)]
+    fit = replace(fit, ci=ci, boot=samples, n_boot_ok=len(samples), ci_method=method, prediction=prediction,
+                  **extra)
+    return replace(fit, flags=tuple(fit_flags(fit)))
+
+
+def fit_flags(fit: Fit) -> list[dict]:
+    """Warnings a reader must see: β stuck on a bound, a poor R², or a leave-one-scale-out error
+    larger than the intervals allow (the intervals then understate the law's real error). With the
+    segment bootstrap a held-out error is tested against its own replicate range (``noise_ci``);
+    otherwise against the half-width of the predicted score's interval at that scale."""
+    flags = []
+    if fit.at_bound:
+        flags.append({"flag": "beta_at_bound",
+                      "message": f"beta = {fit.law.beta:.3g} is on its bound (-1, 0): the points do not determine it"})
+    if fit.r2 is not None and fit.r2 < MIN_R2:
+        flags.append({"flag": "low_r2", "message": f"R2 = {fit.r2:.3f} < {MIN_R2}: the law explains little of the points"})
+    cis = dict(zip(fit.prediction.get("pairs", []), fit.prediction.get("ci", [])))
+    worse = []
+    for row in fit.loso.get("per_scale", []):
+        if row.get("error") is None:
+            continue
+        if "noise_ci" in row:  # segment bootstrap: the held-out error's own range under test-set noise
+            lo, hi = row["noise_ci"]
+            if not lo <= 0.0 <= hi:
+                worse.append(f"{row['held_out']:g} pairs: {row['error']:+.2f}, its interval under test-set "
+                             f"noise [{lo:+.2f}, {hi:+.2f}] excludes 0")
+            continue
+        ci = cis.get(row["held_out"])
+        if ci is not None and abs(row["error"]) > (ci[1] - ci[0]) / 2:
+            worse.append(f"{row['held_out']:g} pairs: {row['error']:+.2f} vs +-{(ci[1] - ci[0]) / 2:.2f}")
+    if worse:
+        flags.append({"flag": "loso_outside_interval",
+                      "message": "leave-one-scale-out error larger than the intervals allow ("
+                                 + "; ".join(worse) + "): the law's real error exceeds its intervals"})
+    return flags
 
 
 def huber_irls(logx: np.ndarray, logy: np.ndarray, delta: float, iters: int = 100):

@@ -46,10 +46,11 @@ def direction_of(lang: str, direction: str) -> str:
 
 def read_score_points(paths, lang: str, task: str, metric: str, direction: str,
                       recipe: str | None = "coit") -> list[dict]:
-    """Rows of the long scores table for one language/task/metric/direction with a numeric scale."""
+    """Rows of the long scores table for one language/task/metric/direction with a numeric scale;
+    ``source`` is the index in ``paths`` of the file a point came from (its segments file's index)."""
     want = direction_of(lang, direction)
     points, seen = [], set()
-    for path in paths:
+    for source, path in enumerate(paths):
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle)
             missing = set(SCORE_COLUMNS) - set(reader.fieldnames or ())
@@ -70,6 +71,6 @@ def read_score_points(paths, lang: str, task: str, metric: str, direction: str,
                     continue  # the same model's score listed in two files counts once
                 seen.add(row["model"])
                 points.append({"pairs": scale, "score": _number(row["value"], path, line, "value"),
-                               "model": row["model"]})
+                               "model": row["model"], "source": source})
     points.sort(key=lambda p: (p["pairs"], p["model"]))
     return points

@@ -5,6 +5,11 @@ The gap optimized − uniform is tested with a paired bootstrap over test senten
 all languages (one resample = one resample per language, the same for both systems), so the test is
 on the mean over languages, which is what the table reports; "*" marks p < 0.1 as in the paper.
 Metrics with no measured scores are left out, never filled in.
+
+A second table puts, per budget, the gain the laws predicted (with its 95% interval and
+P(optimized better) over the fits' bootstrap replicates, when the allocation carries them) beside
+the gain measured on the laws' metric (with the paired bootstrap's 95% interval when the
+generations are there to rescore): whether the prediction held.
 """
 
 from __future__ import annotations
@@ -73,12 +78,50 @@ def mean_gap_test(dir_a: Path, dir_b: Path, langs, task: str, metric: str, n_boo
     p_value = (int(np.sum(centred > abs(delta))) + 1) / (n_boot + 1)  # sacrebleu's paired bootstrap
     # sacrebleu calls a zero difference significant (multeval's convention); a table should not star +0.00.
     significant = bool(p_value < SIGNIFICANCE_LEVEL and abs(delta) > 1e-12)
+    low, high = np.percentile(diffs, [2.5, 97.5])
     return {"delta": float(delta), "p_value": float(p_value), "significant": significant,
-            "n_boot": n_boot, "seed": seed}
+            "ci": [float(low), float(high)], "n_boot": n_boot, "seed": seed}
 
 
 def _fmt(value, digits=2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _fmt_ci(ci, digits=2, sign="") -> str:
+    return f" [{ci[0]:{sign}.{digits}f}, {ci[1]:{sign}.{digits}f}]" if ci else ""
+
+
+def gain_rows(allocations: list[dict], measured: dict, tests: dict, metrics: list[str]) -> tuple[list[str], dict]:
+    """Predicted gain (interval, P(better)) beside the measured one, per budget, on the laws' metric:
+    from the rescored generations (with the paired bootstrap's interval) when tested, else from the scores."""
+    lines = ["| Budget | Objective | Predicted gain [95%] | P(optimized better) | Measured gain | "
+             "Measured [95%] (paired bootstrap) | p |", "|---|---|---:|---:|---:|---:|---:|"]
+    record = {}
+    for alloc in allocations:
+        name = alloc["budget_name"]
+        unc = alloc.get("uncertainty") or {}
+        opt, uni = alloc.get("mean_predicted"), alloc["uniform"].get("mean_predicted")
+        predicted = opt - uni if opt is not None and uni is not None else None
+        metric = alloc.get("metric") or (metrics[0] if metrics else None)  # the laws' metric, else the first shown
+        got = test = None
+        if metric and measured.get((name, "optimized", metric)) is not None \
+                and measured.get((name, "uniform", metric)) is not None:
+            got = measured[name, "optimized", metric] - measured[name, "uniform", metric]
+            test = tests.get((name, metric))
+            got = test["delta"] if test else got  # rescored: the gain and its interval from one computation
+        ci = (unc.get("gain") or {}).get("ci")
+        p_better = unc.get("p_optimized_better")
+        cells = [name, alloc.get("objective", "point"),
+                 ("–" if predicted is None else f"{predicted:+.3f}") + _fmt_ci(ci, 3, "+"),
+                 "–" if p_better is None else f"{p_better:.2f}",
+                 "–" if got is None else f"{got:+.3f} ({METRIC_NAMES.get(metric, metric)})",
+                 _fmt_ci(test["ci"], 3, "+").strip() if test and test.get("ci") else "–",
+                 f"{test['p_value']:.3f}" if test else "–"]
+        lines.append(f"| {' | '.join(cells)} |")
+        record[name] = {"predicted_gain": predicted, "predicted_ci": ci, "p_optimized_better": p_better,
+                        "metric": metric, "measured_gain": got,
+                        "measured_ci": test.get("ci") if test else None}
+    return lines, record
 
 
 def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], task: str,
@@ -115,7 +158,9 @@ def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], t
         parts = {"uniform": alloc["uniform"], "optimized": alloc}
         for which in ALLOCS:
             pairs = [f"{parts[which]['allocation'][lang]:,}" for lang in langs]
-            cells = [f"{name} ({alloc['budget']:,})", which, *pairs, _fmt(parts[which]["mean_predicted"])]
+            ci = ((alloc.get("uncertainty") or {}).get("mean_predicted_ci") or {}).get(which)
+            cells = [f"{name} ({alloc['budget']:,})", which, *pairs,
+                     _fmt(parts[which]["mean_predicted"]) + _fmt_ci(ci)]
             for metric in shown:
                 value = measured[name, which, metric]
                 cell = _fmt(value)
@@ -129,7 +174,13 @@ def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], t
             *lines, "",
             "Pairs per language; Predicted: the mean score the fitted scaling laws predict for the "
             "allocation; measured columns: the m-model trained on it. In brackets: optimized − uniform; "
-            "\"*\": paired bootstrap over test sentences (all languages resampled jointly), p < 0.1."]
+            "\"*\": paired bootstrap over test sentences (all languages resampled jointly), p < 0.1."
+            + (" Predicted in brackets: 95% range over the laws' bootstrap replicates."
+               if any(a.get("uncertainty") for a in allocations) else "")]
+    gains, gain_record = gain_rows(allocations, measured, tests, shown)
+    text += ["", "Predicted against measured gain, optimized − uniform (the predicted interval and "
+             "P(optimized better) come from re-scoring both splits under every bootstrap replicate of the laws):",
+             "", *gains]
     if tests:
         text += ["", "| Budget | Metric | Δ (rescored from generations) | p |", "|---|---|---|---|"]
         for (name, metric), t in tests.items():
@@ -143,7 +194,7 @@ def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], t
         text += ["", *paper_rows(paper)]
     record = {"languages": langs, "metrics": shown,
               "measured": {f"{b}/{w}/{m}": v for (b, w, m), v in measured.items() if m in shown},
-              "tests": {f"{b}/{m}": t for (b, m), t in tests.items()}}
+              "tests": {f"{b}/{m}": t for (b, m), t in tests.items()}, "gains": gain_record}
     return "\n".join(text) + "\n", record
 
 
@@ -165,13 +216,9 @@ def paper_rows(paper: dict) -> list[str]:
     return lines
 
 
-def table_command(args) -> int:
-    import yaml
-
-    from ..atomic import atomic_open
-
+def read_allocations(paths) -> list[dict]:
     allocations = []
-    for path in args.allocations:
+    for path in paths:
         try:
             obj = json.loads(Path(path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
@@ -181,13 +228,23 @@ def table_command(args) -> int:
                 raise UserError(f"{path}: not an allocation (no {key!r})")
         obj.setdefault("budget_name", Path(path).stem)
         allocations.append(obj)
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    return allocations
+
+
+def table_command(allocations: list[str], scores: str, out: str, *, metrics: list[str], task: str = "flores",
+                  generations_root: str | None = None, paper_tables: str | None = None, n_boot: int = 1000,
+                  seed: int = 0) -> int:
+    """Write Table 4 (markdown) from allocation JSONs, the scores table and, if given, the generations."""
+    import yaml
+
+    from ..atomic import atomic_open
+
     paper = None
-    if args.paper_tables:
-        paper = yaml.safe_load(Path(args.paper_tables).read_text(encoding="utf-8")) or {}
-    text, _ = build_table(allocations, read_scores(args.scores), metrics, args.task, args.generations_root,
-                          args.bootstrap, args.seed, paper)
-    with atomic_open(args.out) as handle:
+    if paper_tables:
+        paper = yaml.safe_load(Path(paper_tables).read_text(encoding="utf-8")) or {}
+    loaded = read_allocations(allocations)
+    text, _ = build_table(loaded, read_scores(scores), metrics, task, generations_root, n_boot, seed, paper)
+    with atomic_open(out) as handle:
         handle.write(text)
-    print(f"{args.out}: {len(allocations)} budget(s)")
+    print(f"{out}: {len(loaded)} budget(s)")
     return 0
