@@ -400,3 +400,36 @@ def test_abandoned_reader_exits_cleanly(corpora, python):
     )
     out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 3, out.stderr
+
+
+def test_a_download_edited_after_its_verification_is_refused_where_it_is_read(tmp_path, capsys):
+    """prepare-* check each downloaded file against its pinned or locked sha256 before reading it."""
+    import hashlib
+
+    from xllm.cli import main
+    from xllm.data import lock as lockfile
+
+    plain = tmp_path / "flores101.dev.en.txt"
+    plain.write_text("one\ntwo\n")
+    sources = write_sources(tmp_path, {plain.name: {"corpus": "flores", "langs": ["en"], "format": "flores-plain",
+                                                    "split": "dev"}})
+    lock = tmp_path / "sources.lock"
+    lockfile.record(lock, plain.name, hashlib.sha256(plain.read_bytes()).hexdigest(), plain.stat().st_size,
+                    "https://example.org/x")
+    out = tmp_path / "en.txt"
+    args = ["prepare-testset", "--task", "flores", "--lang", "en", "--split", "dev", "--input", str(plain),
+            "--sources", str(sources), "--lock", str(lock), "--out", str(out)]
+    assert main(args) == 0 and out.read_text() == "one\ntwo\n"
+    out.unlink()
+    plain.write_text("one\nTWO\n")  # edited after its download was verified
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "flores101.dev.en.txt: sha256" in err and "changed after its download" in err and "\n" not in err
+    assert not out.exists()
+    corpus = tmp_path / "WikiMatrix.ar-en.tsv"
+    corpus.write_text(f"1.2\t{good(1)[1]}\t{good(1)[0]}\n")
+    sources = write_sources(tmp_path, {corpus.name: {"corpus": "wikimatrix", "langs": ["ar", "en"],
+                                                     "format": "wikimatrix-tsv", "sha256": "0" * 64}})
+    assert main(["prepare-corpus", "--lang", "ar", "--inputs", str(corpus), "--sources", str(sources), "--lock",
+                 str(lock), "--out", str(tmp_path / "c.parquet"), "--manifest", str(tmp_path / "m.json")]) == 2
+    assert "does not match " + "0" * 64 in capsys.readouterr().err and not (tmp_path / "c.parquet").exists()

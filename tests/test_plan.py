@@ -108,14 +108,14 @@ def test_job_settings_hold_only_what_determines_the_output(test_config):
     assert json.loads(settings_json(train)) == train
 
 
-def test_empty_sections_get_the_schema_defaults(test_config):
-    config = copy.deepcopy(test_config)
+def test_empty_sections_get_the_schema_defaults(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    config = yaml.safe_load((repo / "config.yaml").read_text())
     config["generate"] = {}
-    config["scaling"] = {}
-    config["eval"]["mt_metrics"] = ["bleu"]
+    config["scaling"] = {"metric": "comet"}
     out = prepared(config)
-    assert out["generate"]["threads"] == 1 and out["scaling"]["metric"] == "bleu"
-    assert Jobs(Grid(out), {}).generate_model("coit/near/100")["max_new_tokens"] == Settings.max_new_tokens
+    assert out["generate"]["threads"] == 1 and out["scaling"]["task"] == "flores"
+    assert Jobs(Grid(out), {}).generate_model("coit/ar/10000")["max_new_tokens"] == Settings.max_new_tokens
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -126,6 +126,7 @@ def test_empty_sections_get_the_schema_defaults(test_config):
     (lambda c: c["mixture"].update(x_recipes=["coit", "cpt"]), "mixture.monolingual: no text file for near"),
     (lambda c: c["eval"].update(tasks=["xquad"]), "scaling.task: 'flores' is not one of eval.tasks"),
     (lambda c: c["eval"].update(mt_metrics=["bleu", "comet"]), "eval.comet_model: needed by the comet metric"),
+    (lambda c: c["generate"].update(qa_prompts="authors"), "generate.qa_prompts: 'authors', but the demo's"),
 ])
 def test_cross_key_mistakes_are_refused_before_any_job(test_config, edit, message):
     config = copy.deepcopy(test_config)

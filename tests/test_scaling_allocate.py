@@ -328,3 +328,32 @@ def test_each_replicates_own_optimum_and_the_regret_of_the_chosen_split():
     caps = {k: int(c) for k, c in zip(names, cap)}
     _, _, unc = uncertain_allocation(laws, caps, int(budget), reps, "expected")
     assert unc["regret"]["ci"][0] >= -1e-9 and unc["regret"]["mean"] > 0  # no split beats a replicate's own
+
+
+def test_caps_come_from_what_cleaning_left_and_the_budget_still_builds(tmp_path, capsys):
+    """Hindi's configured cap (the paper's raw total) is above what cleaning kept: the splits use
+    min(max_pairs, cleaned pairs), so the budget is built from pairs that exist."""
+    manifests = []
+    for lang, pairs in (("ar", 5000), ("hi", 300)):
+        path = tmp_path / f"{lang}.manifest.json"
+        path.write_text(json.dumps({"lang": lang, "pairs": pairs}))
+        manifests.append(str(path))
+    out = tmp_path / "uniform.json"
+    assert main(["split-uniform", "--max-pairs", "ar=4000,hi=2000", "--corpus-manifests", *manifests,
+                 "--budget", "2000", "--out", str(out)]) == 0
+    split = json.loads(out.read_text())
+    assert split["allocation"] == {"ar": 1700, "hi": 300} and split["max_pairs"] == {"ar": 4000, "hi": 300}
+    fits = []
+    for lang, beta in (("ar", -0.3), ("hi", -0.2)):
+        fit = tmp_path / f"{lang}.json"
+        fit.write_text(json.dumps({"lang": lang, "ok": True, "alpha": 60.0, "beta": beta, "gamma": 0.5}))
+        fits.append(str(fit))
+    alloc = tmp_path / "b.json"
+    assert main(["allocate-fits", "--fits", *fits, "--max-pairs", "ar=4000,hi=2000", "--corpus-manifests",
+                 *manifests, "--budget", "2000", "--out", str(alloc)]) == 0
+    record = json.loads(alloc.read_text())
+    assert record["allocation"]["hi"] <= 300 and sum(record["allocation"].values()) == 2000
+    assert record["uniform"]["allocation"] == split["allocation"] and record["max_pairs"]["hi"] == 300
+    assert main(["split-uniform", "--max-pairs", "ar=4000,hi=2000", "--corpus-manifests", *manifests,
+                 "--budget", "4301", "--out", str(tmp_path / "over.json")]) == 2
+    assert "over the 4300 pairs" in capsys.readouterr().err

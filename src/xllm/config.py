@@ -105,6 +105,10 @@ def semantic_errors(config: dict) -> list[str]:
         for code in config["languages"]:
             if code not in demo.get("languages", {}):
                 lines.append(f"languages: {code!r} has no demo.languages entry to generate it from")
+        trained, asked = demo.get("qa_prompts", "authors"), config["generate"].get("qa_prompts", "authors")
+        if trained != asked:
+            lines.append(f"generate.qa_prompts: {asked!r}, but the demo's QA training items are worded with "
+                         f"demo.qa_prompts {trained!r}")
     numeric = [s for s in config["scales"] if s != "full"]
     if len(config["scales"]) < 3:
         lines.append(f"scales: a scaling law needs at least 3 scales (value: {config['scales']!r})")

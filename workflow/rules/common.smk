@@ -14,7 +14,7 @@ from xllm.data.sources import load_sources
 from xllm.errors import UserError
 from xllm.mixture.recipes import parse_model_id
 from xllm.plan import Grid, Jobs, settings_json
-from xllm.prompts import translation_instruction
+from xllm.prompts import instruction_texts
 from xllm.provenance import config_hash
 from xllm.workflow_hooks import failure_message, stale_lock_hint
 
@@ -209,7 +209,10 @@ def mixture_args(wildcards):
         f"--lang-name {shlex.quote(f'{k}={v}')}"
         for k, v in GRID.lang_names(plan["langs"]).items()
     ]
-    args += [f"--template {shlex.quote(t)}" for t in MIX["translation_templates"]]
+    settings = JOBS.build_mixture(wildcards.model)
+    args += [f"--template {shlex.quote(t)}" for t in settings["templates"]]
+    if settings["instruction_choice"]:
+        args.append(f"--instruction-choice {settings['instruction_choice']}")
     if plan["allocation"]:
         args.append(f"--allocation {plan['allocation']} --alloc {plan['alloc']}")
     return " ".join(args)
@@ -219,13 +222,10 @@ def demo_prompt_args():
     """Every translation instruction a demo mixture may hold, for the demo tokenizer to learn:
     over all of demo.languages, so adding one of them to `languages` keeps the base model.
     """
-    names = GRID.lang_names(list(DEMO["languages"]))
-    texts = [
-        translation_instruction(names[src], names[tgt], t)
-        for t in MIX["translation_templates"]
-        for lang in DEMO["languages"]
-        for src, tgt in (("en", lang), (lang, "en"))
-    ]
+    langs = sorted(DEMO["languages"])  # sorted: reordering the YAML retrains nothing
+    texts = instruction_texts(
+        GRID.translation_templates(), GRID.lang_names(langs), langs
+    )
     return " ".join(f"--prompt-text {shlex.quote(t)}" for t in texts)
 
 
@@ -292,6 +292,14 @@ def segment_files(models):
 
 def scaling_points(wildcards):
     return score_files(GRID.scaling_models(wildcards.lang))
+
+
+def scaling_segments(wildcards):
+    """Per-segment statistics of the same models, same order: the law's segment bootstrap."""
+    return segment_files(GRID.scaling_models(wildcards.lang))
+
+
+CORPUS_MANIFESTS = [f"results/corpora/{lang}/manifest.json" for lang in LANGS]
 
 
 def max_pairs_arg():

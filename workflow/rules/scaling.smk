@@ -32,6 +32,7 @@ rule measure_similarity:
 rule fit_scaling_law:
     input:
         scores=scaling_points,
+        segments=scaling_segments,
         similarity="results/similarity/{lang}.json",
     output:
         "results/scaling/{lang}.json",
@@ -51,14 +52,16 @@ rule fit_scaling_law:
         bootstrap=SCALING["bootstrap"],
         seed=config["seed"],
     shell:
-        "xllm fit-scores --scores {input.scores:q} --lang {wildcards.lang} --task {params.task} "
+        "xllm fit-scores --scores {input.scores:q} --segments {input.segments:q} --lang {wildcards.lang} --task {params.task} "
         "--metric {params.metric} --direction {params.direction} --similarity {input.similarity:q} "
         "--bootstrap {params.bootstrap} --seed {params.seed} --out {output:q} > {log:q} 2>&1"
 
 
 rule allocate_budget:
     input:
-        expand("results/scaling/{lang}.json", lang=LANGS),
+        fits=expand("results/scaling/{lang}.json", lang=LANGS),
+        # caps: min(max_pairs, pairs left after cleaning)
+        manifests=CORPUS_MANIFESTS,
     output:
         "results/allocation/{budget}.json",
     log:
@@ -73,12 +76,16 @@ rule allocate_budget:
     params:
         budget=lambda wc: BUDGETS[wc.budget],
         max_pairs=max_pairs_arg(),
+        objective=SCALING["allocation_objective"],
     shell:
-        "xllm allocate-fits --fits {input:q} --max-pairs {params.max_pairs} "
-        "--budget {params.budget} --out {output:q} > {log:q} 2>&1"
+        "xllm allocate-fits --fits {input.fits:q} --max-pairs {params.max_pairs} "
+        "--corpus-manifests {input.manifests:q} --budget {params.budget} "
+        "--objective {params.objective} --out {output:q} > {log:q} 2>&1"
 
 
 rule split_budget_uniform:
+    input:
+        manifests=CORPUS_MANIFESTS,
     output:
         "results/allocation/{budget}/uniform.json",
     log:
@@ -94,7 +101,8 @@ rule split_budget_uniform:
         budget=lambda wc: BUDGETS[wc.budget],
         max_pairs=max_pairs_arg(),
     shell:
-        "xllm split-uniform --max-pairs {params.max_pairs} --budget {params.budget} "
+        "xllm split-uniform --max-pairs {params.max_pairs} --corpus-manifests {input.manifests:q} "
+        "--budget {params.budget} "
         "--out {output:q} > {log:q} 2>&1"
 
 

@@ -70,6 +70,12 @@ class Grid:
         meta = parse_model_id(model, self.recipes)
         return [meta.lang] if meta.lang else list(self.langs)
 
+    def translation_templates(self) -> list[str]:
+        """The translation instruction templates of the mixtures (``mixture.translation_instructions``)."""
+        from ..prompts import translation_templates
+
+        return translation_templates(self.mix["translation_instructions"])
+
     def lang_names(self, langs: list[str]) -> dict[str, str]:
         """English names of English and ``langs``, as prompts spell them."""
         return {code: self.lang_table[code].name for code in ["en", *langs]}

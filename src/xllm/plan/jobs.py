@@ -55,9 +55,13 @@ class Jobs:
     def build_mixture(self, model: str) -> dict:
         plan = self.grid.mixture_plan(model)
         recipe = self.grid.recipes[parse_model_id(model).recipe]
+        mix = self.config["mixture"]
+        translates = any(p.kind == "translation" for p in recipe.parts)
         return {"recipe": recipe.definition(), "langs": plan["langs"], "alloc": plan["alloc"],
-                "lang_names": self.grid.lang_names(plan["langs"]),
-                "templates": self.config["mixture"]["translation_templates"], "seed": self.config["seed"]}
+                "lang_names": self.grid.lang_names(plan["langs"]), "seed": self.config["seed"],
+                # only a recipe with translation pairs words them with the instructions
+                "templates": self.grid.translation_templates() if translates else [],
+                "instruction_choice": mix["instruction_choice"] if translates else None}
 
     def train_model(self, model: str) -> dict:
         from ..train.loop import TrainConfig

@@ -25,7 +25,6 @@ PAPER_MODELS = {"alpaca-7b": "Alpaca-7B", "chinese-alpaca-7b": "Chinese-Alpaca-7
                 "x-llama-7b": "x-LLaMA-7B"}
 PAPER_QA_TABLES = {"match": ("table6_match", "Table 6"), "judge": ("table2_judge_accuracy", "Table 2"),
                    "judge_accuracy": ("table2_judge_accuracy", "Table 2")}
-OLD_KEYS = {"table6_match": "table6_exact_match"}  # the key before Table 6 was named for its metric
 # Our Figure 6 ablation recipes (on the config's ablation_lang) and the paper's names for them (on zh).
 PAPER_ABLATIONS = {"alpaca-en": "alpaca-en", "abl-alpaca-x": "alpaca-zh", "abl-en-x": "en-zh",
                    "abl-alpaca-en-x": "alpaca-en+alpaca-zh", "abl-alpaca-en-x-enx": "alpaca-en+alpaca-zh+en-zh",
@@ -107,8 +106,6 @@ def paper_rows(paper: dict, task: str, metric: str, columns: list[tuple[str, str
     """(label, {direction: value}) of the paper's models for the columns in the paper's languages."""
     rows = []
     table_key, where = PAPER_QA_TABLES.get(metric, (None, None))
-    if table_key not in paper and OLD_KEYS.get(table_key) in paper:
-        table_key = OLD_KEYS[table_key]
     # the paper's QA numbers are same-language (XQuAD X, MLQA X-X): never a cross-lingual column
     col_lang = {direction: eval_lang({"task": task, "direction": direction}) for kind, direction in columns
                 if kind == "x"}

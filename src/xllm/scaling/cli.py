@@ -209,13 +209,24 @@ def parse_max_pairs(text: str) -> dict[str, int]:
     return caps
 
 
+def configured_caps(args) -> dict[str, int]:
+    """--max-pairs, lowered to the pairs left after cleaning where --corpus-manifests are given."""
+    from ..data.stats import cleaned_caps
+
+    caps = parse_max_pairs(args.max_pairs)
+    if args.corpus_manifests:
+        cleaned = cleaned_caps(caps, args.corpus_manifests)
+        caps = {lang: cleaned[lang] for lang in caps}
+    return caps
+
+
 def cmd_split_uniform(args) -> int:
     from ..atomic import write_json
     from ..provenance import provenance
     from .allocate import uniform_split
 
     budget = parse_budget(args.budget)
-    caps = parse_max_pairs(args.max_pairs)
+    caps = configured_caps(args)
     split = uniform_split(caps, budget)
     write_json(args.out, {"budget": budget, "kind": "uniform", "allocation": split, "max_pairs": caps,
                           "provenance": provenance()})
@@ -229,7 +240,7 @@ def cmd_allocate_fits(args) -> int:
     from .law import law_from_json
 
     budget = parse_budget(args.budget)
-    caps_all = parse_max_pairs(args.max_pairs)
+    caps_all = configured_caps(args)
     laws, measured, replicates, methods = {}, {}, {}, {}
     for path in args.fits:
         fit = _read_json(path, "a scaling-law fit")
@@ -284,6 +295,11 @@ def cmd_allocation_table(args) -> int:
                          n_boot=args.bootstrap, seed=args.seed)
 
 
+def _manifests_flag(p) -> None:
+    p.add_argument("--corpus-manifests", nargs="+", help="prepare-corpus manifests: each cap becomes min(max "
+                   "pairs, pairs left after cleaning)")
+
+
 def register(sub) -> None:
     p = sub.add_parser("fit", help="fit S(X) = 100 - alpha*(gamma*X)^beta to a pairs,score CSV")
     p.add_argument("--points", required=True, help="CSV with columns pairs,score")
@@ -317,6 +333,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("split-uniform", help="the uniform split of a budget (no scaling law needed)")
     p.add_argument("--max-pairs", required=True, help="LANG=N,LANG=N,... pairs available per language")
+    _manifests_flag(p)
     p.add_argument("--budget", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_split_uniform)
@@ -324,6 +341,7 @@ def register(sub) -> None:
     p = sub.add_parser("allocate-fits", help="allocate a budget using per-language fit JSONs")
     p.add_argument("--fits", nargs="+", action="extend", required=True)
     p.add_argument("--max-pairs", required=True, help="LANG=N,LANG=N,... pairs available per language")
+    _manifests_flag(p)
     p.add_argument("--budget", required=True)
     p.add_argument("--budget-name", default=None, help="name of the budget (default: the output's stem)")
     p.add_argument("--objective", default="point",

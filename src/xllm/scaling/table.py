@@ -170,9 +170,15 @@ def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], t
                     cell = f"{value:.2f}{star} ({gap:+.2f})"
                 cells.append(cell)
             lines.append(f"| {' | '.join(cells)} |")
+        caps = alloc.get("max_pairs") or {}
+        if caps:  # min(configured max_pairs, pairs left after cleaning): what the splits could use
+            lines.append(f"| {name} ({alloc['budget']:,}) | cap | "
+                         + " | ".join(f"{caps[lang]:,}" if lang in caps else "" for lang in langs)
+                         + " |" + " |" * (1 + len(shown)))
     text = [f"# Uniform vs optimized allocation ({task}, En→X, means over {', '.join(langs)})", "",
             *lines, "",
-            "Pairs per language; Predicted: the mean score the fitted scaling laws predict for the "
+            "Pairs per language (cap: the most a split may give a language, min(max_pairs, pairs left after "
+            "cleaning)); Predicted: the mean score the fitted scaling laws predict for the "
             "allocation; measured columns: the m-model trained on it. In brackets: optimized − uniform; "
             "\"*\": paired bootstrap over test sentences (all languages resampled jointly), p < 0.1."
             + (" Predicted in brackets: 95% range over the laws' bootstrap replicates."

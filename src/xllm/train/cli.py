@@ -55,8 +55,18 @@ def cmd_launch_train(args) -> int:
     if args.dry_run:
         print(shlex.join(cmd))
         return 0
+    if cmd[:2] == ["xllm", "train"]:  # one process: train here (an exec would leave a preloaded fork)
+        return cmd_train(_train_parser().parse_args(cmd[2:]))
     os.execvp(cmd[0], cmd)
     return 0  # unreachable
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    from .loop import TrainConfig
+
+    parser = argparse.ArgumentParser(prog="xllm train")
+    add_settings_arguments(parser, TrainConfig)
+    return parser
 
 
 def register(sub) -> None:
