@@ -19,14 +19,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from xllm.scaling.allocate import optimal_allocation  # noqa: E402
-from xllm.scaling.law import (ScalingLaw, _fit_params, _starts, fit_scaling_law,  # noqa: E402
+from xllm.scaling.allocate import optimal_allocation
+from xllm.scaling.law import (ScalingLaw, _fit_params, _starts, fit_scaling_law,
                               huber_irls)
 
 

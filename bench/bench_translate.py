@@ -55,7 +55,8 @@ def build_model(out: Path, size: str, seed: int) -> Path:
     import torch
     from transformers import MarianMTModel
 
-    from xllm.translate.tiny_mt import make_tiny_mt
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # helpers/ is not installed
+    from helpers.tiny_mt import make_tiny_mt
 
     make_tiny_mt(out, "marian", sentences(2000, seed + 1), vocab_size=400, seed=seed, **SHAPES[size])
     model = MarianMTModel.from_pretrained(out)

@@ -1,7 +1,7 @@
 """translate stage: protection, sentence splitting, shards, resume, import, merge + QC, real backends.
 
 The hf-seq2seq tests run the real backend end to end on tiny random-weight Marian and M2M-100
-models whose SentencePiece tokenizers are trained in the test (xllm.translate.tiny_mt).
+models whose SentencePiece tokenizers are trained in the test (tests/helpers/tiny_mt.py).
 """
 
 import json
@@ -54,7 +54,7 @@ def spec(tmp_path_factory):
 def tiny(tmp_path_factory):
     import torch
 
-    from xllm.translate.tiny_mt import make_tiny_mt
+    from helpers.tiny_mt import make_tiny_mt
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models: threads only contend on a shared machine
