@@ -6,13 +6,14 @@ are data (``tasks.yaml``): the paper's translation instruction, its language-spe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
+from ..atomic import read_lines
+from ..data import squad
 from ..errors import UserError
 
 TASKS_FILE = Path(__file__).with_name("tasks.yaml")
@@ -44,14 +45,9 @@ def _require(item: dict, keys: tuple[str, ...], where: str) -> None:
         raise UserError(f"{where}: missing {', '.join(missing)}")
 
 
-def _read_lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as handle:
-        return [line.rstrip("\n").rstrip("\r") for line in handle]
-
-
 def translation_examples(item: dict, spec: dict, lang_name, where: str) -> list[Example]:
     _require(item, ("source", "reference", "src_lang", "tgt_lang"), where)
-    sources, references = _read_lines(item["source"]), _read_lines(item["reference"])
+    sources, references = read_lines(item["source"]), read_lines(item["reference"])
     if len(sources) != len(references):
         raise UserError(f"{item['reference']}: {len(references)} lines, but {item['source']} has {len(sources)}")
     instruction = spec["instruction"].format(src=lang_name(item["src_lang"]), tgt=lang_name(item["tgt_lang"]))
@@ -61,23 +57,18 @@ def translation_examples(item: dict, spec: dict, lang_name, where: str) -> list[
 def qa_examples(item: dict, where: str) -> list[Example]:
     _require(item, ("testset", "lang"), where)
     path = item["testset"]
+    doc = squad.read_squad(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            squad = json.load(handle)
         prompt = qa_prompt(item.get("prompt_lang") or item["lang"])
         examples, seen = [], set()
-        for article in squad["data"]:
-            for paragraph in article["paragraphs"]:
-                for qa in paragraph["qas"]:
-                    qid = str(qa["id"])
-                    if qid in seen:
-                        raise UserError(f"{path}: question id {qid!r} occurs twice")
-                    seen.add(qid)
-                    text = prompt["input"].format(context=paragraph["context"], question=qa["question"])
-                    answers = [answer["text"] for answer in qa.get("answers", [])]
-                    examples.append(Example(qid, prompt["instruction"], text, answers))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
+        for paragraph, qa in squad.questions(doc, path):
+            qid = str(qa["id"])
+            if qid in seen:
+                raise UserError(f"{path}: question id {qid!r} occurs twice")
+            seen.add(qid)
+            text = prompt["input"].format(context=paragraph["context"], question=qa["question"])
+            answers = [answer["text"] for answer in qa.get("answers", [])]
+            examples.append(Example(qid, prompt["instruction"], text, answers))
     except (KeyError, TypeError) as err:
         raise UserError(f"{path}: not SQuAD format (missing {err})") from None
     return examples

@@ -12,16 +12,12 @@ from ..errors import UserError
 MT_CHOICES = ("bleu", "spbleu", "chrf", "chrf++", "comet", "bleurt")
 
 
-def _lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as handle:
-        return [line.rstrip("\n") for line in handle]
-
-
 def score_mt(args) -> int:
+    from ..atomic import read_lines
     from .registry import MetricOptions, compute
 
-    hyps, refs = _lines(args.hyp), _lines(args.ref)
-    srcs = _lines(args.src) if args.src else None
+    hyps, refs = read_lines(args.hyp), read_lines(args.ref)
+    srcs = read_lines(args.src) if args.src else None
     if len(hyps) != len(refs):
         raise UserError(f"{args.hyp}: {len(hyps)} lines but {args.ref} has {len(refs)}")
     if srcs is not None and len(srcs) != len(hyps):
@@ -40,11 +36,11 @@ def score_mt(args) -> int:
 
 def score_qa(args) -> int:
     from ..atomic import read_jsonl
-    from .generations import _squad_answers
+    from ..data.squad import gold_answers
     from .registry import compute
 
     try:
-        gold = _squad_answers(args.references)
+        gold = gold_answers(args.references)
         preds = read_jsonl(args.predictions)
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise UserError(f"{args.predictions} or {args.references}: malformed ({err})") from None
@@ -103,13 +99,11 @@ def _judge_client(args):
 
 
 def _squad_questions(path) -> dict:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    out = {}
-    for article in data.get("data", []):
-        for paragraph in article.get("paragraphs", []):
-            for qa in paragraph.get("qas", []):
-                out[str(qa["id"])] = f"{paragraph['context']}\nQuestion: {qa['question']}"
-    return out
+    """Question id -> what the judge reads: the context, then the question."""
+    from ..data import squad
+
+    return {str(qa["id"]): f"{paragraph['context']}\nQuestion: {qa['question']}"
+            for paragraph, qa in squad.questions(squad.read_squad(path), str(path))}
 
 
 def judge_qa_cmd(args) -> int:

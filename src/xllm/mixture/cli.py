@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..args import key_values
+from ..atomic import read_json
 from ..errors import UserError
 
 
@@ -20,7 +20,7 @@ def cmd_build_mixture(args) -> int:
     langs = [code for code in args.langs.split(",") if code]
     counts: dict[str, int | None] = {lang: None for lang in langs}
     if args.allocation:
-        allocation = json.loads(Path(args.allocation).read_text(encoding="utf-8"))
+        allocation = read_json(args.allocation, "an allocation")
         chosen = allocation["allocation"] if args.alloc == "optimized" else allocation["uniform"]["allocation"]
         missing = [lang for lang in langs if lang not in chosen]
         if missing:

@@ -55,7 +55,7 @@ def layer_alignment(en: np.ndarray, x: np.ndarray) -> list[dict]:
 
 def common_lines(en_path, x_paths: dict[str, str], max_sentences: int | None, seed: int):
     """English and X sentences on the line numbers every file has non-empty (a seeded subsample)."""
-    from .representations import read_lines
+    from ..atomic import read_lines
 
     en = read_lines(en_path)
     xs = {lang: read_lines(path) for lang, path in x_paths.items()}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 
+from ..atomic import read_json
 from ..errors import UserError
 
 _SUFFIX = {"": 1, "k": 10**3, "K": 10**3, "m": 10**6, "M": 10**6}
@@ -21,17 +21,6 @@ def parse_budget(text: str) -> int:
     if not math.isfinite(value) or abs(value - round(value)) > 1e-6:
         raise UserError(f"--budget: {text!r} is not a whole number of pairs")
     return int(round(value))
-
-
-def _read_json(path: str, what: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            obj = json.load(handle)
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
-    if not isinstance(obj, dict):
-        raise UserError(f"{path}: expected a JSON object ({what})")
-    return obj
 
 
 def _fit_and_write(pairs, scores, gamma, out, n_boot, seed, extra: dict) -> int:
@@ -66,7 +55,7 @@ def cmd_fit(args) -> int:
 
 
 def gamma_from_similarity(path: str) -> float:
-    obj = _read_json(path, "a similarity file")
+    obj = read_json(path, "a similarity file")
     gamma = obj.get("gamma")
     if not isinstance(gamma, (int, float)) or not 0 < gamma <= 1:
         raise UserError(f"{path}: 'gamma' must be a number in (0, 1], got {gamma!r}")
@@ -131,7 +120,7 @@ def cmd_allocate(args) -> int:
     from ..provenance import provenance
 
     budget = parse_budget(args.budget)
-    laws, caps = _laws_and_caps(_read_json(args.laws, "language -> law"), args.laws)
+    laws, caps = _laws_and_caps(read_json(args.laws, "language -> law"), args.laws)
     record = allocate_record(laws, caps, budget, args.laws)
     record["provenance"] = provenance(laws=str(args.laws))
     write_json(args.out, record)
@@ -161,7 +150,7 @@ def cmd_allocate_fits(args) -> int:
     caps_all = parse_max_pairs(args.max_pairs)
     laws, measured = {}, {}
     for path in args.fits:
-        fit = _read_json(path, "a scaling-law fit")
+        fit = read_json(path, "a scaling-law fit")
         lang = fit.get("lang") or Path(path).stem
         if fit.get("ok") is False:
             raise UserError(f"{path}: the fit for {lang} failed ({fit.get('reason', 'no reason given')})")

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..atomic import atomic_dir, write_json
+from ..atomic import atomic_dir, file_sha256, write_json
 from ..errors import UserError
 from ..prompts import STYLE_FILE, prompt_style
 from ..provenance import provenance
@@ -71,16 +71,6 @@ def _check(cfg: TrainConfig) -> None:
         raise UserError(f"--warmup-ratio {cfg.warmup_ratio} is not in [0, 1)")
     if cfg.log_with not in ("none", "tensorboard", "wandb"):
         raise UserError(f"--log-with: {cfg.log_with!r} is not none, tensorboard or wandb")
-
-
-def file_sha256(path: str) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_rows(path: str) -> list[dict]:
