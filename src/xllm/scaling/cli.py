@@ -179,15 +179,27 @@ def cmd_allocate_fits(args) -> int:
 
 
 def cmd_similarity(args) -> int:
+    from ..atomic import write_json
     from .similarity import similarity_record
 
-    return similarity_record(args)
+    record = similarity_record(args.lang, args.base, args.en, args.x, gamma=args.gamma, layer=args.layer,
+                               max_sentences=args.max_sentences, batch_size=args.batch_size)
+    write_json(args.out, record)
+    print(f"{args.out}: gamma({args.lang}) = {record['gamma']:.4f} ({record['gamma_source']})")
+    return 0
 
 
 def cmd_alignment(args) -> int:
-    from .alignment import alignment_command
+    from ..atomic import write_json
+    from .alignment import alignment_record, alignment_summary, parse_named
 
-    return alignment_command(args)
+    models = parse_named(args.model, "--model")
+    xs = parse_named(args.x, "--x")
+    record = alignment_record(models, args.en, xs, max_sentences=args.max_sentences, batch_size=args.batch_size,
+                              seed=args.seed)
+    write_json(args.out, record)
+    print(f"{args.out}: {alignment_summary(record)}")
+    return 0
 
 
 def cmd_allocation_table(args) -> int:
