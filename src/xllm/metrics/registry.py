@@ -1,17 +1,20 @@
 """The metric registry: every metric is registered once, by name, with its kind and needs.
 
 ``compute(name, hyps, refs, ...)`` is the one entry point the CLI, the scoring of generations and
-the significance tests use, so a metric means the same thing everywhere.
+the significance tests use, so a metric means the same thing everywhere. Importing this module is
+cheap (the CLI lists the names at start-up); each metric imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
-from . import qa
-from .scored import Scored, segment_mean
+
+if TYPE_CHECKING:
+    from .scored import Scored
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,11 @@ def _bleurt(hyps, refs, srcs, lang, opts: MetricOptions):
 
 
 def _qa(name):
-    fn = qa.QA_FUNCTIONS[name]
-
     def compute(hyps, refs, srcs, lang, opts: MetricOptions):
+        from . import qa
+        from .scored import segment_mean
+
+        fn = qa.QA_FUNCTIONS[name]
         values = []
         for pred, golds in zip(hyps, refs):
             golds = [golds] if isinstance(golds, str) else list(golds)
@@ -91,6 +96,11 @@ def get(name: str) -> Metric:
     if name not in METRICS:
         raise UserError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
     return METRICS[name]
+
+
+def names(kind: str) -> list[str]:
+    """The metrics of ``kind`` ("mt" or "qa"), in registry order."""
+    return [name for name, metric in METRICS.items() if metric.kind == kind]
 
 
 def parse_list(text: str | None, kind: str) -> list[str]:

@@ -28,6 +28,14 @@ def _fmt(value: float) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
+def score_row(meta: dict, gen, metric: str, scored, n_boot: int, seed: int) -> dict:
+    """One row over COLUMNS for a plan item's ``scored`` metric, with its bootstrap interval."""
+    low, high = confidence_interval(scored, n_boot, seed)
+    return {**meta, "lang": gen.lang, "task": gen.task, "direction": gen.direction, "metric": metric,
+            "value": _fmt(scored.score), "n": scored.n, "ci_low": _fmt(low), "ci_high": _fmt(high),
+            "signature": scored.signature}
+
+
 def score_generations(gen_dir, plan_path, model_id: str, mt_metrics: list[str], qa_metrics: list[str],
                       options: registry.MetricOptions, n_boot: int = 1000, seed: int = 0):
     """Rows (dicts over COLUMNS) and per-row details (counts over max length, etc.)."""
@@ -39,10 +47,7 @@ def score_generations(gen_dir, plan_path, model_id: str, mt_metrics: list[str], 
         names = mt_metrics if gen.kind == "mt" else qa_metrics
         for name in names:
             scored = registry.compute(name, gen.hyps, gen.refs, srcs=gen.srcs, lang=gen.target_lang, options=options)
-            low, high = confidence_interval(scored, n_boot, seed)
-            rows.append({**meta, "lang": gen.lang, "task": gen.task, "direction": gen.direction,
-                         "metric": name, "value": _fmt(scored.score), "n": scored.n,
-                         "ci_low": _fmt(low), "ci_high": _fmt(high), "signature": scored.signature})
+            rows.append(score_row(meta, gen, name, scored, n_boot, seed))
             details.append({"task": gen.task, "direction": gen.direction, "metric": name, **scored.info})
     return rows, details
 
