@@ -114,6 +114,14 @@ def test_judge_qa_scores_generations_with_the_papers_prompt(server, tmp_path):
     assert main(args) == 0 and len(FakeChat.seen) == 3  # the rerun is answered from the cache
 
 
+def test_cached_replies_with_unicode_line_separators_are_read_back_whole(server, tmp_path):
+    cache = tmp_path / "cache.jsonl"
+    reply = "Evaluation evidence: line one\u2028line two.\nScore of the Assistant 1: 7\nScore of the Assistant 2: 5"
+    key = JudgeClient(_config(server))._cache_key("compare")
+    cache.write_text(json.dumps({"key": key, "reply": reply}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert JudgeClient(_config(server), cache=cache).ask("compare") == reply and FakeChat.seen == []
+
+
 def test_pairwise_asks_both_orders_and_cancels_position_bias(server):
     client = JudgeClient(_config(server))
     FakeChat.position_bias = 3.0

@@ -23,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import read_jsonl
 from ..errors import UserError
 
 QA_PROMPT = """You will be given a context followed by question. You will then be given one potential answer to the question. Your task is to tell if the answer is correct. Please make sure you read and understand these instructions carefully. Please keep this document open while reviewing, and refer to it as needed.
@@ -92,10 +93,7 @@ class JudgeClient:
         self.cache: dict[str, str] = {}
         self.requests = 0
         if self.cache_path and self.cache_path.is_file():
-            for line in self.cache_path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    self.cache[row["key"]] = row["reply"]
+            self.cache = {row["key"]: row["reply"] for row in read_jsonl(self.cache_path)}
 
     def _cache_key(self, prompt: str) -> str:
         raw = json.dumps([self.config.endpoint, self.config.model, prompt], ensure_ascii=False)
