@@ -47,6 +47,7 @@ def demo_prompts(n: int, seed: int) -> list[str]:
 
 def bench_cpu(args) -> dict:
     import torch
+
     from xllm.demo.tiny_model import make_tiny_llama
 
     torch.set_num_threads(args.threads)

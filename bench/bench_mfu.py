@@ -124,8 +124,6 @@ def plain_loop(base: Path, data: Path, steps: int, warmup: int, batch: int, max_
 
 def xllm_loop(base: Path, data: Path, work: Path, steps: int, warmup: int, batch: int, max_len: int,
               compile: bool) -> dict:
-    import torch
-
     from xllm.train.loop import TrainConfig, train
 
     metrics = work / "metrics.jsonl"

@@ -129,8 +129,10 @@ def main(argv=None) -> int:
         "torch_threads": torch.get_num_threads(),
     }
     print(f"{args.size} Marian on {backend.device}, {args.n} sentences, batch {args.batch_size}, beam {args.beam_size}")
-    print(f"  sorted:   {result['sorted_sent_per_s']:8.1f} sent/s  (input padding {result['padding_share_sorted']:.1%})")
-    print(f"  unsorted: {result['unsorted_sent_per_s']:8.1f} sent/s  (input padding {result['padding_share_unsorted']:.1%})")
+    print(f"  sorted:   {result['sorted_sent_per_s']:8.1f} sent/s  "
+          f"(input padding {result['padding_share_sorted']:.1%})")
+    print(f"  unsorted: {result['unsorted_sent_per_s']:8.1f} sent/s  "
+          f"(input padding {result['padding_share_unsorted']:.1%})")
     print(f"  length-sorted / unsorted throughput: {result['speedup']:.2f}x (target >= 1.5x)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

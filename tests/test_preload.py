@@ -29,8 +29,7 @@ def env():
                "XLLM_PRELOAD_IDLE": "2"}
     environ.pop("SLURM_JOB_ID", None)
     yield environ
-    for sock in Path(tmp).glob("xllm-preload-*/*.sock"):
-        wait_for(lambda: not sock.exists(), timeout=30)  # servers exit once idle
+    wait_for(lambda: not list(Path(tmp).glob("xllm-preload-*/*.sock")), timeout=30)  # servers exit once idle
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -201,7 +201,7 @@ def serve(path: Path) -> None:
             _reap(children)
             try:
                 conn, _ = server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 if not children and time.monotonic() - last > idle_seconds():
                     break
                 continue

@@ -52,8 +52,14 @@ def make_tiny_mt(out: str | Path, family: str, texts: list[str], vocab_size: int
     """
     shape = SIZES | shape
     import torch
-    from transformers import (M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer, MarianConfig,
-                              MarianMTModel, MarianTokenizer)
+    from transformers import (
+        M2M100Config,
+        M2M100ForConditionalGeneration,
+        M2M100Tokenizer,
+        MarianConfig,
+        MarianMTModel,
+        MarianTokenizer,
+    )
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -13,10 +13,10 @@ away from the corpus median ratio, estimated on the first ``calibration`` pairs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from ..atomic import atomic_open, file_sha256, read_lines, write_json
 from ..errors import UserError
@@ -244,7 +244,8 @@ def prepare_corpus(
         **info,
         "contamination_sentences": len(banned),
         "corpora": counts,
-        "inputs": [{"file": str(p), "corpus": s.corpus, "format": s.format, "sha256": file_sha256(p)} for p, s in entries],
+        "inputs": [{"file": str(p), "corpus": s.corpus, "format": s.format, "sha256": file_sha256(p)}
+                   for p, s in entries],
         "exclude": [{"file": str(p), "sha256": file_sha256(p)} for p in exclude],
         "provenance": provenance(config=asdict(settings)),
     }

@@ -137,7 +137,9 @@ def download(
                 break
             except TransientError as err:
                 if attempt == retries:
-                    raise UserError(f"{name}: download from {src.url} failed after {retries + 1} attempts ({err})") from None
+                    raise UserError(
+                        f"{name}: download from {src.url} failed after {retries + 1} attempts ({err})"
+                    ) from None
                 wait = backoff * 2**attempt
                 log(f"attempt {attempt + 1} failed ({err}); retrying in {wait:g}s")
                 time.sleep(wait)

@@ -7,7 +7,7 @@ are data (``tasks.yaml``): the paper's translation instruction, its language-spe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -27,7 +27,7 @@ class Example:
     reference: str | list[str]
 
 
-@lru_cache(maxsize=None)
+@cache
 def task_table(path: str = str(TASKS_FILE)) -> dict:
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle)

@@ -158,7 +158,8 @@ def _judge_flags(p: argparse.ArgumentParser) -> None:
 def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spm-model", help="flores101 SentencePiece model file (spbleu)")
     p.add_argument("--comet-model", help="local COMET checkpoint directory (checkpoints/model.ckpt + hparams.yaml)")
-    p.add_argument("--comet-encoder", help="local directory of COMET's encoder tokenizer/config (default: from hparams, offline)")
+    p.add_argument("--comet-encoder",
+                   help="local directory of COMET's encoder tokenizer/config (default: from hparams, offline)")
     p.add_argument("--bleurt-model", help="local BLEURT (bleurt-pytorch) model directory")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (COMET, BLEURT)")
