@@ -45,7 +45,8 @@ def load_recipes(path: str | Path) -> dict[str, Recipe]:
             kind, opts = next(iter(part.items()))
             opts = dict(opts or {})
             parts.append(Part(kind, opts.get("lang", "en"), opts.get("direction", "en-x"), opts.get("size")))
-        recipes[name] = Recipe(name, body.get("scope", "x"), tuple(parts), body.get("description", ""), body.get("base"))
+        recipes[name] = Recipe(name, body.get("scope", "x"), tuple(parts), body.get("description", ""),
+                               body.get("base"))
     for recipe in recipes.values():
         if recipe.base is not None and recipe.base not in recipes:
             raise UserError(f"{path}: {recipe.name}.base: unknown recipe {recipe.base!r}")
@@ -80,4 +81,5 @@ def parse_model_id(model: str) -> ModelId:
         return ModelId(model, parts[2], lang=parts[1])
     if len(parts) == 1:
         return ModelId(model, head)
-    raise UserError(f"model id {model!r} does not match alpaca-en, RECIPE/LANG/SCALE (coit, cpt), muit/SCALE, muit-budget/BUDGET/ALLOC or ablation/LANG/RECIPE")
+    raise UserError(f"model id {model!r} does not match alpaca-en, RECIPE/LANG/SCALE (coit, cpt), muit/SCALE, "
+                    "muit-budget/BUDGET/ALLOC or ablation/LANG/RECIPE")

@@ -2,9 +2,9 @@
 
 One process runs plain PyTorch (no wrapper: the demo trains many tiny models on a laptop); under
 ``accelerate launch`` with several processes the model is sharded with FSDP2
-(``xllm.train.distributed``), on GPUs or, for the tests, on CPUs. The loss of a step is the mean over every response token of the global
-batch (summed per micro-batch, divided by the global token count), so it does not depend on how
-the batch is split into micro-batches, processes or packed rows.
+(``xllm.train.distributed``), on GPUs or, for the tests, on CPUs. The loss of a step is the mean
+over every response token of the global batch (summed per micro-batch, divided by the global token
+count), so it does not depend on how the batch is split into micro-batches, processes or packed rows.
 """
 
 from __future__ import annotations
@@ -144,7 +144,8 @@ class _Trackers:
                 import wandb
             except ImportError:
                 raise UserError("--log-with wandb: the wandb package is not installed") from None
-            self.writer = wandb.init(project=os.environ.get("WANDB_PROJECT", "xllm"), config=asdict(cfg), resume="allow")
+            project = os.environ.get("WANDB_PROJECT", "xllm")
+            self.writer = wandb.init(project=project, config=asdict(cfg), resume="allow")
 
     def log(self, row: dict) -> None:
         if self.kind == "tensorboard":
@@ -183,7 +184,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
               f"{stats.dropped_all_masked} dropped (prompt fills the max length)", file=sys.stderr)
     per_epoch = batches.steps_per_epoch(len(examples), cfg.global_batch_size)
     if per_epoch == 0:
-        raise UserError(f"{cfg.data}: {len(examples)} usable examples, fewer than one global batch ({cfg.global_batch_size})")
+        raise UserError(f"{cfg.data}: {len(examples)} usable examples, "
+                        f"fewer than one global batch ({cfg.global_batch_size})")
     total = math.ceil(cfg.epochs * per_epoch)
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
