@@ -26,16 +26,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from xllm.scaling.allocate import (optimal_allocation, replicate_arrays, replicate_means,  # noqa: E402
-                                   uncertain_allocation)
-from xllm.scaling.law import (ScalingLaw, _fit_params, _starts, fit_scaling_law,  # noqa: E402
-                              huber_irls)
+from xllm.scaling.allocate import optimal_allocation, replicate_arrays, replicate_means, uncertain_allocation
+from xllm.scaling.law import ScalingLaw, _fit_params, _starts, fit_scaling_law, huber_irls
 
 
 def random_problem(rng, n):
@@ -71,6 +67,11 @@ def objective(laws, x):
     return float(np.mean([laws[k].predict(v) for k, v in zip(laws, x)]))
 
 
+def refit_each(lx, ly):
+    """The per-set SLSQP fit of every bootstrap resample, one at a time."""
+    return [_fit_params(lx[i], ly[i], 0.1, _starts(lx[i], ly[i]))[:2] for i in range(len(lx))]
+
+
 def best_of(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -81,14 +82,14 @@ def best_of(fn, repeats):
 
 
 def bench_allocation(rng, repeats):
-    print("## Allocation (best of %d runs)" % repeats)
+    print(f"## Allocation (best of {repeats} runs)")
     print(f"{'languages':>10} {'KKT s':>10} {'SLSQP s':>10} {'SLSQP/KKT':>10} {'int KKT - SLSQP':>15}")
     for n in (6, 100, 10_000):
         laws, caps, budget = random_problem(rng, n)
-        t_kkt, alloc = best_of(lambda: optimal_allocation(laws, caps, budget), repeats)
+        t_kkt, alloc = best_of(partial(optimal_allocation, laws, caps, budget), repeats)
         assert sum(alloc.pairs.values()) == budget
         if n <= 100:
-            t_sl, x = best_of(lambda: slsqp(laws, caps, budget), max(1, repeats // 2))
+            t_sl, x = best_of(partial(slsqp, laws, caps, budget), max(1, repeats // 2))
             gap = alloc.mean_predicted - objective(laws, x)
             print(f"{n:>10} {t_kkt:>10.4f} {t_sl:>10.4f} {t_sl / t_kkt:>10.1f} {gap:>+15.2e}")
         else:
@@ -121,22 +122,18 @@ def bench_uncertain(rng, repeats, n=10_000, r=200, target=10.0):
 
 
 def bench_fit(rng, repeats):
-    print("\n## Fit per language (best of %d runs)" % repeats)
+    print(f"\n## Fit per language (best of {repeats} runs)")
     print(f"{'scales':>7} {'full fit s':>11} {'bootstrap IRLS s':>17} {'bootstrap refit s':>18} {'refit/IRLS':>11}")
     for n_scales in (4, 8):
         x = np.array([1e3 * 2**i for i in range(n_scales)], dtype=float)
         law = ScalingLaw(40.0, -0.3, 0.5)
         s = 100 - (100 - law.predict(x)) * np.exp(rng.normal(0, 0.03, n_scales))
-        t_full, _ = best_of(lambda: fit_scaling_law(x, s, 0.5, n_boot=200, seed=0), repeats)
+        t_full, _ = best_of(partial(fit_scaling_law, x, s, 0.5, n_boot=200, seed=0), repeats)
         idx = np.random.default_rng(0).integers(0, n_scales, (200, n_scales))
         idx = idx[(x[idx] != x[idx][:, :1]).any(1)]
         lx, ly = np.log(0.5 * x[idx]), np.log(100 - s[idx])
-        t_irls, (a, b) = best_of(lambda: huber_irls(lx, ly, 0.1), repeats)
-
-        def refit():
-            return [_fit_params(lx[i], ly[i], 0.1, _starts(lx[i], ly[i]))[:2] for i in range(len(lx))]
-
-        t_ref, ref = best_of(refit, max(1, repeats // 2))
+        t_irls, (a, b) = best_of(partial(huber_irls, lx, ly, 0.1), repeats)
+        t_ref, ref = best_of(partial(refit_each, lx, ly), max(1, repeats // 2))
         assert np.allclose(b, [r[1] for r in ref], atol=1e-3)
         print(f"{n_scales:>7} {t_full:>11.4f} {t_irls:>17.4f} {t_ref:>18.4f} {t_ref / t_irls:>11.1f}")
 

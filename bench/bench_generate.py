@@ -24,9 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from xllm.generate.engine import Settings, Stats, generate_ids, generate_texts, load_model  # noqa: E402
+from xllm.generate.engine import Settings, Stats, generate_ids, generate_texts, load_model
 
 
 def demo_prompts(n: int, seed: int) -> list[str]:
@@ -49,6 +47,7 @@ def demo_prompts(n: int, seed: int) -> list[str]:
 
 def bench_cpu(args) -> dict:
     import torch
+
     from xllm.demo.tiny_model import make_tiny_llama
 
     torch.set_num_threads(args.threads)

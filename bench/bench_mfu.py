@@ -23,10 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_packing import alpaca_lengths  # noqa: E402
+from bench_packing import alpaca_lengths
 
 SHAPE = dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
              num_key_value_heads=4, vocab_size=32000, max_position_embeddings=2048)
@@ -127,8 +124,6 @@ def plain_loop(base: Path, data: Path, steps: int, warmup: int, batch: int, max_
 
 def xllm_loop(base: Path, data: Path, work: Path, steps: int, warmup: int, batch: int, max_len: int,
               compile: bool) -> dict:
-    import torch
-
     from xllm.train.loop import TrainConfig, train
 
     metrics = work / "metrics.jsonl"

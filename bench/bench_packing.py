@@ -19,13 +19,10 @@ import contextlib
 import random
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from xllm.train import batches  # noqa: E402
-from xllm.train.examples import IGNORE, Example  # noqa: E402
-from xllm.train.loop import micro_batch_loss  # noqa: E402
+from xllm.train import batches
+from xllm.train.examples import IGNORE, Example
+from xllm.train.loop import micro_batch_loss
 
 
 def alpaca_lengths(rng: random.Random, max_len: int = 512) -> tuple[int, int]:

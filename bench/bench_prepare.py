@@ -120,11 +120,13 @@ def main() -> None:
     for n in args.pairs:
         s = results[(n, "streaming")]
         verdict = "ok" if s["rss_mb"] < 1024 and s["pairs_per_s"] >= 100_000 else "MISSED"
-        line = (f"{n:>10} pairs: streaming peak RSS {s['rss_mb'] / 1024:.2f} GB, {s['pairs_per_s'] / 1e3:.0f}k pairs/s wall, "
+        line = (f"{n:>10} pairs: streaming peak RSS {s['rss_mb'] / 1024:.2f} GB, "
+                f"{s['pairs_per_s'] / 1e3:.0f}k pairs/s wall, "
                 f"{s['pairs_per_cpu_s'] / 1e3:.0f}k pairs per CPU-second ({verdict})")
         if (n, "in-memory") in results:
             b = results[(n, "in-memory")]
-            line += (f"; vs in-memory: RSS x{s['rss_mb'] / b['rss_mb']:.2f}, speed x{s['pairs_per_s'] / b['pairs_per_s']:.2f}"
+            line += (f"; vs in-memory: RSS x{s['rss_mb'] / b['rss_mb']:.2f}, "
+                     f"speed x{s['pairs_per_s'] / b['pairs_per_s']:.2f}"
                      f", CPU x{b['cpu'] / s['cpu']:.2f} less"
                      f", same kept: {s['kept'] == b['kept']}")
         print(line)

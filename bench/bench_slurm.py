@@ -127,7 +127,8 @@ def main() -> None:
     print(f"  wall                         local {local['wall']:6.2f} s   slurm {slurm['wall']:6.2f} s"
           f"   ratio slurm/local {slurm['wall'] / local['wall']:.1f}x")
     per_job = (slurm["wall"] - local["wall"]) * slots / args.jobs
-    print(f"  slurm overhead per job       {per_job:.1f} s  ({per_job / args.sleep:.1f}x the job's own {args.sleep:g} s)")
+    print(f"  slurm overhead per job       {per_job:.1f} s  "
+          f"({per_job / args.sleep:.1f}x the job's own {args.sleep:g} s)")
     if args.demo:
         local_d, slurm_d = demo(env, "local"), demo(env, "slurm")
         per_job = (slurm_d["wall"] - local_d["wall"]) * slots / max(slurm_d["remote"], 1)

@@ -239,8 +239,8 @@ def test_cancelled_training_job_resumes_from_its_last_checkpoint(cluster, runs, 
     does not retry it at once, as it would with the profile's retries); the same command again
     resumes from that checkpoint, repeats no step before it, and ends with the uninterrupted run's
     weights."""
-    from safetensors.torch import load_file
     import torch
+    from safetensors.torch import load_file
 
     cwd = runs.slurm_dir
     model_dir, metrics = cwd / "results/models" / MODEL, cwd / f"results/logs/train_model/{MODEL}.metrics.jsonl"
@@ -304,7 +304,8 @@ def test_job_over_its_time_limit_is_retried_with_more_time(cluster, tmp_path):
         '    resources: runtime=lambda wildcards, attempt: attempt, mem_mb=100\n'
         '    shell:\n'
         '        "if [ -e {output} ]; then echo found >> leftover.txt; fi; echo started > {output}; "\n'
-        '        "for i in $(seq 1 100); do grep -qx $i units.txt 2>/dev/null || {{ sleep 1; echo $i >> units.txt; }}; done; "\n'
+        '        "for i in $(seq 1 100); do grep -qx $i units.txt 2>/dev/null '
+        '|| {{ sleep 1; echo $i >> units.txt; }}; done; "\n'
         '        "echo done > {output}"\n'
     )
     cwd = tmp_path

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import subprocess
 import sys
@@ -5,7 +6,8 @@ import sys
 import pytest
 
 from xllm import languages
-from xllm.atomic import atomic_dir, atomic_open, read_json, read_jsonl, write_jsonl
+from xllm.atomic import atomic_dir, atomic_open, file_sha256, read_json, read_jsonl, read_lines, write_jsonl
+from xllm.data import squad
 from xllm.errors import UserError
 from xllm.provenance import config_hash, provenance
 
@@ -50,6 +52,31 @@ def test_read_json_names_the_file_and_what_is_wrong_in_one_line(tmp_path, text, 
     assert message in str(err.value) and "\n" not in str(err.value)
     (tmp_path / "items.json").write_text('[{"id": 1}]')
     assert read_json(tmp_path / "items.json", "plan items", list) == [{"id": 1}]
+
+
+def test_file_sha256_is_the_hash_of_the_whole_file_across_blocks(tmp_path):
+    data = bytes(range(256)) * 5000  # more than one 1 MiB block
+    (tmp_path / "blob").write_bytes(data)
+    assert file_sha256(tmp_path / "blob") == hashlib.sha256(data).hexdigest()
+
+
+def test_read_lines_drops_line_ends_of_every_kind_and_keeps_empty_lines(tmp_path):
+    (tmp_path / "x.txt").write_bytes("a b\r\n\nç\rlast".encode())
+    assert read_lines(tmp_path / "x.txt") == ["a b", "", "ç", "last"]
+
+
+def test_squad_walk_is_in_file_order_and_skips_paragraphs_without_questions(tmp_path):
+    doc = {"data": [{"paragraphs": [{"context": "c1", "qas": [{"id": 2, "question": "q2", "answers": [{"text": "x"}]},
+                                                             {"id": "1", "question": "q1"}]},
+                                    {"context": "c2"}]},
+                    {"paragraphs": [{"context": "c3", "qas": [{"id": "3", "question": "q3",
+                                                               "answers": [{"text": "y"}, {"text": "z"}]}]}]}]}
+    assert [(p["context"], q["question"]) for p, q in squad.questions(doc, "t")] == [
+        ("c1", "q2"), ("c1", "q1"), ("c3", "q3")]
+    (tmp_path / "t.json").write_text(json.dumps(doc))
+    assert squad.gold_answers(tmp_path / "t.json") == {"2": ["x"], "1": [], "3": ["y", "z"]}
+    with pytest.raises(UserError, match="t.json: not SQuAD format"):
+        list(squad.questions({"version": "1.1"}, "t.json"))
 
 
 def test_config_hash_ignores_key_order():

@@ -222,7 +222,8 @@ def test_mirror_copy_is_verified_like_a_download(tmp_path):
     with pytest.raises(UserError, match=f"expected {sha(data)}"):
         fetch(tmp_path, sources, "h.tsv.gz", mirror=mirror)
     # a file missing from the mirror: the error names it and its checksum (or that none is known)
-    with pytest.raises(UserError, match=r"gone.tsv.gz: missing from the mirror; expected file 'gone.tsv.gz' with sha256 \(none"):
+    missing = r"gone.tsv.gz: missing from the mirror; expected file 'gone.tsv.gz' with sha256 \(none"
+    with pytest.raises(UserError, match=missing):
         fetch(tmp_path, sources, "gone.tsv.gz", mirror=mirror)
     lockfile.record(tmp_path / "sources.lock", "gone.tsv.gz", "a" * 64, 1, "demo://x")
     with pytest.raises(UserError, match="with sha256 a{64}"):
@@ -286,7 +287,8 @@ def test_real_sources_file_is_complete_and_pins_xquad(repo):
 
 def test_sources_file_errors_name_the_key(tmp_path):
     bad = tmp_path / "s.yaml"
-    bad.write_text(yaml.safe_dump({"files": {"x.gz": {"url": "u", "corpus": "wikimatrix", "langs": ["en"], "format": "nope"}}}))
+    entry = {"url": "u", "corpus": "wikimatrix", "langs": ["en"], "format": "nope"}
+    bad.write_text(yaml.safe_dump({"files": {"x.gz": entry}}))
     with pytest.raises(UserError, match=r"files.x.gz.format: 'nope' is not one of"):
         load_sources(bad)
     bad.write_text(yaml.safe_dump({"files": {"x.gz": {"url": "u", "corpus": "wikimatrix", "langs": ["en"],

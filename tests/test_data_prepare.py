@@ -168,14 +168,17 @@ def test_unlisted_input_and_wrong_language_are_errors(corpora, tmp_path):
 def test_tmx_reader(tmp_path):
     tmx = tmp_path / "nc.en-zh.tmx.gz"
     body = "".join(
-        f'<tu><tuv xml:lang="en"><seg>Line {i} &amp; more.</seg></tuv><tuv xml:lang="zh"><seg>第{i}行。</seg></tuv></tu>'
+        f'<tu><tuv xml:lang="en"><seg>Line {i} &amp; more.</seg></tuv>'
+        f'<tuv xml:lang="zh"><seg>第{i}行。</seg></tuv></tu>'
         for i in range(5)
     )
-    tmx.write_bytes(gzip.compress(f'<?xml version="1.0"?><tmx version="1.4"><body>{body}</body></tmx>'.encode(), mtime=0))
+    document = f'<?xml version="1.0"?><tmx version="1.4"><body>{body}</body></tmx>'
+    tmx.write_bytes(gzip.compress(document.encode(), mtime=0))
     sources = write_sources(tmp_path, {tmx.name: {"corpus": "news-commentary", "langs": ["en", "zh"], "format": "tmx"}})
     record = prepare_corpus("zh", [tmx], sources, [], tmp_path / "c.parquet", tmp_path / "m.json")
     assert record["pairs"] == 5
-    assert pq.read_table(tmp_path / "c.parquet").to_pylist()[0] == {"src": "Line 0 & more.", "tgt": "第0行。", "source": "news-commentary"}
+    first = pq.read_table(tmp_path / "c.parquet").to_pylist()[0]
+    assert first == {"src": "Line 0 & more.", "tgt": "第0行。", "source": "news-commentary"}
 
 
 @pytest.fixture
@@ -237,7 +240,7 @@ def test_flores_from_tarball_and_plain(tmp_path):
     tgz = tmp_path / "flores101_dataset.tar.gz"
     _flores_tarball(tgz)
     plain = tmp_path / "flores101.dev.en.txt"
-    plain.write_bytes("one\r\ntwo\r\n".encode())
+    plain.write_bytes(b"one\r\ntwo\r\n")
     sources = write_sources(tmp_path, {
         tgz.name: {"corpus": "flores", "langs": ["en", "ar", "zh"], "format": "flores-tarball"},
         plain.name: {"corpus": "flores", "langs": ["en"], "format": "flores-plain", "split": "dev"},

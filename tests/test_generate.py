@@ -4,7 +4,6 @@ resume from staging, limits and one-line errors, on a tiny random Llama built in
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,8 +17,8 @@ torch = pytest.importorskip("torch")
 from xllm.cli import main  # noqa: E402
 from xllm.demo.tiny_model import make_tiny_llama  # noqa: E402
 from xllm.generate.engine import Settings, generate_texts, length_sorted_batches, load_model  # noqa: E402
-from xllm.generate.run import staging_fingerprint, run_plan  # noqa: E402
 from xllm.errors import UserError  # noqa: E402
+from xllm.generate.run import run_plan, staging_fingerprint  # noqa: E402
 from xllm.generate.tasks import qa_prompt  # noqa: E402
 
 PROMPTS = [

@@ -15,8 +15,8 @@ from xllm.cli import main
 from xllm.metrics import qa, registry, segments
 from xllm.metrics.bootstrap import confidence_interval, paired_bootstrap, resample_counts
 from xllm.metrics.compare import compare_generations
-from xllm.metrics.scored import segment_mean
 from xllm.metrics.score import COLUMNS
+from xllm.metrics.scored import segment_mean
 
 SACREBLEU = str(Path(sys.executable).with_name("sacrebleu"))
 
@@ -159,7 +159,8 @@ def test_spbleu_reads_a_local_model_and_equals_sacrebleu_flores101(tmp_path, cap
     ours = _score_mt(capsys, "--hyp", str(hyp), "--ref", str(ref), "--lang", "en", "--metric", "spbleu",
                      "--model", str(spm_file))
     env = {"SACREBLEU": str(home), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    assert ours["score"] == pytest.approx(_sacrebleu_cli(ref, hyp, "-m", "bleu", "-tok", "flores101", env=env), abs=1e-5)
+    theirs = _sacrebleu_cli(ref, hyp, "-m", "bleu", "-tok", "flores101", env=env)
+    assert ours["score"] == pytest.approx(theirs, abs=1e-5)
     assert "tok:flores101" in ours["signature"]
     assert ours["score"] != pytest.approx(_score_mt(capsys, "--hyp", str(hyp), "--ref", str(ref), "--lang", "en",
                                                     "--metric", "bleu")["score"])
@@ -242,7 +243,8 @@ def _generations(root: Path, hyps, qa_preds) -> Path:
                                 "n_new_tokens": 4, "reference": r}) + "\n")
     with open(root / "xquad" / "de.jsonl", "w", encoding="utf-8") as f:
         for qid, pred in qa_preds.items():
-            gold = [a["text"] for p in SQUAD["data"][0]["paragraphs"] for q in p["qas"] if q["id"] == qid for a in q["answers"]]
+            gold = [a["text"] for p in SQUAD["data"][0]["paragraphs"] for q in p["qas"] if q["id"] == qid
+                    for a in q["answers"]]
             f.write(json.dumps({"id": qid, "prompt": "p", "prediction": pred, "reference": gold}) + "\n")
     return root
 
@@ -278,9 +280,11 @@ def test_score_generations_writes_the_long_table_with_provenance(scoring_inputs,
     header, rows = _read_csv(out)
     assert tuple(header) == COLUMNS
     by_metric = {(r["task"], r["metric"]): r for r in rows}
-    assert set(by_metric) == {("flores", "bleu"), ("flores", "chrf"), ("xquad", "em"), ("xquad", "f1"), ("xquad", "contains")}
+    assert set(by_metric) == {("flores", "bleu"), ("flores", "chrf"),
+                              ("xquad", "em"), ("xquad", "f1"), ("xquad", "contains")}
     em = by_metric[("xquad", "em")]
-    assert (em["model"], em["recipe"], em["lang"], em["scale"], em["budget"], em["alloc"]) == ("coit/de/100", "coit", "de", "100", "", "")
+    model_columns = (em["model"], em["recipe"], em["lang"], em["scale"], em["budget"], em["alloc"])
+    assert model_columns == ("coit/de/100", "coit", "de", "100", "", "")
     assert float(em["value"]) == pytest.approx(100 / 3, abs=1e-3) and em["n"] == "3"
     assert float(by_metric[("xquad", "contains")]["value"]) == pytest.approx(200 / 3, abs=1e-3)
     chrf = by_metric[("flores", "chrf")]

@@ -10,8 +10,15 @@ import pytest
 
 from xllm.cli import main
 from xllm.errors import UserError
-from xllm.metrics.judge import (PAIRWISE_SYSTEM, QA_PROMPT, JudgeClient, JudgeConfig, judge_pairwise,
-                                parse_scores, parse_yes_no)
+from xllm.metrics.judge import (
+    PAIRWISE_SYSTEM,
+    QA_PROMPT,
+    JudgeClient,
+    JudgeConfig,
+    judge_pairwise,
+    parse_scores,
+    parse_yes_no,
+)
 
 KEY = "test-key-123"
 
@@ -44,7 +51,8 @@ class FakeChat(BaseHTTPRequestHandler):
             one = re.search(r"Assistant 1's Answer\]\n(.*?)\n\n\[The End", prompt, re.S).group(1)
             two = re.search(r"Assistant 2's Answer\]\n(.*?)\n\n\[The End", prompt, re.S).group(1)
             quality = lambda text: 9.0 if "good" in text else 3.0  # noqa: E731
-            reply = (f"Evaluation evidence: fine.\nScore of the Assistant 1: {min(10, quality(one) + FakeChat.position_bias):g}\n"
+            reply = (f"Evaluation evidence: fine.\n"
+                     f"Score of the Assistant 1: {min(10, quality(one) + FakeChat.position_bias):g}\n"
                      f"Score of the Assistant 2: {quality(two):g}")
         self._send(200, {"choices": [{"message": {"role": "assistant", "content": reply}}]})
 
@@ -114,6 +122,14 @@ def test_judge_qa_scores_generations_with_the_papers_prompt(server, tmp_path):
     assert main(args) == 0 and len(FakeChat.seen) == 3  # the rerun is answered from the cache
 
 
+def test_cached_replies_with_unicode_line_separators_are_read_back_whole(server, tmp_path):
+    cache = tmp_path / "cache.jsonl"
+    reply = "Evaluation evidence: line one\u2028line two.\nScore of the Assistant 1: 7\nScore of the Assistant 2: 5"
+    key = JudgeClient(_config(server))._cache_key("compare")
+    cache.write_text(json.dumps({"key": key, "reply": reply}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert JudgeClient(_config(server), cache=cache).ask("compare") == reply and FakeChat.seen == []
+
+
 def test_pairwise_asks_both_orders_and_cancels_position_bias(server):
     client = JudgeClient(_config(server))
     FakeChat.position_bias = 3.0
@@ -130,8 +146,8 @@ def test_judge_pairwise_command(server, tmp_path, capsys):
     for name, hyps in (("a", ["meh", "meh"]), ("b", ["good", "meh"])):
         d = tmp_path / name / "mieval"
         d.mkdir(parents=True)
-        (d / "en.jsonl").write_text("".join(json.dumps({"id": i, "prompt": f"Q{i}", "prediction": h, "reference": "r"}) + "\n"
-                                            for i, h in enumerate(hyps)))
+        rows = ({"id": i, "prompt": f"Q{i}", "prediction": h, "reference": "r"} for i, h in enumerate(hyps))
+        (d / "en.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     out = tmp_path / "pair.json"
     assert main(["judge-pairwise", "--a", str(tmp_path / "a"), "--b", str(tmp_path / "b"), "--task", "mieval",
                  "--direction", "en", "--endpoint", server, "--api-key-env", "XLLM_TEST_JUDGE_KEY",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from xllm.atomic import read_jsonl
 from xllm.errors import UserError
 from xllm.mixture.build import build_mixture
 from xllm.mixture.recipes import load_recipes, parse_model_id
@@ -22,7 +23,8 @@ NAMES = {"en": "English", "ar": "Arabic", "zh": "Chinese"}
 def data(tmp_path):
     def alpaca(lang, n):
         path = tmp_path / f"alpaca-{lang}.json"
-        items = [{"id": str(i), "instruction": f"{lang} instr {i}", "input": "", "output": f"{lang} out {i}"} for i in range(n)]
+        items = [{"id": str(i), "instruction": f"{lang} instr {i}", "input": "", "output": f"{lang} out {i}"}
+                 for i in range(n)]
         path.write_text(json.dumps(items), encoding="utf-8")
         return path
 
@@ -119,7 +121,10 @@ def test_monolingual_subsets_are_nested_and_seeded(tmp_path):
 
     source = tmp_path / "mono.txt"
     source.write_text("".join(f"doc {i}\n" for i in range(50)) + "\n")
-    read = lambda p: [json.loads(line)["text"] for line in p.open()]
+
+    def read(path):
+        return [row["text"] for row in read_jsonl(path)]
+
     subset_text(source, 10, 5, tmp_path / "10.jsonl")
     subset_text(source, 20, 5, tmp_path / "20.jsonl")
     subset_text(source, "full", 5, tmp_path / "full.jsonl")

@@ -29,8 +29,7 @@ def env():
                "XLLM_PRELOAD_IDLE": "2"}
     environ.pop("SLURM_JOB_ID", None)
     yield environ
-    for sock in Path(tmp).glob("xllm-preload-*/*.sock"):
-        wait_for(lambda: not sock.exists(), timeout=30)  # servers exit once idle
+    wait_for(lambda: not list(Path(tmp).glob("xllm-preload-*/*.sock")), timeout=30)  # servers exit once idle
     shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -163,3 +162,14 @@ def test_enabled_only_when_asked_and_never_inside_slurm():
     assert preload.enabled({"XLLM_PRELOAD": "1"}) == sys.platform.startswith("linux")
     assert not preload.enabled({})
     assert not preload.enabled({"XLLM_PRELOAD": "1", "SLURM_JOB_ID": "12"})
+
+
+def test_python_m_xllm_is_served_too_and_the_cli_never_imports_preload(env):
+    served = subprocess.run([sys.executable, "-m", "xllm", "--help"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert served.returncode == 0 and served.stdout.startswith("usage: xllm")
+    assert "runs: " in server_log(env)
+    in_process = ("import sys\nfrom xllm.cli import main\nsys.argv = ['xllm', '--help']\ntry:\n    main()\n"
+                  "except SystemExit:\n    pass\nprint('xllm.preload' in sys.modules)")
+    imported = subprocess.run([sys.executable, "-c", in_process], env=env, capture_output=True, text=True, check=True)
+    assert imported.stdout.splitlines()[-1] == "False"

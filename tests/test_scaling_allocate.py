@@ -36,6 +36,11 @@ def test_integer_allocation_equals_brute_force_on_small_grids():
         assert total(laws, got.pairs) >= best - 1e-9
 
 
+def _loss(u, a, b, g, scale):
+    """The sum of 100 - S over languages for shares ``u`` of the budget ``scale``."""
+    return float(np.sum(a * (g * np.maximum(u, 1e-12) * scale) ** b))
+
+
 def test_continuous_optimum_matches_slsqp():
     from scipy.optimize import minimize
 
@@ -50,14 +55,12 @@ def test_continuous_optimum_matches_slsqp():
         exact = continuous_optimum(a, b, g, cap, budget)
         scale = budget  # SLSQP on pairs / budget, so the variables are O(1)
 
-        def neg(u):
-            return float(np.sum(a * (g * np.maximum(u, 1e-12) * scale) ** b))
-
-        res = minimize(neg, np.full(6, 1 / 6), method="SLSQP", bounds=[(1e-9, c / scale) for c in cap],
+        res = minimize(_loss, np.full(6, 1 / 6), args=(a, b, g, scale), method="SLSQP",
+                       bounds=[(1e-9, c / scale) for c in cap],
                        constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1.0}],
                        options={"ftol": 1e-14, "maxiter": 500})
         assert exact.sum() == pytest.approx(budget, rel=1e-9)
-        assert neg(exact / scale) <= res.fun + 1e-9  # never worse than SLSQP
+        assert _loss(exact / scale, a, b, g, scale) <= res.fun + 1e-9  # never worse than SLSQP
         np.testing.assert_allclose(exact, res.x * scale, rtol=2e-3, atol=budget * 1e-4)
 
 

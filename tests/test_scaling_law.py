@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from xllm.cli import main
-from xllm.scaling.law import (BETA_BOUNDS, FitError, ScalingLaw, _fit_params, _starts, fit_scaling_law,
-                              huber_irls)
+from xllm.scaling.law import BETA_BOUNDS, FitError, ScalingLaw, _fit_params, _starts, fit_scaling_law, huber_irls
 
 SCALES = np.array([1e3, 2e3, 4e3, 8e3, 16e3, 32e3, 64e3, 128e3])
 

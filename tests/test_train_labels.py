@@ -41,7 +41,7 @@ def test_merge_across_boundary_is_trained_and_prompt_only_tokens_are_not(bpe):
     ex, truncated = encode_instruction(bpe, prompt, response, max_len=64)
     assert not truncated
     assert ex.input_ids[:-1] == ids and ex.input_ids[-1] == bpe.eos_token_id
-    for i, (s, e) in enumerate(offsets):
+    for i, (_, e) in enumerate(offsets):
         if e <= boundary:  # BOS (0, 0) and prompt-only tokens
             assert ex.labels[i] == IGNORE
         else:

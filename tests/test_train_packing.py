@@ -56,7 +56,8 @@ def test_packed_row_gives_each_example_its_unpacked_loss():
     model = _tiny_llama("varlen").eval()
     examples = _examples()
     ctx = torch.autocast("cpu", enabled=False)
-    alone = [micro_batch_loss(model, batches.collate_padded([ex], 0), False, torch.device("cpu"), ctx) for ex in examples]
+    cpu = torch.device("cpu")
+    alone = [micro_batch_loss(model, batches.collate_padded([ex], 0), False, cpu, ctx) for ex in examples]
     packed = batches.collate_packed(examples)
     logits = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"],
                    cu_seq_lens_q=packed["cu_seq_lens"], max_length_q=packed["max_length"]).logits[0]

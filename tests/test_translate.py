@@ -1,7 +1,7 @@
 """translate stage: protection, sentence splitting, shards, resume, import, merge + QC, real backends.
 
 The hf-seq2seq tests run the real backend end to end on tiny random-weight Marian and M2M-100
-models whose SentencePiece tokenizers are trained in the test (xllm.translate.tiny_mt).
+models whose SentencePiece tokenizers are trained in the test (tests/helpers/tiny_mt.py).
 """
 
 import json
@@ -54,7 +54,7 @@ def spec(tmp_path_factory):
 def tiny(tmp_path_factory):
     import torch
 
-    from xllm.translate.tiny_mt import make_tiny_mt
+    from helpers.tiny_mt import make_tiny_mt
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models: threads only contend on a shared machine
@@ -202,7 +202,7 @@ def test_resume_ignores_a_partial_file_from_other_settings(tmp_path, spec):
     out = tmp_path / "0.json"
     with pytest.raises(Killed):
         translate_shard(english(12), DiesAfter(DemoBackend(spec), 1), out, chunk=4, progress=False)
-    other = json.loads((spec.read_text()))
+    other = json.loads(spec.read_text())
     other["seed"] = 99
     stats = translate_shard(english(12), DemoBackend(write(tmp_path / "other.json", other)), out, chunk=4,
                             progress=False)
@@ -246,7 +246,8 @@ def test_qc_flags_empty_still_english_and_implausible_lengths():
     paraphrase = "a little fox notices one crimson bird close to the ancient stream ."
     assert field_flags(src, paraphrase, "ar", 0.8, 3.0) == ["still_english"]
     assert field_flags(src, paraphrase, "tr", 0.8, 3.0) == []
-    assert field_flags(src, "يرى الثعلب الصغير طائرا أحمر قرب النهر القديم https://example.com/a/b/c", "ar", 0.8, 3.0) == []
+    with_url = "يرى الثعلب الصغير طائرا أحمر قرب النهر القديم https://example.com/a/b/c"
+    assert field_flags(src, with_url, "ar", 0.8, 3.0) == []
     # A language sharing most of its words with English is flagged only above the threshold.
     near = "the small fox sees a rebo bird nabi the old tuza ."
     assert field_flags(src, near, "near", 0.8, 3.0) == []

@@ -156,7 +156,8 @@ def test_demo_scores_cover_every_model_task_and_metric(demo_run):
     assert {r["model"] for r in rows} == models
     for lang in langs:
         for direction in (f"en-{lang}", f"{lang}-en"):
-            got = {r["metric"] for r in rows if r["model"] == f"coit/{lang}/{scales[0]}" and r["direction"] == direction}
+            got = {r["metric"] for r in rows
+                   if r["model"] == f"coit/{lang}/{scales[0]}" and r["direction"] == direction}
             assert got == {"bleu", "chrf"}, (lang, direction)
         qa = {r["metric"] for r in rows if r["model"] == "alpaca-en" and r["task"] == "xquad" and r["lang"] == lang}
         assert {"em", "f1", "contains"} <= qa
@@ -183,7 +184,8 @@ def test_demo_scaling_laws_fit_the_measured_points(demo_run):
     # The more distant language (by construction: xllm.demo.synthetic) gets the lower curve.
     distance = {lang: LanguageSpec(code=lang, **config["demo"]["languages"][lang]).distance() for lang in fits}
     near, far = min(fits, key=distance.get), max(fits, key=distance.get)
-    for (scale, s_near), (_, s_far) in zip(*(sorted((p["pairs"], p["score"]) for p in fits[l]["points"]) for l in (near, far))):
+    curves = [sorted((p["pairs"], p["score"]) for p in fits[lang]["points"]) for lang in (near, far)]
+    for (scale, s_near), (_, s_far) in zip(*curves):
         assert s_far < s_near, f"at {scale} pairs {far} ({s_far}) is not below {near} ({s_near})"
     # ...because the base model learned to copy in pre-training (what translating builds on).
     record = json.loads((cwd / "results/demo/base-model" / RECORD).read_text())
@@ -197,7 +199,7 @@ def test_demo_allocation_and_tables(demo_run):
         alloc = json.loads((cwd / f"results/allocation/{name}.json").read_text())
         assert sum(alloc["allocation"].values()) == budget
         assert sum(alloc["uniform"]["allocation"].values()) == budget
-        assert all(0 <= alloc["allocation"][l] <= config["max_pairs"][l] for l in config["languages"])
+        assert all(0 <= alloc["allocation"][lang] <= config["max_pairs"][lang] for lang in config["languages"])
         table = (cwd / "results/tables/allocation.md").read_text()
         for kind in ("uniform", "optimized"):
             row = next(line for line in table.splitlines() if line.startswith(f"| {name} ") and f"| {kind} |" in line)

@@ -1,4 +1,5 @@
-"""Atomic writes (a killed job never leaves a file or directory that looks complete), and reads.
+"""Atomic writes (a killed job never leaves a file or directory that looks complete), and the
+file reads every stage shares (JSON, JSONL, lines, sha256), so each has one behaviour and one error.
 
 Everything is written next to its destination under a temporary name and renamed into place
 (rename is atomic within one filesystem).
@@ -7,12 +8,14 @@ Everything is written next to its destination under a temporary name and renamed
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from .errors import UserError
 
@@ -95,3 +98,18 @@ def read_json(path: str | os.PathLike, what: str = "", expected: type = dict):
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def read_lines(path: str | os.PathLike) -> list[str]:
+    """A UTF-8 text file's lines without their ends (text mode: ``\\r\\n`` and ``\\r`` end lines too)."""
+    with open(path, encoding="utf-8") as handle:
+        return [line.rstrip("\n") for line in handle]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file's bytes, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

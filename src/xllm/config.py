@@ -92,7 +92,8 @@ def semantic_errors(config: dict) -> list[str]:
         return [str(err)]
     for code in config["languages"]:
         if code not in table:
-            lines.append(f"languages: unknown language {code!r} (add it to custom_languages or use one of {', '.join(sorted(table))})")
+            lines.append(f"languages: unknown language {code!r} "
+                         f"(add it to custom_languages or use one of {', '.join(sorted(table))})")
         elif code not in config["max_pairs"]:
             lines.append(f"max_pairs: no entry for language {code!r}")
     total = sum(config["max_pairs"].get(code, 0) for code in config["languages"])

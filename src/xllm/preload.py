@@ -86,6 +86,17 @@ def socket_path(env=os.environ) -> Path:
 # --- the caller -------------------------------------------------------------------------------
 
 
+def main() -> int:
+    """The ``xllm`` command: run by a preloaded server where enabled and reachable, else here."""
+    if enabled():
+        code = run(sys.argv)
+        if code is not None:
+            return code
+    from .cli import main as run_here
+
+    return run_here()
+
+
 def run(argv: list[str]) -> int | None:
     """Exit status of ``argv`` run by a preloaded server; None if it could not be started there."""
     try:
@@ -190,7 +201,7 @@ def serve(path: Path) -> None:
             _reap(children)
             try:
                 conn, _ = server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 if not children and time.monotonic() - last > idle_seconds():
                     break
                 continue

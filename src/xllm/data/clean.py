@@ -13,15 +13,14 @@ away from the corpus median ratio, estimated on the first ``calibration`` pairs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from ..atomic import atomic_open, write_json
+from ..atomic import atomic_open, file_sha256, read_lines, write_json
 from ..errors import UserError
 from ..provenance import provenance
-from .download import sha256_file
 from .normalize import normalize, normalize_array
 from .readers import read_batches
 from .sources import load_sources, source_for
@@ -47,8 +46,7 @@ def load_exclude(paths: Iterable[str | Path]):
 
     lines = []
     for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            lines += [line.rstrip("\n") for line in handle]
+        lines += read_lines(path)
     arr = normalize_array(pa.array(lines, pa.string()))
     return pc.unique(arr.filter(pc.greater(pc.utf8_length(arr), 0)))
 
@@ -239,15 +237,16 @@ def prepare_corpus(
         "lang": lang,
         "output": str(out),
         "pairs": kept,
-        "sha256": sha256_file(out),
+        "sha256": file_sha256(out),
         "columns": {"src": "en", "tgt": lang, "source": "corpus"},
         "filters": list(FILTERS),
         "settings": asdict(settings),
         **info,
         "contamination_sentences": len(banned),
         "corpora": counts,
-        "inputs": [{"file": str(p), "corpus": s.corpus, "format": s.format, "sha256": sha256_file(p)} for p, s in entries],
-        "exclude": [{"file": str(p), "sha256": sha256_file(p)} for p in exclude],
+        "inputs": [{"file": str(p), "corpus": s.corpus, "format": s.format, "sha256": file_sha256(p)}
+                   for p, s in entries],
+        "exclude": [{"file": str(p), "sha256": file_sha256(p)} for p in exclude],
         "provenance": provenance(config=asdict(settings)),
     }
     write_json(manifest, record)

@@ -73,9 +73,8 @@ def cmd_prepare_testset(args) -> int:
 
 
 def cmd_corpus_stats(args) -> int:
-    from .stats import corpus_stats
-
     from ..args import key_values
+    from .stats import corpus_stats
 
     corpus_stats(args.manifests, args.out, args.paper_tables, key_values(args.lang_name, "--lang-name"))
     print(f"corpus statistics in {args.out}")

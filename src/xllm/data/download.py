@@ -9,7 +9,6 @@ partial file and names the file, both hashes and the URL.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import shutil
 import sys
@@ -19,6 +18,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from ..atomic import file_sha256
 from ..errors import UserError
 from . import lock as lockfile
 from .sources import Source, load_sources
@@ -29,14 +29,6 @@ RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 class TransientError(Exception):
     """A failure worth retrying (connection dropped, 5xx, short body)."""
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_archive(path: Path, name: str) -> None:
@@ -145,7 +137,9 @@ def download(
                 break
             except TransientError as err:
                 if attempt == retries:
-                    raise UserError(f"{name}: download from {src.url} failed after {retries + 1} attempts ({err})") from None
+                    raise UserError(
+                        f"{name}: download from {src.url} failed after {retries + 1} attempts ({err})"
+                    ) from None
                 wait = backoff * 2**attempt
                 log(f"attempt {attempt + 1} failed ({err}); retrying in {wait:g}s")
                 time.sleep(wait)
@@ -154,7 +148,7 @@ def download(
     else:
         raise UserError(f"{sources}: files.{name}.url: unsupported scheme in {src.url!r} (http, https)")
 
-    actual = sha256_file(part)
+    actual = file_sha256(part)
     size = part.stat().st_size
     if expected and actual != expected:
         part.unlink()
@@ -190,7 +184,7 @@ def verify_downloaded(paths, sources: str | Path, lock: str | Path) -> None:
         if expected is None:
             raise UserError(f"{path}: no pinned or recorded sha256 in {sources} or {lock}; download it again "
                             f"(delete it and rerun) so its checksum is recorded")
-        actual = sha256_file(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise UserError(f"{path}: sha256 {actual} does not match {expected} ({sources} or {lock}); the file "
                             f"changed after its download: delete it and rerun to fetch it again")

@@ -76,4 +76,5 @@ def record(path: str | Path, name: str, sha256: str, size: int, url: str) -> Non
         files[name] = {"sha256": sha256, "size": int(size), "url": url}
         with atomic_open(path) as handle:
             handle.write(HEADER)
-            yaml.safe_dump({"files": dict(sorted(files.items()))}, handle, sort_keys=True, allow_unicode=True, width=200)
+            doc = {"files": dict(sorted(files.items()))}
+            yaml.safe_dump(doc, handle, sort_keys=True, allow_unicode=True, width=200)

@@ -17,9 +17,9 @@ import queue
 import threading
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import UserError
 from .sources import Source
@@ -167,7 +167,8 @@ def read_moses_zip(path: Path, lang: str) -> Iterator[Batch]:
                 en = [s.rstrip("\n") for s in itertools.islice(en_lines, BATCH_LINES)]
                 x = [s.rstrip("\n") for s in itertools.islice(x_lines, BATCH_LINES)]
                 if len(en) != len(x):
-                    raise UserError(f"{path}: {members['en']} and {members[lang]} differ in length (after line {n + min(len(en), len(x))})")
+                    raise UserError(f"{path}: {members['en']} and {members[lang]} differ in length "
+                                    f"(after line {n + min(len(en), len(x))})")
                 if not en:
                     return
                 n += len(en)

@@ -3,12 +3,11 @@ cleaning manifests, with the paper's numbers beside ours where the paper has the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
 
-from ..atomic import atomic_open
+from ..atomic import atomic_open, read_json
 from ..errors import UserError
 
 PAPER_KEYS = {"wikimatrix": "wikimatrix", "news-commentary": "news_commentary", "total": "total"}
@@ -29,10 +28,10 @@ def corpus_stats(manifests: list[str | Path], out: str | Path, paper_tables: str
     langs = []
     for path in manifests:
         try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            doc = read_json(path, "a corpus manifest")
             lang, corpora = doc["lang"], doc["corpora"]
             per = {name: int(c["kept"]) for name, c in corpora.items()}
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError) as err:
             raise UserError(f"{path}: not a corpus manifest ({err})") from None
         if lang in counts:
             raise UserError(f"{path}: a second manifest for {lang!r}")
@@ -82,10 +81,10 @@ def cleaned_caps(max_pairs: dict[str, int] | None, manifests: list[str | Path]) 
     maximum is capped by its corpus alone. A configured language without a manifest is an error."""
     found: dict[str, int] = {}
     for path in manifests:
+        doc = read_json(path, "a corpus manifest")
         try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
             lang, pairs = doc["lang"], int(doc["pairs"])
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError) as err:
             raise UserError(f"{path}: not a corpus manifest ({err})") from None
         if lang in found:
             raise UserError(f"{path}: a second manifest for {lang!r}")

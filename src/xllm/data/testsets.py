@@ -14,10 +14,10 @@ import zipfile
 from pathlib import Path
 
 from .. import languages
-from ..atomic import atomic_open, write_json
+from ..atomic import atomic_open, file_sha256, write_json
 from ..errors import UserError
 from ..provenance import provenance
-from .download import sha256_file
+from . import squad
 from .sources import load_sources, source_for
 
 MAX_DROPPED = 0.01
@@ -70,39 +70,37 @@ def prepare_flores(lang: str, split: str, path: str | Path, sources: str | Path,
 
 def check_squad(doc, origin: str) -> dict:
     """Validate SQuAD v1.1 structure in place; returns counts (questions, repaired, dropped)."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-        raise UserError(f"{origin}: not SQuAD format (needs a 'data' list)")
     questions = repaired = dropped = 0
-    for a, article in enumerate(doc["data"]):
-        for p, paragraph in enumerate(article.get("paragraphs") or []):
-            context = paragraph.get("context")
-            if not isinstance(context, str):
-                raise UserError(f"{origin}: data[{a}].paragraphs[{p}] has no context")
-            kept = []
-            for qa in paragraph.get("qas") or []:
-                if not isinstance(qa.get("question"), str) or "id" not in qa or not qa.get("answers"):
-                    raise UserError(f"{origin}: data[{a}].paragraphs[{p}]: question {qa.get('id')!r} needs id, question and answers")
-                ok = True
-                for answer in qa["answers"]:
-                    text, start = answer.get("text"), answer.get("answer_start")
-                    if not isinstance(text, str) or not isinstance(start, int):
-                        raise UserError(f"{origin}: question {qa['id']!r}: an answer needs text and answer_start")
-                    if context[start : start + len(text)] == text:
-                        continue
-                    found = context.find(text)
-                    if found >= 0 and text:
-                        answer["answer_start"] = found
-                        repaired += 1
-                    else:
-                        ok = False
-                if ok:
-                    kept.append(qa)
-                    questions += 1
+    for where, paragraph in squad.paragraphs(doc, origin):
+        context = paragraph.get("context")
+        if not isinstance(context, str):
+            raise UserError(f"{origin}: {where} has no context")
+        kept = []
+        for qa in paragraph.get("qas") or []:
+            if not isinstance(qa.get("question"), str) or "id" not in qa or not qa.get("answers"):
+                raise UserError(f"{origin}: {where}: question {qa.get('id')!r} needs id, question and answers")
+            ok = True
+            for answer in qa["answers"]:
+                text, start = answer.get("text"), answer.get("answer_start")
+                if not isinstance(text, str) or not isinstance(start, int):
+                    raise UserError(f"{origin}: question {qa['id']!r}: an answer needs text and answer_start")
+                if context[start : start + len(text)] == text:
+                    continue
+                found = context.find(text)
+                if found >= 0 and text:
+                    answer["answer_start"] = found
+                    repaired += 1
                 else:
-                    dropped += 1
-            paragraph["qas"] = kept
+                    ok = False
+            if ok:
+                kept.append(qa)
+                questions += 1
+            else:
+                dropped += 1
+        paragraph["qas"] = kept
     if dropped > MAX_DROPPED * (questions + dropped):
-        raise UserError(f"{origin}: {dropped} of {questions + dropped} questions have an answer that is not in the context")
+        raise UserError(f"{origin}: {dropped} of {questions + dropped} questions have an answer "
+                        "that is not in the context")
     if questions == 0:
         raise UserError(f"{origin}: no questions")
     return {"questions": questions, "repaired_answer_starts": repaired, "dropped_questions": dropped}
@@ -131,7 +129,7 @@ def prepare_xquad(lang: str, path: str | Path, sources: str | Path, out: str | P
     if lang not in src.langs:
         raise UserError(f"{path}: an XQuAD file of {src.langs}, not of {lang!r}")
     data = path.read_bytes()
-    return _write_squad(_load_json(data, str(path)), str(path), Path(out), sha256_file(path), task="xquad", lang=lang)
+    return _write_squad(_load_json(data, str(path)), str(path), Path(out), file_sha256(path), task="xquad", lang=lang)
 
 
 def prepare_mlqa(setting: str, split: str, path: str | Path, sources: str | Path, out: str | Path) -> int:
@@ -144,7 +142,7 @@ def prepare_mlqa(setting: str, split: str, path: str | Path, sources: str | Path
     src = source_for(load_sources(sources), path, sources)
     meta = {"task": "mlqa", "setting": setting, "split": split}
     if src.format == "squad-json":
-        return _write_squad(_load_json(path.read_bytes(), str(path)), str(path), Path(out), sha256_file(path), **meta)
+        return _write_squad(_load_json(path.read_bytes(), str(path)), str(path), Path(out), file_sha256(path), **meta)
     if src.format != "mlqa-zip":
         raise UserError(f"{path}: format {src.format!r}; MLQA is mlqa-zip or squad-json")
     member_name = f"{split}/{split}-context-{context_lang}-question-{question_lang}.json"
@@ -157,4 +155,4 @@ def prepare_mlqa(setting: str, split: str, path: str | Path, sources: str | Path
     except zipfile.BadZipFile as err:
         raise UserError(f"{path}: not a readable zip ({err})") from None
     origin = f"{path}:{members[0]}"
-    return _write_squad(_load_json(data, origin), origin, Path(out), sha256_file(path), **meta)
+    return _write_squad(_load_json(data, origin), origin, Path(out), file_sha256(path), **meta)

@@ -61,7 +61,8 @@ def cmd_demo_pretrain(args) -> int:
     rounds = pretrain_until_copying(cfg, probe[: args.probe_size], args.epochs, args.round_epochs,
                                     args.max_rounds, args.threshold, args.work_dir)
     last = rounds[-1]["copy_nll"]
-    verdict = "copies" if last <= args.threshold else "does NOT copy yet: the demo's translations will not follow their source"
+    verdict = ("copies" if last <= args.threshold
+               else "does NOT copy yet: the demo's translations will not follow their source")
     print(f"base model after {len(rounds)} round(s): copy NLL {last:.3f}, {verdict} -> {args.out}")
     return 0
 

@@ -10,7 +10,6 @@ import random
 
 from .synthetic import ADJECTIVES, NOUNS, PREPOSITIONS, VERBS
 
-
 ZIPF_EXPONENT = 1.1
 
 
@@ -89,9 +88,11 @@ def instructions(rng: random.Random, sentences: list[dict], qa_prompts: str = "a
         if kind == 0:
             items.append({"instruction": "Repeat the sentence.", "input": item["text"], "output": item["text"]})
         elif kind == 1:
-            items.append({"instruction": "Name the subject of the sentence.", "input": item["text"], "output": item["subject"]})
+            items.append({"instruction": "Name the subject of the sentence.", "input": item["text"],
+                          "output": item["subject"]})
         elif kind == 2:
-            items.append({"instruction": "Name the object of the sentence.", "input": item["text"], "output": item["object"]})
+            items.append({"instruction": "Name the object of the sentence.", "input": item["text"],
+                          "output": item["object"]})
         else:
             others = rng.sample(sentences, k=2)
             context = [o["text"] for o in others] + [item["text"]]

@@ -118,7 +118,7 @@ def make_demo_data(
         with atomic_open(path, "wb") as raw:
             with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
                 for margin, src, tgt in rows:
-                    gz.write(f"{margin}\t{src}\t{tgt}\n".encode("utf-8"))
+                    gz.write(f"{margin}\t{src}\t{tgt}\n".encode())
         written.append(path)
     return written
 

@@ -25,7 +25,6 @@ NOUNS = """fox bird farmer teacher child river house garden boat king queen doct
 VERBS = """sees finds helps follows paints builds watches visits carries loves calls
     feeds meets likes pushes""".split()
 PREPOSITIONS = "near behind under beside".split()
-FUNCTION = "is what does who answer and with the question context".split()
 
 POS = {w: "DET" for w in DETERMINERS}
 POS.update({w: "ADJ" for w in ADJECTIVES})

@@ -14,8 +14,8 @@ Four paths, one contract (``Output`` per prompt, in the caller's order):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterator, Sequence
 
 from ..args import setting
 

@@ -7,13 +7,14 @@ are data: the translation instruction is ``xllm.prompts``' (the authors' first),
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
 
+from ..atomic import read_lines
+from ..data import squad
 from ..errors import UserError
 from ..prompts import TRANSLATION_INSTRUCTION, translation_instruction
 
@@ -29,7 +30,7 @@ class Example:
     reference: str | list[str]
 
 
-@lru_cache(maxsize=None)
+@cache
 def task_table(path: str = str(TASKS_FILE)) -> dict:
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
@@ -50,14 +51,9 @@ def _require(item: dict, keys: tuple[str, ...], where: str) -> None:
         raise UserError(f"{where}: missing {', '.join(missing)}")
 
 
-def _read_lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as handle:
-        return [line.rstrip("\n").rstrip("\r") for line in handle]
-
-
 def translation_examples(item: dict, spec: dict, lang_name, where: str) -> list[Example]:
     _require(item, ("source", "reference", "src_lang", "tgt_lang"), where)
-    sources, references = _read_lines(item["source"]), _read_lines(item["reference"])
+    sources, references = read_lines(item["source"]), read_lines(item["reference"])
     if len(sources) != len(references):
         raise UserError(f"{item['reference']}: {len(references)} lines, but {item['source']} has {len(sources)}")
     template = spec.get("instruction") or TRANSLATION_INSTRUCTION
@@ -69,24 +65,19 @@ def qa_examples(item: dict, where: str, prompts: str = "authors") -> list[Exampl
     """One example per question; the authors' set strips context and question, as their code does."""
     _require(item, ("testset", "lang"), where)
     path = item["testset"]
+    doc = squad.read_squad(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            squad = json.load(handle)
         prompt = qa_prompt(item.get("prompt_lang") or item["lang"], prompts=prompts)
         clean = str.strip if prompts == "authors" else (lambda text: text)
         examples, seen = [], set()
-        for article in squad["data"]:
-            for paragraph in article["paragraphs"]:
-                for qa in paragraph["qas"]:
-                    qid = str(qa["id"])
-                    if qid in seen:
-                        raise UserError(f"{path}: question id {qid!r} occurs twice")
-                    seen.add(qid)
-                    text = prompt["input"].format(context=clean(paragraph["context"]), question=clean(qa["question"]))
-                    answers = [answer["text"] for answer in qa.get("answers", [])]
-                    examples.append(Example(qid, prompt["instruction"], text, answers))
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
+        for paragraph, qa in squad.questions(doc, path):
+            qid = str(qa["id"])
+            if qid in seen:
+                raise UserError(f"{path}: question id {qid!r} occurs twice")
+            seen.add(qid)
+            text = prompt["input"].format(context=clean(paragraph["context"]), question=clean(qa["question"]))
+            answers = [answer["text"] for answer in qa.get("answers", [])]
+            examples.append(Example(qid, prompt["instruction"], text, answers))
     except (KeyError, TypeError) as err:
         raise UserError(f"{path}: not SQuAD format (missing {err})") from None
     return examples

@@ -9,20 +9,15 @@ from pathlib import Path
 
 from ..args import add_settings_arguments, settings_from_args
 from ..errors import UserError
-
-MT_CHOICES = ("bleu", "spbleu", "chrf", "chrf++", "comet", "bleurt")
-
-
-def _lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as handle:
-        return [line.rstrip("\n") for line in handle]
+from . import registry
 
 
 def score_mt(args) -> int:
+    from ..atomic import read_lines
     from .registry import MetricOptions, compute
 
-    hyps, refs = _lines(args.hyp), _lines(args.ref)
-    srcs = _lines(args.src) if args.src else None
+    hyps, refs = read_lines(args.hyp), read_lines(args.ref)
+    srcs = read_lines(args.src) if args.src else None
     if len(hyps) != len(refs):
         raise UserError(f"{args.hyp}: {len(hyps)} lines but {args.ref} has {len(refs)}")
     if srcs is not None and len(srcs) != len(hyps):
@@ -41,11 +36,11 @@ def score_mt(args) -> int:
 
 def score_qa(args) -> int:
     from ..atomic import read_jsonl
-    from .generations import _squad_answers
+    from ..data.squad import gold_answers
     from .registry import compute
 
     try:
-        gold = _squad_answers(args.references)
+        gold = gold_answers(args.references)
         preds = read_jsonl(args.predictions)
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise UserError(f"{args.predictions} or {args.references}: malformed ({err})") from None
@@ -106,44 +101,14 @@ def _judge_client(args):
     return config, JudgeClient(config, cache=args.cache)
 
 
-def _squad_questions(path) -> dict:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    out = {}
-    for article in data.get("data", []):
-        for paragraph in article.get("paragraphs", []):
-            for qa in paragraph.get("qas", []):
-                out[str(qa["id"])] = f"{paragraph['context']}\nQuestion: {qa['question']}"
-    return out
-
-
 def judge_qa_cmd(args) -> int:
-    from ..mixture.recipes import parse_model_id
     from ..provenance import provenance
-    from .bootstrap import confidence_interval
-    from .generations import load_item, load_plan
-    from .judge import judge_qa, judge_signature
-    from .score import _fmt, write_scores
-    from .scored import segment_mean
+    from .judge import judge_qa_scores
+    from .score import write_scores
 
     config, client = _judge_client(args)
-    meta = parse_model_id(args.model).columns()
-    rows, details = [], []
-    for item in load_plan(args.plan):
-        if "testset" not in item:
-            continue
-        gen = load_item(args.generations_dir, item)
-        questions = _squad_questions(item["testset"])
-        ids = [str(i) for i in gen.ids][: args.limit or None]  # the paper judges the first 100
-        missing = [i for i in ids if i not in questions]
-        if missing:
-            raise UserError(f"{item['testset']}: no question with id {missing[0]!r}")
-        verdicts = judge_qa(client, [questions[i] for i in ids], gen.hyps[: len(ids)])
-        scored = segment_mean("judge", verdicts["values"], judge_signature(config, "qa"), scale=100.0)
-        low, high = confidence_interval(scored, args.bootstrap, args.seed)
-        rows.append({**meta, "lang": gen.lang, "task": gen.task, "direction": gen.direction, "metric": "judge",
-                     "value": _fmt(scored.score), "n": scored.n, "ci_low": _fmt(low), "ci_high": _fmt(high),
-                     "signature": scored.signature})
-        details.append({"task": gen.task, "direction": gen.direction, "unparsed": verdicts["unparsed"]})
+    rows, details = judge_qa_scores(client, args.generations_dir, args.plan, args.model, limit=args.limit,
+                                    n_boot=args.bootstrap, seed=args.seed)
     write_scores(args.out, rows, {"model": args.model, "judge_model": config.model, "endpoint": config.endpoint,
                                   "limit": args.limit, "requests": client.requests, "details": details,
                                   "provenance": provenance(seed=args.seed)})
@@ -156,7 +121,7 @@ def judge_pairwise_cmd(args) -> int:
     from ..provenance import provenance
     from .compare import _item
     from .generations import load_item
-    from .judge import judge_pairwise, judge_signature
+    from .judge import judge_pairwise, judge_signature, squad_questions
 
     config, client = _judge_client(args)
     path = Path(args.a) / args.task / f"{args.direction}.jsonl"
@@ -169,7 +134,7 @@ def judge_pairwise_cmd(args) -> int:
         raise UserError(f"{args.task}/{args.direction}: {args.a} and {args.b} do not hold the same items")
     ids = [str(i) for i in a.ids][: args.limit or None]
     if args.testset:
-        questions = _squad_questions(args.testset)
+        questions = squad_questions(args.testset)
         texts = [questions[i] for i in ids]
     else:
         prompts = {str(r.get("id", k)): r.get("prompt", "") for k, r in enumerate(read_jsonl(path))}
@@ -197,7 +162,8 @@ def _judge_flags(p: argparse.ArgumentParser) -> None:
 def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spm-model", help="flores101 SentencePiece model file (spbleu)")
     p.add_argument("--comet-model", help="local COMET checkpoint directory (checkpoints/model.ckpt + hparams.yaml)")
-    p.add_argument("--comet-encoder", help="local directory of COMET's encoder tokenizer/config (default: from hparams, offline)")
+    p.add_argument("--comet-encoder",
+                   help="local directory of COMET's encoder tokenizer/config (default: from hparams, offline)")
     p.add_argument("--bleurt-model", help="local BLEURT (bleurt-pytorch) model directory")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (COMET, BLEURT)")
@@ -212,7 +178,7 @@ def register(sub) -> None:
     p.add_argument("--ref", required=True)
     p.add_argument("--src", help="source sentences (comet)")
     p.add_argument("--lang", required=True, help="target language code")
-    p.add_argument("--metric", required=True, choices=MT_CHOICES)
+    p.add_argument("--metric", required=True, choices=registry.names("mt"))
     p.add_argument("--model", help="spm model (spbleu) or checkpoint directory (comet, bleurt)")
     p.add_argument("--comet-encoder")
     p.add_argument("--batch-size", type=int, default=64)

@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import read_json, read_jsonl
+from ..atomic import read_json, read_jsonl, read_lines
+from ..data.squad import gold_answers
 from ..errors import UserError
 
 
@@ -54,26 +55,11 @@ def target_lang(item: dict) -> str:
     return item["lang"]
 
 
-def _lines(path: str | Path) -> list[str]:
-    with open(path, encoding="utf-8") as handle:
-        return [line.rstrip("\n") for line in handle]
-
-
 def _index(record_id, position: int) -> int:
     try:
         return int(record_id)
     except (TypeError, ValueError):
         return position
-
-
-def _squad_answers(path: str | Path) -> dict:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    answers = {}
-    for article in data.get("data", []):
-        for paragraph in article.get("paragraphs", []):
-            for qa in paragraph.get("qas", []):
-                answers[str(qa["id"])] = [a["text"] for a in qa.get("answers", [])]
-    return answers
 
 
 def load_item(gen_dir: str | Path, item: dict, need_sources: bool = False) -> ItemGenerations:
@@ -95,10 +81,10 @@ def load_item(gen_dir: str | Path, item: dict, need_sources: bool = False) -> It
     if all("reference" in rec for rec in records):
         refs = [rec["reference"] for rec in records]
     elif kind == "mt":
-        lines = _lines(item["reference"])
+        lines = read_lines(item["reference"])
         refs = [lines[_index(r, i)] for i, r in enumerate(ids)]
     else:
-        gold = _squad_answers(item["testset"])
+        gold = gold_answers(item["testset"])
         missing = [r for r in ids if str(r) not in gold]
         if missing:
             raise UserError(f"{path}: id {missing[0]!r} is not in {item['testset']}")
@@ -110,7 +96,7 @@ def load_item(gen_dir: str | Path, item: dict, need_sources: bool = False) -> It
         if all("source" in rec for rec in records):
             srcs = [rec["source"] for rec in records]
         elif "source" in item:
-            lines = _lines(item["source"])
+            lines = read_lines(item["source"])
             srcs = [lines[_index(r, i)] for i, r in enumerate(ids)]
     return ItemGenerations(item["task"], item["direction"], item["lang"], kind, target_lang(item),
                            ids, hyps, refs, srcs)

@@ -23,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import read_jsonl
 from ..errors import UserError
 
 QA_PROMPT = """You will be given a context followed by question. You will then be given one potential answer to the question. Your task is to tell if the answer is correct. Please make sure you read and understand these instructions carefully. Please keep this document open while reviewing, and refer to it as needed.
@@ -92,10 +93,7 @@ class JudgeClient:
         self.cache: dict[str, str] = {}
         self.requests = 0
         if self.cache_path and self.cache_path.is_file():
-            for line in self.cache_path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    self.cache[row["key"]] = row["reply"]
+            self.cache = {row["key"]: row["reply"] for row in read_jsonl(self.cache_path)}
 
     def _cache_key(self, prompt: str) -> str:
         raw = json.dumps([self.config.endpoint, self.config.model, prompt], ensure_ascii=False)
@@ -193,3 +191,38 @@ def judge_pairwise(client: JudgeClient, questions: list[str], answers_a: list[st
 
 def judge_signature(config: JudgeConfig, kind: str) -> str:
     return f"judge-{kind}|model:{config.model}|prompt:zhu2023-appendix-d|temperature:0|scale:100"
+
+
+def squad_questions(path) -> dict[str, str]:
+    """Question id -> what the judge reads of a SQuAD file: the context, then the question."""
+    from ..data import squad
+
+    return {str(qa["id"]): f"{paragraph['context']}\nQuestion: {qa['question']}"
+            for paragraph, qa in squad.questions(squad.read_squad(path), str(path))}
+
+
+def judge_qa_scores(client: JudgeClient, gen_dir, plan_path, model_id: str, limit: int = 100,
+                    n_boot: int = 1000, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """Score-table rows of the ``judge`` metric for the plan's QA items (the first ``limit``
+    questions each; 0: all), as ``score.score_generations`` makes them, and per-item details."""
+    from ..mixture.recipes import parse_model_id
+    from .generations import load_item, load_plan
+    from .score import score_row
+    from .scored import segment_mean
+
+    meta = parse_model_id(model_id).columns()
+    rows, details = [], []
+    for item in load_plan(plan_path):
+        if "testset" not in item:
+            continue
+        gen = load_item(gen_dir, item)
+        questions = squad_questions(item["testset"])
+        ids = [str(i) for i in gen.ids][: limit or None]  # the paper judges the first 100
+        missing = [i for i in ids if i not in questions]
+        if missing:
+            raise UserError(f"{item['testset']}: no question with id {missing[0]!r}")
+        verdicts = judge_qa(client, [questions[i] for i in ids], gen.hyps[: len(ids)])
+        scored = segment_mean("judge", verdicts["values"], judge_signature(client.config, "qa"), scale=100.0)
+        rows.append(score_row(meta, gen, "judge", scored, n_boot, seed))
+        details.append({"task": gen.task, "direction": gen.direction, "unparsed": verdicts["unparsed"]})
+    return rows, details

@@ -80,7 +80,8 @@ def load_comet(path: str | Path, encoder: str | None = None):
     hparams = yaml.safe_load((ckpt.parents[1] / "hparams.yaml").read_text(encoding="utf-8"))
     cls = str2model.get(hparams.get("class_identifier"))
     if cls is None:
-        raise UserError(f"{ckpt.parents[1] / 'hparams.yaml'}: unknown COMET class_identifier {hparams.get('class_identifier')!r}")
+        raise UserError(f"{ckpt.parents[1] / 'hparams.yaml'}: unknown COMET class_identifier "
+                        f"{hparams.get('class_identifier')!r}")
     kwargs = {"pretrained_model": encoder} if encoder else {}
     wanted = encoder or hparams.get("pretrained_model", "")
     if not _encoder_on_disk(wanted):
@@ -103,7 +104,8 @@ def load_comet(path: str | Path, encoder: str | None = None):
     return model
 
 
-def comet_score(hyps, refs, srcs, model_path, *, batch_size: int = 64, device: str = "auto", encoder: str | None = None):
+def comet_score(hyps, refs, srcs, model_path, *, batch_size: int = 64, device: str = "auto",
+                encoder: str | None = None):
     if srcs is None:
         raise UserError("comet needs the source sentences (--src, or the plan's source file)")
     model = load_comet(model_path, encoder)

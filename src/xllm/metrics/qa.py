@@ -21,7 +21,7 @@ import string
 import sys
 import unicodedata
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 
 PUNCT = frozenset(
     {chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P")}
@@ -69,7 +69,7 @@ def _segmented(lang: str) -> bool:
     return bool(known is not None and not known.whitespace_tokenized)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mode(lang: str, mixed: bool | None) -> bool:
     return _segmented(lang) if mixed is None else mixed
 

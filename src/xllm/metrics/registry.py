@@ -1,18 +1,21 @@
 """The metric registry: every metric is registered once, by name, with its kind and needs.
 
 ``compute(name, hyps, refs, ...)`` is the one entry point the CLI, the scoring of generations and
-the significance tests use, so a metric means the same thing everywhere.
+the significance tests use, so a metric means the same thing everywhere. Importing this module is
+cheap (the CLI lists the names at start-up); each metric imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from ..args import setting
 from ..errors import UserError
-from . import qa
-from .scored import Scored, segment_mean
+
+if TYPE_CHECKING:
+    from .scored import Scored
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,11 @@ def _bleurt(hyps, refs, srcs, lang, opts: MetricOptions):
 
 
 def _qa(name):
-    fn = qa.QA_FUNCTIONS.get(name)
-
     def compute(hyps, refs, srcs, lang, opts: MetricOptions):
+        from . import qa
+        from .scored import segment_mean
+
+        fn = qa.QA_FUNCTIONS.get(name)  # match has its own signature (first gold answer only)
         values = []
         for pred, golds in zip(hyps, refs):
             golds = [golds] if isinstance(golds, str) else list(golds)

@@ -7,12 +7,12 @@ so no run downloads anything and the signature still reads ``tok:flores101``.
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import file_sha256
 from ..errors import UserError
 from .scored import Scored
 
@@ -36,14 +36,6 @@ def _flores101_tokenizer(spm_model: str):
                 raise UserError(f"{path}: not a SentencePiece model ({err})") from None
 
     return LocalFlores101(spm_model)
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def make_metric(name: str, lang: str = "", spm_model: str | None = None):

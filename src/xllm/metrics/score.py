@@ -32,6 +32,15 @@ def _fmt(value: float) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
+def score_row(meta: dict, gen, metric: str, scored, n_boot: int = 0, seed: int = 0) -> dict:
+    """One row over COLUMNS for a plan item's ``scored`` metric; an interval only with ``n_boot``
+    (scoring leaves it to gather-scores, which reads the segment statistics)."""
+    low, high = confidence_interval(scored, n_boot, seed)
+    return {**meta, "lang": gen.lang, "task": gen.task, "direction": gen.direction, "metric": metric,
+            "value": _fmt(scored.score), "n": scored.n, "ci_low": _fmt(low), "ci_high": _fmt(high),
+            "signature": scored.signature}
+
+
 @dataclass(frozen=True)
 class ScoreConfig:
     """Which metrics score a model's generations (metric models: ``registry.MetricOptions``)."""
@@ -54,9 +63,7 @@ def score_generations(gen_dir, plan_path, model_id: str, config: ScoreConfig, op
         names = config.mt_metrics if gen.kind == "mt" else config.qa_metrics
         for name in names:
             scored = registry.compute(name, gen.hyps, gen.refs, srcs=gen.srcs, lang=gen.target_lang, options=options)
-            rows.append({**meta, "lang": gen.lang, "task": gen.task, "direction": gen.direction,
-                         "metric": name, "value": _fmt(scored.score), "n": scored.n,
-                         "ci_low": "", "ci_high": "", "signature": scored.signature})
+            rows.append(score_row(meta, gen, name, scored))
             details.append({"task": gen.task, "direction": gen.direction, "metric": name, **scored.info})
             scored_items.append((gen.task, gen.direction, gen.target_lang, scored))
     return rows, details, scored_items

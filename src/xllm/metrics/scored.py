@@ -7,8 +7,8 @@ the statistics makes bootstrap resampling cheap and exact: a resample is a weigh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

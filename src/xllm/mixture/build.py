@@ -112,7 +112,8 @@ def build_mixture(
                     raise UserError(f"recipe {recipe.name}: no monolingual text given for {lang!r}")
                 with open(path, encoding="utf-8") as handle:
                     texts = [json.loads(line)["text"] for line in handle if line.strip()][: part.size]
-                rows += [{"id": f"mono-{lang}:{i}", "text": t, "kind": "monolingual", "lang": lang} for i, t in enumerate(texts)]
+                rows += [{"id": f"mono-{lang}:{i}", "text": t, "kind": "monolingual", "lang": lang}
+                         for i, t in enumerate(texts)]
                 parts_count[f"monolingual:{lang}"] += len(texts)
 
     if not rows:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from ..args import key_values
+from ..atomic import read_json
 from ..errors import UserError
 from ..provenance import CONFIG_HASH_ENV
 
@@ -22,7 +22,7 @@ def cmd_build_mixture(args) -> int:
     langs = [code for code in args.langs.split(",") if code]
     counts: dict[str, int | None] = {lang: None for lang in langs}
     if args.allocation:
-        allocation = json.loads(Path(args.allocation).read_text(encoding="utf-8"))
+        allocation = read_json(args.allocation, "an allocation")
         # a split file of one kind (split-uniform) or allocate-fits' record of both
         chosen = (allocation["uniform"]["allocation"] if args.alloc == "uniform" and "uniform" in allocation
                   else allocation["allocation"])

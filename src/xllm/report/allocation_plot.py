@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import read_json
 from ..errors import UserError
 from .figure import COLORS, pyplot, save_png
-from ..atomic import read_json
-from .inputs import eval_lang, direction_kind, lang_label, number, ordered_langs, read_scores
+from .inputs import direction_kind, eval_lang, lang_label, number, ordered_langs, read_scores
 
 ALLOCS = ("uniform", "optimized")
 METRIC_PREFERENCE = ("comet", "chrf", "bleu", "spbleu", "bleurt")

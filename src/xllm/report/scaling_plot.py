@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import read_json
 from ..errors import UserError
 from .figure import COLORS, grid, pyplot, save_png
-from ..atomic import read_json
 from .inputs import lang_label, number
 
 

@@ -59,7 +59,7 @@ def _columns(rows: list[dict], langs: list[str] | None) -> list[tuple[str, str]]
     found = ordered_langs((eval_lang(r) for r in rows), langs)
     present = {(direction_kind(r["direction"], r["task"]), eval_lang(r), r["direction"]) for r in rows}
     return [(kind, direction) for kind in ("en-x", "x-en", "x") for lang in found
-            for direction in sorted(d for k, l, d in present if k == kind and l == lang)]
+            for direction in sorted(d for k, code, d in present if k == kind and code == lang)]
 
 
 def _header(task: str, direction: str, names: dict[str, str]) -> str:

@@ -63,6 +63,15 @@ def _pairs(text: str, what: str) -> list[str]:
     return items
 
 
+def _model_for(chosen: dict, role: str, lang: str):
+    """The model a bar of ``role`` shows for ``lang``: the baseline, lang's X-model or the M-model."""
+    if role == "baseline":
+        return chosen["baseline"]
+    if role == "x":
+        return chosen["x"].get(lang, ("", None))[1]
+    return chosen["m"][1]
+
+
 def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, x_recipe: str = "coit",
                 m_recipe: str = "muit", baseline: str = "alpaca-en", langs: list[str] | None = None,
                 names: dict[str, str] | None = None) -> Path:
@@ -95,13 +104,10 @@ def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, 
     handles = {}
     for ax, (t, m, kind, rows, chosen, panel_langs) in zip(axes.flat, panels):
         centers = np.arange(len(panel_langs))
-        model_of = {"baseline": lambda lang: chosen["baseline"],
-                    "x": lambda lang: chosen["x"].get(lang, ("", None))[1],
-                    "m": lambda lang: chosen["m"][1]}
         for i, role in enumerate(("baseline", "x", "m")):
             heights, errors, present = [], [[], []], []
             for lang in panel_langs:
-                model = model_of[role](lang)
+                model = _model_for(chosen, role, lang)
                 row = _value(rows, model, lang, kind) if model else None
                 value = row["value"] if row else np.nan
                 heights.append(value)

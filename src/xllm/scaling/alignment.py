@@ -55,7 +55,7 @@ def layer_alignment(en: np.ndarray, x: np.ndarray) -> list[dict]:
 
 def common_lines(en_path, x_paths: dict[str, str], max_sentences: int | None, seed: int):
     """English and X sentences on the line numbers every file has non-empty (a seeded subsample)."""
-    from .representations import read_lines
+    from ..atomic import read_lines
 
     en = read_lines(en_path)
     xs = {lang: read_lines(path) for lang, path in x_paths.items()}
@@ -84,19 +84,19 @@ def projection(vectors: dict[str, np.ndarray], layer: int) -> tuple[dict, list[f
     return out, ratio
 
 
-def alignment_command(args) -> int:
-    from ..atomic import write_json
+def alignment_record(models: dict[str, str], en_path: str, x_paths: dict[str, str], max_sentences: int | None = 100,
+                     batch_size: int = 16, seed: int = 0) -> dict:
+    """Figure 5's data: for each model (name -> directory) and language (code -> file aligned with
+    ``en_path``), the per-layer alignment with English and two PCA projections of the sentences."""
     from ..provenance import provenance
     from .representations import Encoder
 
-    models = parse_named(args.model, "--model")
-    xs = parse_named(args.x, "--x")
-    if "en" in xs:
+    if "en" in x_paths:
         raise UserError("--x: en is the pivot (--en), not a language to compare")
-    lines, en, texts = common_lines(args.en, xs, args.max_sentences, args.seed)
-    record = {"models": {}, "languages": list(xs), "line_numbers": lines, "n_sentences": len(lines)}
+    lines, en, texts = common_lines(en_path, x_paths, max_sentences, seed)
+    record = {"models": {}, "languages": list(x_paths), "line_numbers": lines, "n_sentences": len(lines)}
     for name, model_dir in models.items():
-        encoder = Encoder(model_dir, batch_size=args.batch_size)
+        encoder = Encoder(model_dir, batch_size=batch_size)
         vecs = {"en": encoder.vectors(en)}
         per_lang = {}
         for lang, x in texts.items():
@@ -112,11 +112,13 @@ def alignment_command(args) -> int:
             "projection_middle_explained_variance": ratio_mid,
         }
         del encoder
-    record["provenance"] = provenance(seed=args.seed)
-    write_json(args.out, record)
-    summary = "; ".join(
+    record["provenance"] = provenance(seed=seed)
+    return record
+
+
+def alignment_summary(record: dict) -> str:
+    """One line: each model's last-layer centered cosine per language."""
+    return "; ".join(
         f"{name}: last-layer centered cos " + ", ".join(
             f"{lang}={m['languages'][lang]['layers'][-1]['cosine_centered']:.3f}" for lang in m["languages"])
         for name, m in record["models"].items())
-    print(f"{args.out}: {summary}")
-    return 0

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import zipfile
 from pathlib import Path
 
+from ..atomic import read_json
 from ..errors import UserError
 
 _SUFFIX = {"": 1, "k": 10**3, "K": 10**3, "m": 10**6, "M": 10**6}
@@ -22,17 +22,6 @@ def parse_budget(text: str) -> int:
     if not math.isfinite(value) or abs(value - round(value)) > 1e-6:
         raise UserError(f"--budget: {text!r} is not a whole number of pairs")
     return int(round(value))
-
-
-def _read_json(path: str, what: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            obj = json.load(handle)
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
-    if not isinstance(obj, dict):
-        raise UserError(f"{path}: expected a JSON object ({what})")
-    return obj
 
 
 def _fit_and_write(pairs, scores, gamma, out, n_boot, seed, extra: dict, segments=None) -> int:
@@ -76,7 +65,7 @@ def cmd_fit(args) -> int:
 
 
 def gamma_from_similarity(path: str) -> float:
-    obj = _read_json(path, "a similarity file")
+    obj = read_json(path, "a similarity file")
     gamma = obj.get("gamma")
     if not isinstance(gamma, (int, float)) or not 0 < gamma <= 1:
         raise UserError(f"{path}: 'gamma' must be a number in (0, 1], got {gamma!r}")
@@ -188,7 +177,7 @@ def cmd_allocate(args) -> int:
     from ..provenance import provenance
 
     budget = parse_budget(args.budget)
-    laws, caps = _laws_and_caps(_read_json(args.laws, "language -> law"), args.laws)
+    laws, caps = _laws_and_caps(read_json(args.laws, "language -> law"), args.laws)
     record = allocate_record(laws, caps, budget, args.laws)
     record["provenance"] = provenance(laws=str(args.laws))
     write_json(args.out, record)
@@ -243,7 +232,7 @@ def cmd_allocate_fits(args) -> int:
     caps_all = configured_caps(args)
     laws, measured, replicates, methods = {}, {}, {}, {}
     for path in args.fits:
-        fit = _read_json(path, "a scaling-law fit")
+        fit = read_json(path, "a scaling-law fit")
         lang = fit.get("lang") or Path(path).stem
         if fit.get("ok") is False:
             raise UserError(f"{path}: the fit for {lang} failed ({fit.get('reason', 'no reason given')})")
@@ -275,15 +264,27 @@ def cmd_allocate_fits(args) -> int:
 
 
 def cmd_similarity(args) -> int:
+    from ..atomic import write_json
     from .similarity import similarity_record
 
-    return similarity_record(args)
+    record = similarity_record(args.lang, args.base, args.en, args.x, gamma=args.gamma, layer=args.layer,
+                               max_sentences=args.max_sentences, batch_size=args.batch_size)
+    write_json(args.out, record)
+    print(f"{args.out}: gamma({args.lang}) = {record['gamma']:.4f} ({record['gamma_source']})")
+    return 0
 
 
 def cmd_alignment(args) -> int:
-    from .alignment import alignment_command
+    from ..atomic import write_json
+    from .alignment import alignment_record, alignment_summary, parse_named
 
-    return alignment_command(args)
+    models = parse_named(args.model, "--model")
+    xs = parse_named(args.x, "--x")
+    record = alignment_record(models, args.en, xs, max_sentences=args.max_sentences, batch_size=args.batch_size,
+                              seed=args.seed)
+    write_json(args.out, record)
+    print(f"{args.out}: {alignment_summary(record)}")
+    return 0
 
 
 def cmd_allocation_table(args) -> int:

@@ -40,25 +40,25 @@ def gamma_from_vectors(en: np.ndarray, x: np.ndarray) -> dict:
             "retrieval_accuracy": float((nearest == np.arange(len(en))).mean()), "n_sentences": len(en)}
 
 
-def similarity_record(args) -> int:
-    from ..atomic import write_json
+def similarity_record(lang: str, base: str, en_path: str, x_path: str, gamma: float | None = None,
+                      layer: str = "middle", max_sentences: int | None = 200, batch_size: int = 16) -> dict:
+    """γ of ``lang`` from ``base``'s hidden states on line-aligned English and X files; a given
+    ``gamma`` (the config's) wins and no model is loaded."""
     from ..provenance import provenance
     from .representations import Encoder, read_parallel
 
-    if args.gamma is not None and not 0 < args.gamma <= 1:
-        raise UserError(f"--gamma must be in (0, 1], got {args.gamma}")
-    record = {"lang": args.lang, "formula": FORMULA}
-    if args.gamma is not None:
-        record.update(gamma=float(args.gamma), gamma_source="config")
+    if gamma is not None and not 0 < gamma <= 1:
+        raise UserError(f"--gamma must be in (0, 1], got {gamma}")
+    record = {"lang": lang, "formula": FORMULA}
+    if gamma is not None:
+        record.update(gamma=float(gamma), gamma_source="config")
     else:
-        en, x = read_parallel(args.en, args.x, args.max_sentences)
-        encoder = Encoder(args.base, batch_size=args.batch_size)
-        layer = encoder.layer_index(args.layer)
-        computed = gamma_from_vectors(encoder.vectors(en)[layer], encoder.vectors(x)[layer])
+        en, x = read_parallel(en_path, x_path, max_sentences)
+        encoder = Encoder(base, batch_size=batch_size)
+        index = encoder.layer_index(layer)
+        computed = gamma_from_vectors(encoder.vectors(en)[index], encoder.vectors(x)[index])
         record.update(gamma=computed["gamma"], gamma_source="computed",
-                      computed={**computed, "layer": layer, "n_layers": encoder.n_layers,
-                                "base": str(args.base), "en": str(args.en), "x": str(args.x)})
+                      computed={**computed, "layer": index, "n_layers": encoder.n_layers,
+                                "base": str(base), "en": str(en_path), "x": str(x_path)})
     record["provenance"] = provenance()
-    write_json(args.out, record)
-    print(f"{args.out}: gamma({args.lang}) = {record['gamma']:.4f} ({record['gamma_source']})")
-    return 0
+    return record

@@ -22,7 +22,8 @@ from .examples import IGNORE, Example
 
 def grad_accumulation(global_batch: int, per_device: int, world: int) -> int:
     if global_batch <= 0 or per_device <= 0:
-        raise UserError(f"--global-batch-size ({global_batch}) and --per-device-batch-size ({per_device}) must be positive")
+        raise UserError(f"--global-batch-size ({global_batch}) and --per-device-batch-size ({per_device}) "
+                        "must be positive")
     if global_batch % (per_device * world):
         raise UserError(
             f"--global-batch-size {global_batch} is not divisible by --per-device-batch-size {per_device} "

@@ -93,7 +93,8 @@ class Runtime:
         if not self.fsdp:
             from torch.nn.parallel import DistributedDataParallel
 
-            return DistributedDataParallel(model.to(self.device), device_ids=[self.device] if self.device.type == "cuda" else None)
+            device_ids = [self.device] if self.device.type == "cuda" else None
+            return DistributedDataParallel(model.to(self.device), device_ids=device_ids)
         from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
 
         names = set(os.environ.get("FSDP_TRANSFORMER_CLS_TO_WRAP", "LlamaDecoderLayer").replace(",", " ").split())

@@ -83,7 +83,8 @@ def encode_text(tokenizer, text: str, max_len: int) -> list[Example]:
     return chunks
 
 
-def encode_rows(rows: list[dict], tokenizer, style: str, max_len: int, source: str = "data") -> tuple[list[Example], EncodeStats]:
+def encode_rows(rows: list[dict], tokenizer, style: str, max_len: int,
+                source: str = "data") -> tuple[list[Example], EncodeStats]:
     """Encode mixture rows ({instruction, input, output} or {text}); count what was cut or dropped."""
     if tokenizer.eos_token_id is None:
         raise UserError(f"{source}: the tokenizer has no EOS token")

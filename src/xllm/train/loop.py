@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..args import setting
-from ..atomic import atomic_dir, write_json
+from ..atomic import atomic_dir, file_sha256, write_json
 from ..errors import UserError
 from ..prompts import STYLE_FILE, check_style, prompt_style
 from ..provenance import provenance
@@ -104,16 +104,6 @@ def _check(cfg: TrainConfig) -> None:
         raise UserError(str(err)) from None
     if cfg.log_with not in ("none", "tensorboard", "wandb"):
         raise UserError(f"--log-with: {cfg.log_with!r} is not none, tensorboard or wandb")
-
-
-def file_sha256(path: str) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_rows(path: str) -> list[dict]:
@@ -200,7 +190,8 @@ class _Trackers:
                 import wandb
             except ImportError:
                 raise UserError("--log-with wandb: the wandb package is not installed") from None
-            self.writer = wandb.init(project=os.environ.get("WANDB_PROJECT", "xllm"), config=asdict(cfg), resume="allow")
+            project = os.environ.get("WANDB_PROJECT", "xllm")
+            self.writer = wandb.init(project=project, config=asdict(cfg), resume="allow")
 
     def log(self, row: dict) -> None:
         if self.kind == "tensorboard":
@@ -239,7 +230,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
               f"{stats.dropped_all_masked} dropped (prompt fills the max length)", file=sys.stderr)
     per_epoch = batches.steps_per_epoch(len(examples), cfg.global_batch_size)
     if per_epoch == 0:
-        raise UserError(f"{cfg.data}: {len(examples)} usable examples, fewer than one global batch ({cfg.global_batch_size})")
+        raise UserError(f"{cfg.data}: {len(examples)} usable examples, "
+                        f"fewer than one global batch ({cfg.global_batch_size})")
     total = math.ceil(cfg.epochs * per_epoch)
     if cfg.max_steps:
         total = min(total, cfg.max_steps)

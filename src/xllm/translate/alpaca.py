@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..atomic import write_json
 from ..errors import UserError

@@ -31,7 +31,8 @@ def cmd_translate(args) -> int:
     items = read_items(args.input)
     start, end = shard_range(len(items), args.shard, args.num_shards)
     shard = items[start:end]
-    print(f"{args.lang} shard {args.shard}/{args.num_shards}: items {start}..{end - 1} of {len(items)}", file=sys.stderr)
+    print(f"{args.lang} shard {args.shard}/{args.num_shards}: items {start}..{end - 1} of {len(items)}",
+          file=sys.stderr)
     if args.backend == "import":
         from ..atomic import write_json
         from .importer import import_shard

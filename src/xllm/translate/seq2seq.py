@@ -10,7 +10,7 @@ a batch pads to similar lengths instead of to its longest outlier, and its outpu
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import UserError
 from ..languages import Language

@@ -1,7 +1,7 @@
 """Tiny random-weight translation models (Marian, M2M-100, NLLB) with a SentencePiece model trained here.
 
-For tests, the benchmark and offline smoke runs of the ``hf-seq2seq`` backend: the real tokenizer
-and model classes, so the code paths (language codes, forced BOS token, batching) are the ones a
+For the tests and bench/bench_translate.py (not shipped in the package): the real tokenizer and
+model classes, so the code paths (language codes, forced BOS token, batching) are the ones a
 real NLLB/M2M/OPUS-MT checkpoint takes; only the sizes are tiny and the weights random.
 """
 
@@ -52,8 +52,14 @@ def make_tiny_mt(out: str | Path, family: str, texts: list[str], vocab_size: int
     """
     shape = SIZES | shape
     import torch
-    from transformers import (M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer, MarianConfig,
-                              MarianMTModel, MarianTokenizer)
+    from transformers import (
+        M2M100Config,
+        M2M100ForConditionalGeneration,
+        M2M100Tokenizer,
+        MarianConfig,
+        MarianMTModel,
+        MarianTokenizer,
+    )
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

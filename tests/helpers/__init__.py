@@ -1,0 +1,1 @@
+"""Helpers the tests and benches share; not part of the installed package."""
