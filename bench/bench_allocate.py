@@ -35,8 +35,9 @@ from xllm.scaling.law import ScalingLaw, _fit_params, _starts, fit_scaling_law, 
 
 
 def random_problem(rng, n):
-    laws = {f"l{i}": ScalingLaw(rng.uniform(5, 100), rng.uniform(-0.9, -0.05), rng.uniform(0.05, 1.0))
-            for i in range(n)}
+    laws = {
+        f"l{i}": ScalingLaw(rng.uniform(5, 100), rng.uniform(-0.9, -0.05), rng.uniform(0.05, 1.0)) for i in range(n)
+    }
     caps = {k: int(rng.integers(50_000, 1_100_000)) for k in laws}
     return laws, caps, int(sum(caps.values()) * 0.3)
 
@@ -57,9 +58,15 @@ def slsqp(laws, caps, budget):
         return a * b * g**b * budget**b * u ** (b - 1)
 
     n = len(laws)
-    res = minimize(f, np.minimum(np.full(n, 1 / n), cap), jac=grad, method="SLSQP",
-                   bounds=[(1e-9, c) for c in cap], constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1.0}],
-                   options={"ftol": 1e-12, "maxiter": 1000})
+    res = minimize(
+        f,
+        np.minimum(np.full(n, 1 / n), cap),
+        jac=grad,
+        method="SLSQP",
+        bounds=[(1e-9, c) for c in cap],
+        constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1.0}],
+        options={"ftol": 1e-12, "maxiter": 1000},
+    )
     return res.x * budget
 
 
@@ -93,31 +100,40 @@ def bench_allocation(rng, repeats):
             gap = alloc.mean_predicted - objective(laws, x)
             print(f"{n:>10} {t_kkt:>10.4f} {t_sl:>10.4f} {t_sl / t_kkt:>10.1f} {gap:>+15.2e}")
         else:
-            print(f"{n:>10} {t_kkt:>10.4f} {'-':>10} {'-':>10} {'-':>15}   target < 1 s: "
-                  f"{'met' if t_kkt < 1 else 'MISSED'}")
+            print(
+                f"{n:>10} {t_kkt:>10.4f} {'-':>10} {'-':>10} {'-':>15}   target < 1 s: "
+                f"{'met' if t_kkt < 1 else 'MISSED'}"
+            )
 
 
 def bench_uncertain(rng, repeats, n=10_000, r=200, target=10.0):
     print(f"\n## Allocation under uncertainty: {n:,} languages x {r} replicates (best of {repeats} runs)")
     laws, caps, budget = random_problem(rng, n)
-    reps = {k: np.column_stack([v.alpha * np.exp(rng.normal(0, 0.2, r)),
-                                np.clip(v.beta + rng.normal(0, 0.05, r), -0.99, -0.01)]).tolist()
-            for k, v in laws.items()}
-    print(f"{'objective':>13} {'s':>8} {'s/target':>9} {'P(better)':>10} {'gain 95% CI':>22} {'E[mean score]':>14} "
-          f"{'regret':>9}")
+    reps = {
+        k: np.column_stack(
+            [v.alpha * np.exp(rng.normal(0, 0.2, r)), np.clip(v.beta + rng.normal(0, 0.05, r), -0.99, -0.01)]
+        ).tolist()
+        for k, v in laws.items()
+    }
+    print(
+        f"{'objective':>13} {'s':>8} {'s/target':>9} {'P(better)':>10} {'gain 95% CI':>22} {'E[mean score]':>14} "
+        f"{'regret':>9}"
+    )
     names = list(laws)
     la, b = replicate_arrays(names, reps)
     g = np.array([laws[k].gamma for k in names])
     expected = {}
     for objective in ("point", "expected", "quantile:0.1"):
-        t, (chosen, _, unc) = best_of(lambda: uncertain_allocation(laws, caps, budget, reps, objective), repeats)
+        t, (chosen, _, unc) = best_of(lambda o=objective: uncertain_allocation(laws, caps, budget, reps, o), repeats)
         assert sum(chosen.pairs.values()) == budget
         expected[objective] = replicate_means(la, b, g, np.array([chosen.pairs[k] for k in names])).mean()
         lo, hi = unc["gain"]["ci"]
-        print(f"{objective:>13} {t:>8.2f} {t / target:>9.2f} {unc['p_optimized_better']:>10.2f} "
-              f"{f'[{lo:+.4f}, {hi:+.4f}]':>22} {expected[objective]:>14.6f} {unc['regret']['mean']:>9.2e}"
-              f"   target <= {target:g} s: "
-              f"{'met' if t <= target else 'MISSED'}")
+        print(
+            f"{objective:>13} {t:>8.2f} {t / target:>9.2f} {unc['p_optimized_better']:>10.2f} "
+            f"{f'[{lo:+.4f}, {hi:+.4f}]':>22} {expected[objective]:>14.6f} {unc['regret']['mean']:>9.2e}"
+            f"   target <= {target:g} s: "
+            f"{'met' if t <= target else 'MISSED'}"
+        )
     print(f"expected - point on the expected objective: {expected['expected'] - expected['point']:+.2e} (>= 0)")
 
 

@@ -90,8 +90,17 @@ def simulate_bleu(rng, population, law, scales, n, model_noise, reduce):
 
 def simulate_mean(rng, law, scales, n, model_noise):
     difficulty = rng.normal(0, SD_DIFFICULTY_MEAN, n)
-    return [(scale, segment_mean("sim", float(law.predict(scale)) + rng.normal(0, model_noise) + difficulty
-                                 + rng.normal(0, SD_NOISE_MEAN, n), "mean-sim")) for scale in scales]
+    return [
+        (
+            scale,
+            segment_mean(
+                "sim",
+                float(law.predict(scale)) + rng.normal(0, model_noise) + difficulty + rng.normal(0, SD_NOISE_MEAN, n),
+                "mean-sim",
+            ),
+        )
+        for scale in scales
+    ]
 
 
 def plant(rng, scales):
@@ -112,8 +121,11 @@ def run(config, args, population, reduce):
     start = time.perf_counter()
     for _ in range(args.languages):
         law = plant(rng, scales)
-        points = (simulate_bleu(rng, population, law, scales, n, tau, reduce) if mode == "bleu"
-                  else simulate_mean(rng, law, scales, n, tau))
+        points = (
+            simulate_bleu(rng, population, law, scales, n, tau, reduce)
+            if mode == "bleu"
+            else simulate_mean(rng, law, scales, n, tau)
+        )
         far = 2.0 * scales[-1]
         truth = float(law.predict(far))
         try:
@@ -138,9 +150,11 @@ def run(config, args, population, reduce):
         return f"{100 * p:5.1f}% ±{100 * math.sqrt(p * (1 - p) / done):.1f}"
 
     label = f"{mode}, {len(scales)} scales {scales[0]:g}..{scales[-1]:g}, {n} segments, model noise {tau:g}"
-    print(f"{label:<62} {cell(hits['segment'][0]):>13} {cell(hits['segment'][1]):>13} "
-          f"{cell(hits['point'][0]):>13} {cell(hits['point'][1]):>13} {100 * flagged / done:>7.1f}% "
-          f"{'/'.join(str(v) for v in kinds.values()):>15} {failed:>4} {took:>6.1f}")
+    print(
+        f"{label:<62} {cell(hits['segment'][0]):>13} {cell(hits['segment'][1]):>13} "
+        f"{cell(hits['point'][0]):>13} {cell(hits['point'][1]):>13} {100 * flagged / done:>7.1f}% "
+        f"{'/'.join(str(v) for v in kinds.values()):>15} {failed:>4} {took:>6.1f}"
+    )
 
 
 def main() -> int:
@@ -151,13 +165,22 @@ def main() -> int:
     args = parser.parse_args()
     population = BleuPopulation(np.random.default_rng(12345))
     reduce = bleu_reducer()
-    configs = [("bleu", PAPER_SCALES, 1012, 0.0), ("bleu", DEMO_SCALES, 40, 0.0), ("bleu", DEMO_SCALES, 200, 0.0),
-               ("mean", PAPER_SCALES, 1012, 0.0), ("mean", DEMO_SCALES, 200, 0.0),
-               ("mean", PAPER_SCALES, 1012, 1.0)]
-    print(f"{args.languages} languages per row, {args.n_boot} replicates; coverage of the 95% intervals "
-          "(± Monte Carlo standard error); target 90-98% for the segment bootstrap")
-    print(f"{'simulation':<62} {'seg beta':>13} {'seg S(2Xmax)':>13} {'point beta':>13} {'point S(2Xmax)':>13} "
-          f"{'flagged':>8} {'bound/R2/loso':>15} {'fail':>4} {'s':>6}")
+    configs = [
+        ("bleu", PAPER_SCALES, 1012, 0.0),
+        ("bleu", DEMO_SCALES, 40, 0.0),
+        ("bleu", DEMO_SCALES, 200, 0.0),
+        ("mean", PAPER_SCALES, 1012, 0.0),
+        ("mean", DEMO_SCALES, 200, 0.0),
+        ("mean", PAPER_SCALES, 1012, 1.0),
+    ]
+    print(
+        f"{args.languages} languages per row, {args.n_boot} replicates; coverage of the 95% intervals "
+        "(± Monte Carlo standard error); target 90-98% for the segment bootstrap"
+    )
+    print(
+        f"{'simulation':<62} {'seg beta':>13} {'seg S(2Xmax)':>13} {'point beta':>13} {'point S(2Xmax)':>13} "
+        f"{'flagged':>8} {'bound/R2/loso':>15} {'fail':>4} {'s':>6}"
+    )
     for config in configs:
         run(config, args, population, reduce)
     return 0

@@ -56,11 +56,13 @@ def bench_cpu(args) -> dict:
         model, tok = load_model(str(model_dir), "cpu")
     prompts = demo_prompts(args.prompts, args.seed)
     runs = {
-        "batched": Settings(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, backend="loop",
-                            ignore_eos=True),
+        "batched": Settings(
+            batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, backend="loop", ignore_eos=True
+        ),
         "one_at_a_time": Settings(batch_size=1, max_new_tokens=args.max_new_tokens, backend="loop", ignore_eos=True),
-        "batched_model_generate": Settings(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-                                           backend="hf", ignore_eos=True),
+        "batched_model_generate": Settings(
+            batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, backend="hf", ignore_eos=True
+        ),
     }
     generate_texts(model, tok, prompts[:4], runs["batched"])  # warm-up
     seconds = {name: [] for name in runs}
@@ -74,8 +76,12 @@ def bench_cpu(args) -> dict:
     same = [o.token_ids for o in outputs["batched"]] == [o.token_ids for o in outputs["one_at_a_time"]]
     new_tokens = sum(o.n_new_tokens for o in outputs["batched"])
     return {
-        "mode": "cpu", "prompts": len(prompts), "max_new_tokens": args.max_new_tokens,
-        "batch_size": args.batch_size, "threads": args.threads, "repeats": args.repeats,
+        "mode": "cpu",
+        "prompts": len(prompts),
+        "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size,
+        "threads": args.threads,
+        "repeats": args.repeats,
         "seconds_best": {k: round(v, 3) for k, v in best.items()},
         "new_tokens_per_s": {k: round(new_tokens / v, 1) for k, v in best.items()},
         "ratio_batched_vs_one_at_a_time": round(best["one_at_a_time"] / best["batched"], 2),
@@ -109,13 +115,26 @@ def bench_gpu(args) -> dict:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    shape = dict(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
-                 num_attention_heads=32, num_key_value_heads=4)  # TinyLlama-1.1B's
+    shape = dict(
+        vocab_size=32000,
+        hidden_size=2048,
+        intermediate_size=5632,
+        num_hidden_layers=22,
+        num_attention_heads=32,
+        num_key_value_heads=4,
+    )  # TinyLlama-1.1B's
     if args.smoke:  # a check of this code on CPU, not a measurement
-        shape = dict(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                     num_attention_heads=4, num_key_value_heads=2)
-    config = LlamaConfig(**shape, max_position_embeddings=2048, bos_token_id=1, eos_token_id=2,
-                         pad_token_id=0, rope_theta=10000.0)
+        shape = dict(
+            vocab_size=1000,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        )
+    config = LlamaConfig(
+        **shape, max_position_embeddings=2048, bos_token_id=1, eos_token_id=2, pad_token_id=0, rope_theta=10000.0
+    )
     device = "cpu" if args.smoke else "cuda"
     sync = (lambda: None) if args.smoke else torch.cuda.synchronize
     torch.manual_seed(args.seed)
@@ -127,13 +146,23 @@ def bench_gpu(args) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     tok = word_tokenizer(config.vocab_size)
     rng = random.Random(args.seed)
-    prompts = [[1] + [rng.randrange(3, config.vocab_size) for _ in range(n - 1)]
-               for n in alpaca_like_lengths(args.prompts, args.seed)]
+    prompts = [
+        [1] + [rng.randrange(3, config.vocab_size) for _ in range(n - 1)]
+        for n in alpaca_like_lengths(args.prompts, args.seed)
+    ]
     new = args.max_new_tokens
     device_name = "cpu (smoke)" if args.smoke else torch.cuda.get_device_name()
-    result = {"mode": "gpu", "device": device_name, "params": n_params,
-              "prompts": len(prompts), "max_new_tokens": new, "batch_size": args.batch_size,
-              "torch": torch.__version__, "transformers": __import__("transformers").__version__, "paths": {}}
+    result = {
+        "mode": "gpu",
+        "device": device_name,
+        "params": n_params,
+        "prompts": len(prompts),
+        "max_new_tokens": new,
+        "batch_size": args.batch_size,
+        "torch": torch.__version__,
+        "transformers": __import__("transformers").__version__,
+        "paths": {},
+    }
 
     def plain_generate():
         n = 0
@@ -141,23 +170,41 @@ def bench_gpu(args) -> dict:
             for start in range(0, len(prompts), args.batch_size):
                 batch = prompts[start : start + args.batch_size]
                 enc = tok.pad({"input_ids": batch}, return_tensors="pt").to(device)
-                out = model.generate(**enc, max_new_tokens=new, min_new_tokens=new, do_sample=False,
-                                     pad_token_id=0, temperature=None, top_p=None, top_k=None)
+                out = model.generate(
+                    **enc,
+                    max_new_tokens=new,
+                    min_new_tokens=new,
+                    do_sample=False,
+                    pad_token_id=0,
+                    temperature=None,
+                    top_p=None,
+                    top_k=None,
+                )
                 n += (out.shape[1] - enc["input_ids"].shape[1]) * out.shape[0]
         return n
 
     def project(backend):
         def run():
             stats = Stats()
-            settings = Settings(batch_size=args.batch_size, max_new_tokens=new, backend=backend, ignore_eos=True,
-                                compile="none" if args.smoke else "auto")
+            settings = Settings(
+                batch_size=args.batch_size,
+                max_new_tokens=new,
+                backend=backend,
+                ignore_eos=True,
+                compile="none" if args.smoke else "auto",
+            )
             for _ in generate_ids(model, tok, prompts, settings, device=device, stats=stats):
                 pass
             return stats.n_new_tokens
+
         return run
 
-    paths = {"model_generate": plain_generate, "project_static": project("static"),
-             "project_hf_static": project("hf-static"), "project_loop": project("loop")}
+    paths = {
+        "model_generate": plain_generate,
+        "project_static": project("static"),
+        "project_hf_static": project("hf-static"),
+        "project_loop": project("loop"),
+    }
     for name in args.paths.split(","):
         passes = []
         try:
@@ -167,8 +214,9 @@ def bench_gpu(args) -> dict:
                 n = paths[name]()
                 sync()
                 seconds = time.perf_counter() - start
-                passes.append({"seconds": round(seconds, 2), "new_tokens": n,
-                               "new_tokens_per_s": round(n / seconds, 1)})
+                passes.append(
+                    {"seconds": round(seconds, 2), "new_tokens": n, "new_tokens_per_s": round(n / seconds, 1)}
+                )
                 if not args.smoke:
                     passes[-1]["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
                 print(name, passes[-1], flush=True)

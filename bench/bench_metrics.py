@@ -55,9 +55,11 @@ def main() -> None:
         _, samples = _bootstrap_resample(stats, metric, args.resamples)
         t_sacre = time.perf_counter() - start
         s_low, s_high = np.percentile([x.score for x in samples], [2.5, 97.5])
-        print(f"{name:5s} score {scored.score:7.3f} | 95% CI ours [{low:.3f}, {high:.3f}] sacrebleu "
-              f"[{s_low:.3f}, {s_high:.3f}] | resampling ours {t_ours:6.3f}s, sacrebleu {t_sacre:6.3f}s, "
-              f"ratio {t_sacre / t_ours:5.1f}x | (statistics extraction, shared: {t_stats:.2f}s)")
+        print(
+            f"{name:5s} score {scored.score:7.3f} | 95% CI ours [{low:.3f}, {high:.3f}] sacrebleu "
+            f"[{s_low:.3f}, {s_high:.3f}] | resampling ours {t_ours:6.3f}s, sacrebleu {t_sacre:6.3f}s, "
+            f"ratio {t_sacre / t_ours:5.1f}x | (statistics extraction, shared: {t_stats:.2f}s)"
+        )
 
 
 if __name__ == "__main__":

@@ -25,10 +25,24 @@ from pathlib import Path
 
 from bench_packing import alpaca_lengths
 
-SHAPE = dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
-             num_key_value_heads=4, vocab_size=32000, max_position_embeddings=2048)
-SMOKE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-             num_key_value_heads=2, vocab_size=512, max_position_embeddings=1024)
+SHAPE = dict(
+    hidden_size=2048,
+    intermediate_size=5632,
+    num_hidden_layers=22,
+    num_attention_heads=32,
+    num_key_value_heads=4,
+    vocab_size=32000,
+    max_position_embeddings=2048,
+)
+SMOKE = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=512,
+    max_position_embeddings=1024,
+)
 DEVICE = "cuda"
 
 
@@ -101,15 +115,18 @@ def plain_loop(base: Path, data: Path, steps: int, warmup: int, batch: int, max_
     _reset_peak()
     tokens = seconds = 0.0
     for step in range(steps + warmup):
-        group = rows[step * batch:(step + 1) * batch]
+        group = rows[step * batch : (step + 1) * batch]
         texts = [format_prompt(r["instruction"], "", "compact") + r["output"] for r in group]
         enc = tok(texts, return_tensors="pt", padding="longest", truncation=True, max_length=max_len)
         labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
         _sync()
         t0 = time.perf_counter()
         with torch.autocast(DEVICE, dtype=torch.bfloat16):
-            loss = model(input_ids=enc["input_ids"].to(DEVICE), attention_mask=enc["attention_mask"].to(DEVICE),
-                         labels=labels.to(DEVICE)).loss
+            loss = model(
+                input_ids=enc["input_ids"].to(DEVICE),
+                attention_mask=enc["attention_mask"].to(DEVICE),
+                labels=labels.to(DEVICE),
+            ).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -122,16 +139,30 @@ def plain_loop(base: Path, data: Path, steps: int, warmup: int, batch: int, max_
     return {"tokens_per_s": tokens / seconds, "peak_gib": peak}
 
 
-def xllm_loop(base: Path, data: Path, work: Path, steps: int, warmup: int, batch: int, max_len: int,
-              compile: bool) -> dict:
+def xllm_loop(
+    base: Path, data: Path, work: Path, steps: int, warmup: int, batch: int, max_len: int, compile: bool
+) -> dict:
     from xllm.train.loop import TrainConfig, train
 
     metrics = work / "metrics.jsonl"
     _reset_peak()
-    cfg = TrainConfig(base=str(base), data=str(data), out=str(work / "out"), checkpoint_dir=str(work / "ck"),
-                      epochs=1, learning_rate=1e-5, global_batch_size=batch, per_device_batch_size=batch,
-                      max_seq_length=max_len, precision="bf16", packing=True, max_steps=steps + warmup,
-                      log_every=5, compile=compile, metrics_file=str(metrics))
+    cfg = TrainConfig(
+        base=str(base),
+        data=str(data),
+        out=str(work / "out"),
+        checkpoint_dir=str(work / "ck"),
+        epochs=1,
+        learning_rate=1e-5,
+        global_batch_size=batch,
+        per_device_batch_size=batch,
+        max_seq_length=max_len,
+        precision="bf16",
+        packing=True,
+        max_steps=steps + warmup,
+        log_every=5,
+        compile=compile,
+        metrics_file=str(metrics),
+    )
     train(cfg)
     rows = [json.loads(line) for line in open(metrics)] if metrics.exists() else []
     peak = _peak_gib()
@@ -173,19 +204,25 @@ def main() -> int:
         fpt = flops_per_token(n_params, lengths)
         device = torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu (smoke)"
         results = {"params": n_params, "flops_per_token": fpt, "device": device}
-        results["xllm"] = xllm_loop(work / "base", work / "data.jsonl", work, args.steps, args.warmup,
-                                    args.batch, args.max_len, args.compile)
+        results["xllm"] = xllm_loop(
+            work / "base", work / "data.jsonl", work, args.steps, args.warmup, args.batch, args.max_len, args.compile
+        )
         if not args.skip_plain:
-            results["plain"] = plain_loop(work / "base", work / "data.jsonl", args.steps, args.warmup,
-                                          args.batch, args.max_len)
-    print(f"{results['device']}: Llama {n_params / 1e9:.2f}B params, {fpt / 1e9:.2f} GFLOP/token, "
-          f"batch {args.batch} examples, {args.steps} timed steps, compile={args.compile}")
+            results["plain"] = plain_loop(
+                work / "base", work / "data.jsonl", args.steps, args.warmup, args.batch, args.max_len
+            )
+    print(
+        f"{results['device']}: Llama {n_params / 1e9:.2f}B params, {fpt / 1e9:.2f} GFLOP/token, "
+        f"batch {args.batch} examples, {args.steps} timed steps, compile={args.compile}"
+    )
     for name in ("xllm", "plain"):
         if name in results:
             r = results[name]
             r["mfu"] = r["tokens_per_s"] * fpt / (args.peak_tflops * 1e12)
-            print(f"{name:>6}: {r['tokens_per_s']:>9.0f} tokens/s  MFU {100 * r['mfu']:5.1f}%  "
-                  f"peak memory {r['peak_gib']:.1f} GiB")
+            print(
+                f"{name:>6}: {r['tokens_per_s']:>9.0f} tokens/s  MFU {100 * r['mfu']:5.1f}%  "
+                f"peak memory {r['peak_gib']:.1f} GiB"
+            )
     if "plain" in results:
         print(f"xllm / plain tokens/s: {results['xllm']['tokens_per_s'] / results['plain']['tokens_per_s']:.2f}x")
     if args.out:

@@ -50,9 +50,16 @@ def build_model(attn: str, hidden: int, layers: int, vocab: int):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=int(hidden * 8 / 3) // 8 * 8,
-                      num_hidden_layers=layers, num_attention_heads=hidden // 64, num_key_value_heads=hidden // 64,
-                      max_position_embeddings=512, attn_implementation=attn)
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=int(hidden * 8 / 3) // 8 * 8,
+        num_hidden_layers=layers,
+        num_attention_heads=hidden // 64,
+        num_key_value_heads=hidden // 64,
+        max_position_embeddings=512,
+        attn_implementation=attn,
+    )
     return LlamaForCausalLM(cfg)
 
 
@@ -72,21 +79,25 @@ def main() -> int:
     from xllm.train.attention import register
 
     torch.set_num_threads(args.threads)
-    models = {"packed": build_model(register(), args.hidden, args.layers, args.vocab),
-              "padded": build_model("sdpa", args.hidden, args.layers, args.vocab)}
+    models = {
+        "packed": build_model(register(), args.hidden, args.layers, args.vocab),
+        "padded": build_model("sdpa", args.hidden, args.layers, args.vocab),
+    }
     optims = {k: torch.optim.AdamW(m.parameters(), lr=1e-4) for k, m in models.items()}
     cpu, no_autocast = torch.device("cpu"), contextlib.nullcontext()
-    print(f"Llama hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}; {args.threads} thread(s); "
-          f"Alpaca-shaped lengths; {args.steps} timed steps per path")
+    print(
+        f"Llama hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}; {args.threads} thread(s); "
+        f"Alpaca-shaped lengths; {args.steps} timed steps per path"
+    )
     sample = sorted(len(e) for e in make_examples(2000, args.seed, args.vocab))
     print(f"lengths: mean {sum(sample) / len(sample):.0f}, median {sample[1000]}, p90 {sample[1800]}, max {sample[-1]}")
     print(f"{'batch':>5} {'path':>7} {'useful %':>9} {'tokens/s':>10} {'ms/step':>8}")
     for bs in [int(b) for b in args.batch_sizes.split(",")]:
         examples = make_examples(bs * (args.steps + 1), args.seed, args.vocab)
-        groups = [examples[i * bs:(i + 1) * bs] for i in range(args.steps + 1)]
+        groups = [examples[i * bs : (i + 1) * bs] for i in range(args.steps + 1)]
         stats = {k: {"useful": 0, "computed": 0, "seconds": 0.0} for k in models}
         for step, group in enumerate(groups):
-            for name in (("packed", "padded") if step % 2 else ("padded", "packed")):
+            for name in ("packed", "padded") if step % 2 else ("padded", "packed"):
                 packing = name == "packed"
                 batch = batches.collate_packed(group) if packing else batches.collate_padded(group, 0)
                 t0 = time.perf_counter()
@@ -104,8 +115,10 @@ def main() -> int:
         rates = {}
         for name, s in stats.items():
             rates[name] = s["useful"] / s["seconds"]
-            print(f"{bs:>5} {name:>7} {100 * s['useful'] / s['computed']:>8.1f}% {rates[name]:>10.0f} "
-                  f"{1000 * s['seconds'] / args.steps:>8.0f}")
+            print(
+                f"{bs:>5} {name:>7} {100 * s['useful'] / s['computed']:>8.1f}% {rates[name]:>10.0f} "
+                f"{1000 * s['seconds'] / args.steps:>8.0f}"
+            )
         print(f"{bs:>5} packed/padded tokens/s: {rates['packed'] / rates['padded']:.2f}x")
     return 0
 

@@ -87,8 +87,12 @@ def run(child: str, *args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, nargs="+", default=[1_000_000, 4_000_000])
-    parser.add_argument("--baseline-max", type=int, default=1_000_000,
-                        help="run the in-memory pandas baseline only up to this many pairs (0: never)")
+    parser.add_argument(
+        "--baseline-max",
+        type=int,
+        default=1_000_000,
+        help="run the in-memory pandas baseline only up to this many pairs (0: never)",
+    )
     parser.add_argument("--workdir", help="where the generated corpora go (default: a temporary directory)")
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_prepare."))
@@ -96,16 +100,20 @@ def main() -> None:
     sources = work / "sources.yaml"
     results = {}
     print(f"cpus: {os.cpu_count()}  python: {sys.version.split()[0]}")
-    print(f"{'pairs':>10} {'method':>10} {'wall s':>8} {'pairs/s':>10} {'CPU s':>8} {'pairs/CPU-s':>12} "
-          f"{'peak RSS MB':>12} {'kept':>10}")
+    print(
+        f"{'pairs':>10} {'method':>10} {'wall s':>8} {'pairs/s':>10} {'CPU s':>8} {'pairs/CPU-s':>12} "
+        f"{'peak RSS MB':>12} {'kept':>10}"
+    )
     for n in args.pairs:
         raw = work / f"WikiMatrix.en-ru.{n}.tsv.gz"
         if not raw.exists():
             generate(raw, n)
         sources.write_text(
-            "files:\n" + "".join(
+            "files:\n"
+            + "".join(
                 f"  {p.name}: {{url: 'https://example.org/{p.name}', sha256: null, corpus: wikimatrix, "
-                f"langs: [en, ru], format: wikimatrix-tsv}}\n" for p in sorted(work.glob("WikiMatrix.*.tsv.gz"))
+                f"langs: [en, ru], format: wikimatrix-tsv}}\n"
+                for p in sorted(work.glob("WikiMatrix.*.tsv.gz"))
             )
         )
         methods = [("streaming", CHILD_STREAMING)] + ([("in-memory", CHILD_BASELINE)] if n <= args.baseline_max else [])
@@ -114,27 +122,35 @@ def main() -> None:
             r["pairs_per_s"] = r["read"] / r["seconds"]
             r["pairs_per_cpu_s"] = r["read"] / r["cpu"]
             results[(n, name)] = r
-            print(f"{n:>10} {name:>10} {r['seconds']:>8.1f} {r['pairs_per_s']:>10.0f} {r['cpu']:>8.1f} "
-                  f"{r['pairs_per_cpu_s']:>12.0f} {r['rss_mb']:>12.0f} {r['kept']:>10}")
+            print(
+                f"{n:>10} {name:>10} {r['seconds']:>8.1f} {r['pairs_per_s']:>10.0f} {r['cpu']:>8.1f} "
+                f"{r['pairs_per_cpu_s']:>12.0f} {r['rss_mb']:>12.0f} {r['kept']:>10}"
+            )
     print()
     for n in args.pairs:
         s = results[(n, "streaming")]
         verdict = "ok" if s["rss_mb"] < 1024 and s["pairs_per_s"] >= 100_000 else "MISSED"
-        line = (f"{n:>10} pairs: streaming peak RSS {s['rss_mb'] / 1024:.2f} GB, "
-                f"{s['pairs_per_s'] / 1e3:.0f}k pairs/s wall, "
-                f"{s['pairs_per_cpu_s'] / 1e3:.0f}k pairs per CPU-second ({verdict})")
+        line = (
+            f"{n:>10} pairs: streaming peak RSS {s['rss_mb'] / 1024:.2f} GB, "
+            f"{s['pairs_per_s'] / 1e3:.0f}k pairs/s wall, "
+            f"{s['pairs_per_cpu_s'] / 1e3:.0f}k pairs per CPU-second ({verdict})"
+        )
         if (n, "in-memory") in results:
             b = results[(n, "in-memory")]
-            line += (f"; vs in-memory: RSS x{s['rss_mb'] / b['rss_mb']:.2f}, "
-                     f"speed x{s['pairs_per_s'] / b['pairs_per_s']:.2f}"
-                     f", CPU x{b['cpu'] / s['cpu']:.2f} less"
-                     f", same kept: {s['kept'] == b['kept']}")
+            line += (
+                f"; vs in-memory: RSS x{s['rss_mb'] / b['rss_mb']:.2f}, "
+                f"speed x{s['pairs_per_s'] / b['pairs_per_s']:.2f}"
+                f", CPU x{b['cpu'] / s['cpu']:.2f} less"
+                f", same kept: {s['kept'] == b['kept']}"
+            )
         print(line)
     if len(args.pairs) > 1:
         lo, hi = min(args.pairs), max(args.pairs)
         a, b = results[(lo, "streaming")], results[(hi, "streaming")]
-        print(f"streaming, {hi} vs {lo} pairs: corpus x{hi / lo:.1f}, peak RSS x{b['rss_mb'] / a['rss_mb']:.2f}, "
-              f"pairs/s x{b['pairs_per_s'] / a['pairs_per_s']:.2f}")
+        print(
+            f"streaming, {hi} vs {lo} pairs: corpus x{hi / lo:.1f}, peak RSS x{b['rss_mb'] / a['rss_mb']:.2f}, "
+            f"pairs/s x{b['pairs_per_s'] / a['pairs_per_s']:.2f}"
+        )
 
 
 if __name__ == "__main__":

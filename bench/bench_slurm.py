@@ -33,14 +33,14 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 FAST_STATUS = ["--slurm-init-seconds-before-status-checks", "2"]
 
-PROBE = '''
+PROBE = """
 rule all:
     input: expand("started/{i}.txt", i=range(%N%))
 rule probe:
     output: "started/{i}.txt"
     resources: runtime=5, mem_mb=100
     shell: "date +%s.%N > {output}.tmp; sleep %SLEEP%; mv {output}.tmp {output}"
-'''
+"""
 
 
 def start_cluster() -> dict:
@@ -77,8 +77,9 @@ def probe(env: dict, executor: str, n: int, sleep: float, slots: int) -> dict:
     result = {"first_job": starts[0] - t0, "wall": wall}
     if executor == "slurm":  # when Slurm started the first job (1 s resolution), before the job's own Snakemake
         run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
-        out = subprocess.run(["squeue", "--states=all", "-h", "--name", run_id, "-o", "%S"], env=env,
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            ["squeue", "--states=all", "-h", "--name", run_id, "-o", "%S"], env=env, capture_output=True, text=True
+        ).stdout.split()
         first = min(time.mktime(time.strptime(t, "%Y-%m-%dT%H:%M:%S")) for t in out)
         result["first_allocation"] = first - t0
     return result
@@ -99,8 +100,14 @@ def demo(env: dict, executor: str) -> dict:
     (cwd / "tests").mkdir()
     shutil.copy(REPO / "tests/config.test.yaml", cwd / "tests/config.test.yaml")
     (cwd / "overlay.yaml").write_text(DEMO_OVERLAY)
-    args = [DEMO_TARGET, "--profile", f"workflow/profiles/{executor}", "--configfile", "tests/config.test.yaml",
-            "overlay.yaml"]
+    args = [
+        DEMO_TARGET,
+        "--profile",
+        f"workflow/profiles/{executor}",
+        "--configfile",
+        "tests/config.test.yaml",
+        "overlay.yaml",
+    ]
     args += FAST_STATUS if executor == "slurm" else ["--cores", "2"]
     _, wall, log = snakemake(cwd, env, *args)
     jobs = len(re.findall(r"^Finished jobid: \d+ \(Rule: ", log, re.M))
@@ -120,22 +127,33 @@ def main() -> None:
     local = probe(env, "local", args.jobs, args.sleep, slots)
     slurm = probe(env, "slurm", args.jobs, args.sleep, slots)
     print(f"probe: {args.jobs} jobs of sleep {args.sleep:g} s, {slots} at a time")
-    print(f"  start -> first job running   local {local['first_job']:6.2f} s   slurm {slurm['first_job']:6.2f} s"
-          f"   ratio slurm/local {slurm['first_job'] / local['first_job']:.1f}x")
-    print(f"    of which: Slurm started the first job at {slurm['first_allocation']:.0f} s, its shell began "
-          f"{slurm['first_job'] - slurm['first_allocation']:.0f} s later (Snakemake starting inside the job)")
-    print(f"  wall                         local {local['wall']:6.2f} s   slurm {slurm['wall']:6.2f} s"
-          f"   ratio slurm/local {slurm['wall'] / local['wall']:.1f}x")
+    print(
+        f"  start -> first job running   local {local['first_job']:6.2f} s   slurm {slurm['first_job']:6.2f} s"
+        f"   ratio slurm/local {slurm['first_job'] / local['first_job']:.1f}x"
+    )
+    print(
+        f"    of which: Slurm started the first job at {slurm['first_allocation']:.0f} s, its shell began "
+        f"{slurm['first_job'] - slurm['first_allocation']:.0f} s later (Snakemake starting inside the job)"
+    )
+    print(
+        f"  wall                         local {local['wall']:6.2f} s   slurm {slurm['wall']:6.2f} s"
+        f"   ratio slurm/local {slurm['wall'] / local['wall']:.1f}x"
+    )
     per_job = (slurm["wall"] - local["wall"]) * slots / args.jobs
-    print(f"  slurm overhead per job       {per_job:.1f} s  "
-          f"({per_job / args.sleep:.1f}x the job's own {args.sleep:g} s)")
+    print(
+        f"  slurm overhead per job       {per_job:.1f} s  ({per_job / args.sleep:.1f}x the job's own {args.sleep:g} s)"
+    )
     if args.demo:
         local_d, slurm_d = demo(env, "local"), demo(env, "slurm")
         per_job = (slurm_d["wall"] - local_d["wall"]) * slots / max(slurm_d["remote"], 1)
-        print(f"demo ({DEMO_TARGET} on tests/config.test.yaml): {local_d['jobs']} jobs, "
-              f"{slurm_d['remote']} of them sbatch jobs")
-        print(f"  wall                         local {local_d['wall']:6.1f} s   slurm {slurm_d['wall']:6.1f} s"
-              f"   ratio slurm/local {slurm_d['wall'] / local_d['wall']:.1f}x")
+        print(
+            f"demo ({DEMO_TARGET} on tests/config.test.yaml): {local_d['jobs']} jobs, "
+            f"{slurm_d['remote']} of them sbatch jobs"
+        )
+        print(
+            f"  wall                         local {local_d['wall']:6.1f} s   slurm {slurm_d['wall']:6.1f} s"
+            f"   ratio slurm/local {slurm_d['wall'] / local_d['wall']:.1f}x"
+        )
         print(f"  slurm overhead per job       {per_job:.1f} s")
 
 

@@ -33,10 +33,24 @@ WORDS = """the a small old red quick lazy fox dog bird river house garden teache
     with because however which when where people water language model answer question explain
     describe list three reasons why important example data result time world new good""".split()
 SHAPES = {
-    "tiny": dict(d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-                 decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128),
-    "base": dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
-                 decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048),
+    "tiny": dict(
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+    ),
+    "base": dict(
+        d_model=512,
+        encoder_layers=6,
+        decoder_layers=6,
+        encoder_attention_heads=8,
+        decoder_attention_heads=8,
+        encoder_ffn_dim=2048,
+        decoder_ffn_dim=2048,
+    ),
 }
 
 
@@ -110,9 +124,18 @@ def main(argv=None) -> int:
     texts = sentences(args.n, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         model = build_model(Path(tmp) / "model", args.size, args.seed)
-        backend = Seq2SeqBackend(str(model), get("en"), get("de"), batch_size=args.batch_size,
-                                 beam_size=args.beam_size, max_length=args.max_length, device=args.device,
-                                 dtype=args.dtype, max_len_a=1.0, max_len_b=5)
+        backend = Seq2SeqBackend(
+            str(model),
+            get("en"),
+            get("de"),
+            batch_size=args.batch_size,
+            beam_size=args.beam_size,
+            max_length=args.max_length,
+            device=args.device,
+            dtype=args.dtype,
+            max_len_a=1.0,
+            max_len_b=5,
+        )
         run(backend, texts[: args.batch_size], True)  # warm-up
         times = {True: [], False: []}
         for _ in range(args.repeats):
@@ -120,19 +143,28 @@ def main(argv=None) -> int:
                 times[sort].append(run(backend, texts, sort))
     t_sorted, t_unsorted = statistics.median(times[True]), statistics.median(times[False])
     result = {
-        "device": backend.device, "size": args.size, "n": args.n, "batch_size": args.batch_size,
-        "beam_size": args.beam_size, "dtype": backend.settings["dtype"], "repeats": args.repeats,
-        "sorted_sent_per_s": round(args.n / t_sorted, 1), "unsorted_sent_per_s": round(args.n / t_unsorted, 1),
+        "device": backend.device,
+        "size": args.size,
+        "n": args.n,
+        "batch_size": args.batch_size,
+        "beam_size": args.beam_size,
+        "dtype": backend.settings["dtype"],
+        "repeats": args.repeats,
+        "sorted_sent_per_s": round(args.n / t_sorted, 1),
+        "unsorted_sent_per_s": round(args.n / t_unsorted, 1),
         "speedup": round(t_unsorted / t_sorted, 2),
         "padding_share_sorted": round(padding_share(backend, texts, True), 3),
         "padding_share_unsorted": round(padding_share(backend, texts, False), 3),
         "torch_threads": torch.get_num_threads(),
     }
     print(f"{args.size} Marian on {backend.device}, {args.n} sentences, batch {args.batch_size}, beam {args.beam_size}")
-    print(f"  sorted:   {result['sorted_sent_per_s']:8.1f} sent/s  "
-          f"(input padding {result['padding_share_sorted']:.1%})")
-    print(f"  unsorted: {result['unsorted_sent_per_s']:8.1f} sent/s  "
-          f"(input padding {result['padding_share_unsorted']:.1%})")
+    print(
+        f"  sorted:   {result['sorted_sent_per_s']:8.1f} sent/s  (input padding {result['padding_share_sorted']:.1%})"
+    )
+    print(
+        f"  unsorted: {result['unsorted_sent_per_s']:8.1f} sent/s  "
+        f"(input padding {result['padding_share_unsorted']:.1%})"
+    )
     print(f"  length-sorted / unsorted throughput: {result['speedup']:.2f}x (target >= 1.5x)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -28,8 +28,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 # The rules whose jobs load a model (each process pays the torch + transformers import once).
-MODEL_RULES = {"train_model", "generate_model", "measure_similarity", "analyze_alignment",
-               "pretrain_demo_base", "make_demo_base"}
+MODEL_RULES = {
+    "train_model",
+    "generate_model",
+    "measure_similarity",
+    "analyze_alignment",
+    "pretrain_demo_base",
+    "make_demo_base",
+}
 IMPORTS = "import torch, transformers; from transformers import AutoModelForCausalLM, AutoTokenizer"
 
 
@@ -68,8 +74,11 @@ def main() -> None:
     parser.add_argument("--config", default="config.demo.yaml")
     parser.add_argument("--cores", default="2")
     parser.add_argument("--skip-demo", action="store_true")
-    parser.add_argument("--without-preload", action="store_true",
-                        help="also run the demo with preload_imports=false and print the ratio")
+    parser.add_argument(
+        "--without-preload",
+        action="store_true",
+        help="also run the demo with preload_imports=false and print the ratio",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp) / "plan"
@@ -77,8 +86,10 @@ def main() -> None:
         copy_workflow(cwd, args.config)
         startup = min(timed([SNAKEMAKE, "--version"], cwd) for _ in range(3))
         plan = min(timed([SNAKEMAKE, "-n", "all", "--configfile", "config.yaml", "--quiet"], cwd) for _ in range(3))
-        print(f"snakemake -n all (paper config): {plan:.1f} s (target <= 10 s); "
-              f"snakemake --version: {startup:.1f} s; ratio {plan / startup:.1f}x")
+        print(
+            f"snakemake -n all (paper config): {plan:.1f} s (target <= 10 s); "
+            f"snakemake --version: {startup:.1f} s; ratio {plan / startup:.1f}x"
+        )
         if args.skip_demo:
             return
         wall = demo(Path(tmp) / "demo", args, preload=True)
@@ -97,26 +108,31 @@ def demo(folder: Path, args, preload: bool) -> float:
     (cwd / "preload.yaml").write_text(f"preload_imports: {str(preload).lower()}\n")  # --config passes strings
     cmd = [SNAKEMAKE, "--cores", args.cores, "--configfile", Path(args.config).name, "preload.yaml"]
     wall = timed(cmd, cwd, env)
-    print(f"demo ({args.config}, {args.cores} cores, preload_imports={preload}): {wall:.0f} s wall "
-          f"(target <= 300 s)")
+    print(f"demo ({args.config}, {args.cores} cores, preload_imports={preload}): {wall:.0f} s wall (target <= 300 s)")
     print(f"{'rule':24} {'jobs':>5} {'wall s':>9} {'cpu s':>9}")
     stages = stage_times(cwd / "results")
     for rule, (jobs, seconds, cpu) in sorted(stages.items(), key=lambda kv: -kv[1][1]):
         print(f"{rule:24} {jobs:5d} {seconds:9.1f} {cpu:9.1f}")
-    print(f"{'sum of jobs':24} {sum(v[0] for v in stages.values()):5d} "
-          f"{sum(v[1] for v in stages.values()):9.1f} {sum(v[2] for v in stages.values()):9.1f}")
+    print(
+        f"{'sum of jobs':24} {sum(v[0] for v in stages.values()):5d} "
+        f"{sum(v[1] for v in stages.values()):9.1f} {sum(v[2] for v in stages.values()):9.1f}"
+    )
     imports = min(timed([sys.executable, "-c", IMPORTS], cwd) for _ in range(3))
     jobs = sum(stages[r][0] for r in MODEL_RULES if r in stages)
     if preload:
         logs = "".join(p.read_text() for p in private_tmp.glob("xllm-preload-*/*.log"))
         starts, commands = logs.count(" ready: "), logs.count(" runs: ")
-        print(f"start-up: {starts} preload servers x {imports:.1f} s of imports for {commands} commands "
-              f"({jobs} of them load a model); the cpu column counts only the callers, the work is "
-              f"done by processes forked from the servers")
+        print(
+            f"start-up: {starts} preload servers x {imports:.1f} s of imports for {commands} commands "
+            f"({jobs} of them load a model); the cpu column counts only the callers, the work is "
+            f"done by processes forked from the servers"
+        )
     else:
         total = sum(v[1] for v in stages.values())
-        print(f"start-up: {jobs} model jobs x {imports:.1f} s of imports = {jobs * imports:.0f} s, "
-              f"{jobs * imports / total:.0%} of the jobs' summed wall time")
+        print(
+            f"start-up: {jobs} model jobs x {imports:.1f} s of imports = {jobs * imports:.0f} s, "
+            f"{jobs * imports / total:.0%} of the jobs' summed wall time"
+        )
     fits(cwd / "results")
     return wall
 
@@ -129,8 +145,10 @@ def fits(results: Path) -> None:
         fit = json.loads(path.read_text())
         points = sorted(fit["points"], key=lambda p: p["pairs"])
         scores = " / ".join(f"{p['score']:.1f}" for p in points)
-        print(f"{path.stem}: {fit.get('metric', '')} at {[int(p['pairs']) for p in points]} "
-              f"pairs: {scores}; beta {fit['beta']:.3f}, gamma {fit['gamma']:.4f}, R2 {fit['r2']:.3f}")
+        print(
+            f"{path.stem}: {fit.get('metric', '')} at {[int(p['pairs']) for p in points]} "
+            f"pairs: {scores}; beta {fit['beta']:.3f}, gamma {fit['gamma']:.4f}, R2 {fit['r2']:.3f}"
+        )
 
 
 if __name__ == "__main__":

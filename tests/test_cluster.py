@@ -45,8 +45,9 @@ SEEDED_RULES = {"make_demo_data", "make_demo_base", "make_demo_english", "pretra
 # Checkpoints every 5 steps (both runs), so the resume test can cancel training mid-way; memory
 # requests that fit the test node (the rules default to the paper's sizes, e.g. 32 GB to generate).
 OVERLAY = "cluster-overlay.yaml"
-OVERLAY_TEXT = ("train: {checkpoint_every: 5}\ngenerate: {mem_mb: 2000}\neval: {mem_mb: 2000}\n"
-                "translate: {mem_mb: 2000}\n")
+OVERLAY_TEXT = (
+    "train: {checkpoint_every: 5}\ngenerate: {mem_mb: 2000}\neval: {mem_mb: 2000}\ntranslate: {mem_mb: 2000}\n"
+)
 
 
 def why_no_slurm() -> str | None:
@@ -95,8 +96,13 @@ def cluster():
 def workflow_copy(dest: Path) -> Path:
     """The repository's working tree (tracked and untracked, not ignored files) in a fresh
     directory, so each run writes its own results/ and .snakemake/."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for name in filter(None, listed):
         src, dst = REPO / name, dest / name
         if src.is_symlink() or src.is_file():
@@ -139,8 +145,15 @@ def job_blocks(log: str) -> list[dict]:
         fields = dict(re.findall(r"^    (\w+): (.*)$", match.group(3), re.M))
         res = dict(kv.split("=", 1) for kv in fields.get("resources", "").split(", ") if "=" in kv)
         wildcards = dict(kv.split("=", 1) for kv in fields.get("wildcards", "").split(", ") if "=" in kv)
-        blocks.append({"local": bool(match.group(1)), "rule": match.group(2), "wildcards": wildcards,
-                       "threads": int(fields.get("threads", 1)), "resources": res})
+        blocks.append(
+            {
+                "local": bool(match.group(1)),
+                "rule": match.group(2),
+                "wildcards": wildcards,
+                "threads": int(fields.get("threads", 1)),
+                "resources": res,
+            }
+        )
     return blocks
 
 
@@ -249,12 +262,18 @@ def test_cancelled_training_job_resumes_from_its_last_checkpoint(cluster, runs, 
     shutil.move(model_dir, tmp_path / "reference")
     shutil.rmtree(cwd / "results/checkpoints" / MODEL, ignore_errors=True)
     metrics.unlink(missing_ok=True)
-    target = ["results/models/" + MODEL, *runs.command[len(TARGET):], "--rerun-triggers", "mtime"]
+    target = ["results/models/" + MODEL, *runs.command[len(TARGET) :], "--rerun-triggers", "mtime"]
 
     first_log = tmp_path / "first.log"
     with open(first_log, "w") as log:
-        first = subprocess.Popen([str(BIN / "snakemake"), *target], cwd=cwd, env=cluster.env,
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        first = subprocess.Popen(
+            [str(BIN / "snakemake"), *target],
+            cwd=cwd,
+            env=cluster.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline, job_id = time.time() + 600, None
         while time.time() < deadline and first.poll() is None:
@@ -282,7 +301,7 @@ def test_cancelled_training_job_resumes_from_its_last_checkpoint(cluster, runs, 
     train_log = (cwd / f"results/logs/train_model/{MODEL}.log").read_text()
     assert re.search(rf"resuming from \S*step-0*{resumed_at}\b", train_log), train_log[-2000:]
     steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
-    second = steps[len(done_first):]
+    second = steps[len(done_first) :]
     assert done_first == list(range(1, len(done_first) + 1)) and len(done_first) >= resumed_at
     assert second == list(range(resumed_at + 1, resumed_at + 1 + len(second))) and second
     assert all(steps.count(step) == 1 for step in range(1, resumed_at + 1))  # not repeated
@@ -299,10 +318,10 @@ def test_job_over_its_time_limit_is_retried_with_more_time(cluster, tmp_path):
     profile retries it with runtime = 2 * attempt minutes... and it resumes where it stopped. A
     failed attempt leaves no output behind (attempt 2 records any it finds)."""
     (tmp_path / "Snakefile").write_text(
-        'rule slow:\n'
+        "rule slow:\n"
         '    output: "done.txt"\n'
-        '    resources: runtime=lambda wildcards, attempt: attempt, mem_mb=100\n'
-        '    shell:\n'
+        "    resources: runtime=lambda wildcards, attempt: attempt, mem_mb=100\n"
+        "    shell:\n"
         '        "if [ -e {output} ]; then echo found >> leftover.txt; fi; echo started > {output}; "\n'
         '        "for i in $(seq 1 100); do grep -qx $i units.txt 2>/dev/null '
         '|| {{ sleep 1; echo $i >> units.txt; }}; done; "\n'

@@ -27,10 +27,10 @@ FAKE_SLURM = {
     "squeue": f'echo "{JOB_ID}|FAILED"\n',
     "sinfo": 'printf "PARTITION\\nxllm*\\n"\n',
     "scontrol": 'echo "MinJobAge               = 600 sec"\n',
-    "sacctmgr": 'echo proj\n',
-    "sshare": 'echo proj\n',
-    "sacct": 'exit 1\n',
-    "scancel": 'exit 0\n',
+    "sacctmgr": "echo proj\n",
+    "sshare": "echo proj\n",
+    "sacct": "exit 1\n",
+    "scancel": "exit 0\n",
 }
 
 
@@ -55,8 +55,9 @@ def multinode_workflow(dest: Path) -> Path:
     config = yaml.safe_load((REPO / "tests/config.test.yaml").read_text())
     (dest / "fsdp.yaml").write_text("distributed_type: FSDP\n")
     config["demo"]["languages"] = {k: v for k, v in config["demo"]["languages"].items() if k in config["languages"]}
-    config["train"].update(nodes=2, gpus_per_node=8, cpus_per_task=16, mem_mb=200000, runtime_min=600,
-                           accelerate_config="fsdp.yaml")
+    config["train"].update(
+        nodes=2, gpus_per_node=8, cpus_per_task=16, mem_mb=200000, runtime_min=600, accelerate_config="fsdp.yaml"
+    )
     (dest / "multinode.yaml").write_text(yaml.safe_dump(config))
     (dest / "results/mixtures/alpaca-en").mkdir(parents=True)
     (dest / "results/mixtures/alpaca-en/train.jsonl").write_text("")
@@ -67,12 +68,34 @@ def multinode_workflow(dest: Path) -> Path:
 def test_two_node_eight_gpu_training_job_as_submitted(tmp_path, fake_slurm):
     cwd = multinode_workflow(tmp_path / "wf")
     record = tmp_path / "sbatch.argv"
-    env = {**os.environ, "PATH": f"{fake_slurm}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
-           "XLLM_SBATCH_RECORD": str(record), "XLLM_SLURM_PARTITION": "gpu", "XLLM_SLURM_ACCOUNT": "proj"}
-    run = subprocess.run([str(BIN / "snakemake"), "results/models/alpaca-en", "--profile",
-                          str(REPO / "workflow/profiles/slurm"), "--configfile", "multinode.yaml", "--retries", "0",
-                          "--slurm-init-seconds-before-status-checks", "1", "--allowed-rules", "train_model"],
-                         cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PATH": f"{fake_slurm}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
+        "XLLM_SBATCH_RECORD": str(record),
+        "XLLM_SLURM_PARTITION": "gpu",
+        "XLLM_SLURM_ACCOUNT": "proj",
+    }
+    run = subprocess.run(
+        [
+            str(BIN / "snakemake"),
+            "results/models/alpaca-en",
+            "--profile",
+            str(REPO / "workflow/profiles/slurm"),
+            "--configfile",
+            "multinode.yaml",
+            "--retries",
+            "0",
+            "--slurm-init-seconds-before-status-checks",
+            "1",
+            "--allowed-rules",
+            "train_model",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert record.exists(), run.stderr[-4000:]
     argv = record.read_text().split("\0")[:-1]
     assert argv[0] == "--parsable"
@@ -88,9 +111,23 @@ def test_two_node_eight_gpu_training_job_as_submitted(tmp_path, fake_slurm):
     assert "--executor slurm-jobstep" in wrap and re.search(r"--target-jobs '?train_model:model=alpaca-en", wrap)
 
     # What the job runs: the rule's launcher; each node's task runs accelerate launch once.
-    dry = subprocess.run([str(BIN / "snakemake"), "results/models/alpaca-en", "-n", "-p", "--configfile",
-                          "multinode.yaml", "--allowed-rules", "train_model"],
-                         cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    dry = subprocess.run(
+        [
+            str(BIN / "snakemake"),
+            "results/models/alpaca-en",
+            "-n",
+            "-p",
+            "--configfile",
+            "multinode.yaml",
+            "--allowed-rules",
+            "train_model",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     shell = re.search(r"^(?:Shell command: )?(xllm launch-train .*)$", dry.stdout + dry.stderr, re.M).group(1)
     shell = shell.split(" > ")[0].replace("launch-train", f"launch-train --dry-run --job-id {JOB_ID}", 1)
     launched = subprocess.run(shell, shell=True, cwd=cwd, env=env, capture_output=True, text=True)
@@ -98,8 +135,11 @@ def test_two_node_eight_gpu_training_job_as_submitted(tmp_path, fake_slurm):
     cmd = shlex.split(launched.stdout)
     assert cmd[:6] == ["srun", "--nodes", "2", "--ntasks-per-node", "1", "bash"]
     inner = cmd[-1]
-    assert re.search(r"accelerate launch --config_file fsdp.yaml --num_machines 2 --num_processes 16 "
-                     rf"--main_process_port {20000 + int(JOB_ID)} ", inner), inner
+    assert re.search(
+        r"accelerate launch --config_file fsdp.yaml --num_machines 2 --num_processes 16 "
+        rf"--main_process_port {20000 + int(JOB_ID)} ",
+        inner,
+    ), inner
     assert '--machine_rank "$SLURM_PROCID"' in inner
     assert '--main_process_ip "$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"' in inner
     assert "-m xllm train --base" in inner

@@ -40,11 +40,14 @@ def test_jsonl_round_trip_keeps_unicode(tmp_path):
     assert read_jsonl(tmp_path / "x.jsonl") == rows
 
 
-@pytest.mark.parametrize("text, expected, message", [
-    ('{"a": 1}', list, "items.json: expected a JSON list (plan items)"),
-    ("[1, 2]", dict, "items.json: expected a JSON object (plan items)"),
-    ("[1, 2", list, "items.json: not JSON ("),
-])
+@pytest.mark.parametrize(
+    "text, expected, message",
+    [
+        ('{"a": 1}', list, "items.json: expected a JSON list (plan items)"),
+        ("[1, 2]", dict, "items.json: expected a JSON object (plan items)"),
+        ("[1, 2", list, "items.json: not JSON ("),
+    ],
+)
 def test_read_json_names_the_file_and_what_is_wrong_in_one_line(tmp_path, text, expected, message):
     (tmp_path / "items.json").write_text(text)
     with pytest.raises(UserError) as err:
@@ -66,13 +69,29 @@ def test_read_lines_drops_line_ends_of_every_kind_and_keeps_empty_lines(tmp_path
 
 
 def test_squad_walk_is_in_file_order_and_skips_paragraphs_without_questions(tmp_path):
-    doc = {"data": [{"paragraphs": [{"context": "c1", "qas": [{"id": 2, "question": "q2", "answers": [{"text": "x"}]},
-                                                             {"id": "1", "question": "q1"}]},
-                                    {"context": "c2"}]},
-                    {"paragraphs": [{"context": "c3", "qas": [{"id": "3", "question": "q3",
-                                                               "answers": [{"text": "y"}, {"text": "z"}]}]}]}]}
+    doc = {
+        "data": [
+            {
+                "paragraphs": [
+                    {
+                        "context": "c1",
+                        "qas": [{"id": 2, "question": "q2", "answers": [{"text": "x"}]}, {"id": "1", "question": "q1"}],
+                    },
+                    {"context": "c2"},
+                ]
+            },
+            {
+                "paragraphs": [
+                    {"context": "c3", "qas": [{"id": "3", "question": "q3", "answers": [{"text": "y"}, {"text": "z"}]}]}
+                ]
+            },
+        ]
+    }
     assert [(p["context"], q["question"]) for p, q in squad.questions(doc, "t")] == [
-        ("c1", "q2"), ("c1", "q1"), ("c3", "q3")]
+        ("c1", "q2"),
+        ("c1", "q1"),
+        ("c3", "q3"),
+    ]
     (tmp_path / "t.json").write_text(json.dumps(doc))
     assert squad.gold_answers(tmp_path / "t.json") == {"2": ["x"], "1": [], "3": ["y", "z"]}
     with pytest.raises(UserError, match="t.json: not SQuAD format"):

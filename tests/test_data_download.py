@@ -195,8 +195,24 @@ def test_killed_download_is_resumed_by_the_next_run(tmp_path, server, python):
     sources = write_sources(tmp_path, server, {"g.tsv.gz": {}})
     out = tmp_path / "dl" / "g.tsv.gz"
     part = out.with_name("g.tsv.gz.part")
-    cmd = [python, "-m", "xllm", "download", "--file", "g.tsv.gz", "--sources", sources,
-           "--lock", str(tmp_path / "sources.lock"), "--out", str(out), "--retries", "0", "--timeout", "30"]
+    cmd = [
+        python,
+        "-m",
+        "xllm",
+        "download",
+        "--file",
+        "g.tsv.gz",
+        "--sources",
+        sources,
+        "--lock",
+        str(tmp_path / "sources.lock"),
+        "--out",
+        str(out),
+        "--retries",
+        "0",
+        "--timeout",
+        "30",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
     while not (part.exists() and part.stat().st_size >= len(data) // 2) and time.time() < deadline:
@@ -260,9 +276,24 @@ def test_cli_error_is_one_line(tmp_path, server, python):
     server.files["j.tsv.gz"] = payload()
     sources = write_sources(tmp_path, server, {"j.tsv.gz": {"sha256": "1" * 64}})
     out = subprocess.run(
-        [python, "-m", "xllm", "download", "--file", "j.tsv.gz", "--sources", sources, "--lock",
-         str(tmp_path / "l.lock"), "--out", str(tmp_path / "o"), "--backoff", "0"],
-        capture_output=True, text=True,
+        [
+            python,
+            "-m",
+            "xllm",
+            "download",
+            "--file",
+            "j.tsv.gz",
+            "--sources",
+            sources,
+            "--lock",
+            str(tmp_path / "l.lock"),
+            "--out",
+            str(tmp_path / "o"),
+            "--backoff",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 2
     lines = [line for line in out.stderr.splitlines() if line.startswith("xllm download: error")]
@@ -291,7 +322,10 @@ def test_sources_file_errors_name_the_key(tmp_path):
     bad.write_text(yaml.safe_dump({"files": {"x.gz": entry}}))
     with pytest.raises(UserError, match=r"files.x.gz.format: 'nope' is not one of"):
         load_sources(bad)
-    bad.write_text(yaml.safe_dump({"files": {"x.gz": {"url": "u", "corpus": "wikimatrix", "langs": ["en"],
-                                                      "format": "tsv", "sha256": "abc"}}}))
+    bad.write_text(
+        yaml.safe_dump(
+            {"files": {"x.gz": {"url": "u", "corpus": "wikimatrix", "langs": ["en"], "format": "tsv", "sha256": "abc"}}}
+        )
+    )
     with pytest.raises(UserError, match="files.x.gz.sha256: 'abc' is not 64"):
         load_sources(bad)

@@ -29,9 +29,17 @@ def good(i):
 
 def write_sources(tmp_path, files):
     path = tmp_path / "sources.yaml"
-    path.write_text(yaml.safe_dump({"files": {
-        name: {"url": f"https://example.org/{name}", "sha256": None, **entry} for name, entry in files.items()
-    }}, allow_unicode=True))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "files": {
+                    name: {"url": f"https://example.org/{name}", "sha256": None, **entry}
+                    for name, entry in files.items()
+                }
+            },
+            allow_unicode=True,
+        )
+    )
     return path
 
 
@@ -69,11 +77,14 @@ def corpora(tmp_path):
         path = tmp_path / f"flores.dev.{lang}.txt"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         flores.append(path)
-    sources = write_sources(tmp_path, {
-        wm.name: {"corpus": "wikimatrix", "langs": ["ar", "en"], "format": "wikimatrix-tsv"},
-        nc.name: {"corpus": "news-commentary", "langs": ["ar", "en"], "format": "moses-zip"},
-        tsv.name: {"corpus": "news-commentary", "langs": ["en", "ar"], "format": "tsv"},
-    })
+    sources = write_sources(
+        tmp_path,
+        {
+            wm.name: {"corpus": "wikimatrix", "langs": ["ar", "en"], "format": "wikimatrix-tsv"},
+            nc.name: {"corpus": "news-commentary", "langs": ["ar", "en"], "format": "moses-zip"},
+            tsv.name: {"corpus": "news-commentary", "langs": ["en", "ar"], "format": "tsv"},
+        },
+    )
     return {"wm": wm, "nc": nc, "tsv": tsv, "flores": flores, "sources": sources, "dir": tmp_path}
 
 
@@ -93,9 +104,41 @@ def test_vectorized_normalization_equals_python():
     from xllm.data.normalize import normalize_array
 
     rng = random.Random(0)
-    tricky = [0x301, 0x327, 0x323, 0x308, 0x93C, 0x94D, 0x958, 0x929, 0x653, 0x654, 0x655, 0x627, 0x1100, 0x1161,
-              0x11A8, 0xAC00, 0x2126, 0x212B, 0xF900, 0x2F800, 0x1E9B, 0x3099, 0x304B, 0xC5, 0xE9, 0xA0, 0x3000,
-              0x09, 0x0A, 0x1F, 0x85, 0xFEFF, 0x200D]
+    tricky = [
+        0x301,
+        0x327,
+        0x323,
+        0x308,
+        0x93C,
+        0x94D,
+        0x958,
+        0x929,
+        0x653,
+        0x654,
+        0x655,
+        0x627,
+        0x1100,
+        0x1161,
+        0x11A8,
+        0xAC00,
+        0x2126,
+        0x212B,
+        0xF900,
+        0x2F800,
+        0x1E9B,
+        0x3099,
+        0x304B,
+        0xC5,
+        0xE9,
+        0xA0,
+        0x3000,
+        0x09,
+        0x0A,
+        0x1F,
+        0x85,
+        0xFEFF,
+        0x200D,
+    ]
     pool = [chr(c) for c in tricky] + list("aeAo क ا")
     texts = ["".join(rng.choices(pool, k=rng.randint(0, 8))) for _ in range(20_000)]
     assert normalize_array(pa.array(texts, pa.string())).to_pylist() == [normalize(t) for t in texts]
@@ -103,8 +146,15 @@ def test_vectorized_normalization_equals_python():
 
 def test_prepare_corpus_filters_and_counts(corpora):
     d = corpora["dir"]
-    record = prepare_corpus("ar", [corpora["wm"], corpora["nc"], corpora["tsv"]], corpora["sources"],
-                            corpora["flores"], d / "clean.parquet", d / "manifest.json", Settings(calibration=100))
+    record = prepare_corpus(
+        "ar",
+        [corpora["wm"], corpora["nc"], corpora["tsv"]],
+        corpora["sources"],
+        corpora["flores"],
+        d / "clean.parquet",
+        d / "manifest.json",
+        Settings(calibration=100),
+    )
     table = pq.read_table(d / "clean.parquet")
     assert table.column_names == ["src", "tgt", "source"]
     rows = table.to_pylist()
@@ -131,8 +181,9 @@ def test_prepare_corpus_filters_and_counts(corpora):
 
 def test_prepare_corpus_margin_threshold_is_configurable(corpora):
     d = corpora["dir"]
-    record = prepare_corpus("ar", [corpora["wm"]], corpora["sources"], [], d / "c.parquet", d / "m.json",
-                            Settings(min_margin=1.25))
+    record = prepare_corpus(
+        "ar", [corpora["wm"]], corpora["sources"], [], d / "c.parquet", d / "m.json", Settings(min_margin=1.25)
+    )
     assert record["corpora"]["wikimatrix"]["after"]["margin"] == 1  # only the well-formed 1.3 line
 
 
@@ -142,11 +193,21 @@ def test_truncated_gzip_corpus_is_a_clear_error(corpora, python):
     rows = "".join(f"1.2\t{good(i)[1]}\t{good(i)[0]}\n" for i in range(20_000)).encode("utf-8")
     data = gzip.compress(rows, mtime=0)
     corpora["wm"].write_bytes(data[: len(data) * 3 // 4])
-    args = ["prepare-corpus", "--lang", "ar", "--inputs", str(corpora["wm"]), "--sources", str(corpora["sources"]),
-            "--out", str(d / "c.parquet"), "--manifest", str(d / "m.json")]
+    args = [
+        "prepare-corpus",
+        "--lang",
+        "ar",
+        "--inputs",
+        str(corpora["wm"]),
+        "--sources",
+        str(corpora["sources"]),
+        "--out",
+        str(d / "c.parquet"),
+        "--manifest",
+        str(d / "m.json"),
+    ]
     script = (  # small blocks: many Parquet writes in flight when the error arrives
-        "import sys, xllm.data.readers as r, xllm.cli as c\n"
-        f"r.BLOCK_BYTES = 4096\nsys.exit(c.main({args!r}))\n"
+        f"import sys, xllm.data.readers as r, xllm.cli as c\nr.BLOCK_BYTES = 4096\nsys.exit(c.main({args!r}))\n"
     )
     out = subprocess.run([python, "-c", script], capture_output=True, text=True)
     assert out.returncode == 2, out.stderr
@@ -186,8 +247,12 @@ def clean_corpus(tmp_path):
     import pyarrow as pa
 
     path = tmp_path / "clean.parquet"
-    pq.write_table(pa.table({"src": [f"e{i}" for i in range(500)], "tgt": [f"x{i}" for i in range(500)],
-                             "source": ["wikimatrix"] * 500}), path)
+    pq.write_table(
+        pa.table(
+            {"src": [f"e{i}" for i in range(500)], "tgt": [f"x{i}" for i in range(500)], "source": ["wikimatrix"] * 500}
+        ),
+        path,
+    )
     return path
 
 
@@ -241,10 +306,13 @@ def test_flores_from_tarball_and_plain(tmp_path):
     _flores_tarball(tgz)
     plain = tmp_path / "flores101.dev.en.txt"
     plain.write_bytes(b"one\r\ntwo\r\n")
-    sources = write_sources(tmp_path, {
-        tgz.name: {"corpus": "flores", "langs": ["en", "ar", "zh"], "format": "flores-tarball"},
-        plain.name: {"corpus": "flores", "langs": ["en"], "format": "flores-plain", "split": "dev"},
-    })
+    sources = write_sources(
+        tmp_path,
+        {
+            tgz.name: {"corpus": "flores", "langs": ["en", "ar", "zh"], "format": "flores-tarball"},
+            plain.name: {"corpus": "flores", "langs": ["en"], "format": "flores-plain", "split": "dev"},
+        },
+    )
     assert prepare_flores("zh", "devtest", tgz, sources, tmp_path / "zh.txt") == 4
     assert (tmp_path / "zh.txt").read_text().splitlines()[1] == "zho_simpl devtest 1"
     assert prepare_flores("en", "dev", plain, sources, tmp_path / "en.txt") == 2
@@ -256,10 +324,26 @@ def test_flores_from_tarball_and_plain(tmp_path):
 
 
 def _squad(answer_start=10, text="Paris"):
-    return {"version": "1.1", "data": [{"title": "t", "paragraphs": [{
-        "context": "Capital = Paris, in France.",
-        "qas": [{"id": "q1", "question": "Capital?", "answers": [{"text": text, "answer_start": answer_start}]}],
-    }]}]}
+    return {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "t",
+                "paragraphs": [
+                    {
+                        "context": "Capital = Paris, in France.",
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "Capital?",
+                                "answers": [{"text": text, "answer_start": answer_start}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def test_xquad_keeps_structure_and_checks_spans(tmp_path):
@@ -310,8 +394,15 @@ def test_corpus_stats_table_beside_the_paper(tmp_path, repo):
 
 def test_caps_are_the_configured_maxima_or_what_is_left_after_cleaning(corpora):
     d = corpora["dir"]
-    prepare_corpus("ar", [corpora["wm"], corpora["nc"], corpora["tsv"]], corpora["sources"], corpora["flores"],
-                   d / "ar.parquet", d / "ar.json", Settings(calibration=100))  # 56 pairs survive
+    prepare_corpus(
+        "ar",
+        [corpora["wm"], corpora["nc"], corpora["tsv"]],
+        corpora["sources"],
+        corpora["flores"],
+        d / "ar.parquet",
+        d / "ar.json",
+        Settings(calibration=100),
+    )  # 56 pairs survive
     (d / "zh.json").write_text(json.dumps({"lang": "zh", "pairs": 1000}))
     (d / "el.json").write_text(json.dumps({"lang": "el", "pairs": 30}))
     manifests = [d / "ar.json", d / "zh.json", d / "el.json"]
@@ -331,8 +422,17 @@ def test_cli_demo_chain(tmp_path, python, repo):
     from xllm.demo.make_data import make_demo_data
 
     mirror = tmp_path / "mirror"
-    make_demo_data(mirror, tmp_path / "specs", {"near": {"name": "Nearish", "seed": 11, "lexicon_fraction": 0.3}},
-                   seed=7, pairs_per_language=300, n_dev=10, n_devtest=10, n_alpaca=20, n_qa_paragraphs=4)
+    make_demo_data(
+        mirror,
+        tmp_path / "specs",
+        {"near": {"name": "Nearish", "seed": 11, "lexicon_fraction": 0.3}},
+        seed=7,
+        pairs_per_language=300,
+        n_dev=10,
+        n_devtest=10,
+        n_alpaca=20,
+        n_qa_paragraphs=4,
+    )
     sources = str(repo / "workflow" / "demo" / "sources.yaml")
 
     def xllm(*args):
@@ -345,31 +445,98 @@ def test_cli_demo_chain(tmp_path, python, repo):
     script = "; ".join(
         f"download({n!r}, {sources!r}, 'sources.lock', 'downloads/{n}', mirror={str(mirror)!r})" for n in names
     )
-    subprocess.run([python, "-c", f"from xllm.data.download import download; {script}"], cwd=tmp_path, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [python, "-c", f"from xllm.data.download import download; {script}"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     flores = []
     for split in ("dev", "devtest"):
         for lang in ("en", "near"):
             out = f"testsets/flores/{split}/{lang}.txt"
-            xllm("prepare-testset", "--task", "flores", "--lang", lang, "--split", split,
-                 "--input", f"downloads/flores101.{split}.{lang}.txt", "--sources", sources, "--out", out)
+            xllm(
+                "prepare-testset",
+                "--task",
+                "flores",
+                "--lang",
+                lang,
+                "--split",
+                split,
+                "--input",
+                f"downloads/flores101.{split}.{lang}.txt",
+                "--sources",
+                sources,
+                "--out",
+                out,
+            )
             flores.append(out)
-    xllm("prepare-corpus", "--lang", "near", "--inputs", "downloads/WikiMatrix.en-near.tsv.gz", "--sources", sources,
-         "--flores-exclude", *flores, "--out", "corpora/near/clean.parquet", "--manifest", "corpora/near/manifest.json")
+    xllm(
+        "prepare-corpus",
+        "--lang",
+        "near",
+        "--inputs",
+        "downloads/WikiMatrix.en-near.tsv.gz",
+        "--sources",
+        sources,
+        "--flores-exclude",
+        *flores,
+        "--out",
+        "corpora/near/clean.parquet",
+        "--manifest",
+        "corpora/near/manifest.json",
+    )
     manifest = json.loads((tmp_path / "corpora/near/manifest.json").read_text())
     wm = manifest["corpora"]["wikimatrix"]
     assert manifest["pairs"] == wm["kept"] == 300  # the demo's noise rows are all removed
     assert wm["after"]["contamination"] < wm["after"]["duplicate"] < wm["after"]["margin"] < wm["read"]
-    xllm("subset-corpus", "--corpus", "corpora/near/clean.parquet", "--scale", "100", "--seed", "7",
-         "--out", "corpora/near/scale-100.jsonl")
+    xllm(
+        "subset-corpus",
+        "--corpus",
+        "corpora/near/clean.parquet",
+        "--scale",
+        "100",
+        "--seed",
+        "7",
+        "--out",
+        "corpora/near/scale-100.jsonl",
+    )
     assert len((tmp_path / "corpora/near/scale-100.jsonl").read_text().splitlines()) == 100
     xllm("prepare-alpaca", "--input", "downloads/alpaca_data.json", "--out", "alpaca/en.json")
-    xllm("prepare-testset", "--task", "xquad", "--lang", "near", "--input", "downloads/xquad.near.json",
-         "--sources", sources, "--out", "testsets/xquad/near.json")
+    xllm(
+        "prepare-testset",
+        "--task",
+        "xquad",
+        "--lang",
+        "near",
+        "--input",
+        "downloads/xquad.near.json",
+        "--sources",
+        sources,
+        "--out",
+        "testsets/xquad/near.json",
+    )
     xllm("corpus-stats", "--manifests", "corpora/near/manifest.json", "--out", "tables/corpus_stats.md")
     assert "| WikiMatrix | 300 |" in (tmp_path / "tables/corpus_stats.md").read_text()
-    bad = subprocess.run([python, "-m", "xllm", "subset-corpus", "--corpus", "corpora/near/clean.parquet", "--scale",
-                          "5000", "--seed", "7", "--out", "x.jsonl"], capture_output=True, text=True, cwd=tmp_path)
+    bad = subprocess.run(
+        [
+            python,
+            "-m",
+            "xllm",
+            "subset-corpus",
+            "--corpus",
+            "corpora/near/clean.parquet",
+            "--scale",
+            "5000",
+            "--seed",
+            "7",
+            "--out",
+            "x.jsonl",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert bad.returncode == 2 and "scale 5000 is larger than the corpus (300 pairs)" in bad.stderr
 
 
@@ -414,14 +581,31 @@ def test_a_download_edited_after_its_verification_is_refused_where_it_is_read(tm
 
     plain = tmp_path / "flores101.dev.en.txt"
     plain.write_text("one\ntwo\n")
-    sources = write_sources(tmp_path, {plain.name: {"corpus": "flores", "langs": ["en"], "format": "flores-plain",
-                                                    "split": "dev"}})
+    sources = write_sources(
+        tmp_path, {plain.name: {"corpus": "flores", "langs": ["en"], "format": "flores-plain", "split": "dev"}}
+    )
     lock = tmp_path / "sources.lock"
-    lockfile.record(lock, plain.name, hashlib.sha256(plain.read_bytes()).hexdigest(), plain.stat().st_size,
-                    "https://example.org/x")
+    lockfile.record(
+        lock, plain.name, hashlib.sha256(plain.read_bytes()).hexdigest(), plain.stat().st_size, "https://example.org/x"
+    )
     out = tmp_path / "en.txt"
-    args = ["prepare-testset", "--task", "flores", "--lang", "en", "--split", "dev", "--input", str(plain),
-            "--sources", str(sources), "--lock", str(lock), "--out", str(out)]
+    args = [
+        "prepare-testset",
+        "--task",
+        "flores",
+        "--lang",
+        "en",
+        "--split",
+        "dev",
+        "--input",
+        str(plain),
+        "--sources",
+        str(sources),
+        "--lock",
+        str(lock),
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0 and out.read_text() == "one\ntwo\n"
     out.unlink()
     plain.write_text("one\nTWO\n")  # edited after its download was verified
@@ -431,8 +615,28 @@ def test_a_download_edited_after_its_verification_is_refused_where_it_is_read(tm
     assert not out.exists()
     corpus = tmp_path / "WikiMatrix.ar-en.tsv"
     corpus.write_text(f"1.2\t{good(1)[1]}\t{good(1)[0]}\n")
-    sources = write_sources(tmp_path, {corpus.name: {"corpus": "wikimatrix", "langs": ["ar", "en"],
-                                                     "format": "wikimatrix-tsv", "sha256": "0" * 64}})
-    assert main(["prepare-corpus", "--lang", "ar", "--inputs", str(corpus), "--sources", str(sources), "--lock",
-                 str(lock), "--out", str(tmp_path / "c.parquet"), "--manifest", str(tmp_path / "m.json")]) == 2
+    sources = write_sources(
+        tmp_path,
+        {corpus.name: {"corpus": "wikimatrix", "langs": ["ar", "en"], "format": "wikimatrix-tsv", "sha256": "0" * 64}},
+    )
+    assert (
+        main(
+            [
+                "prepare-corpus",
+                "--lang",
+                "ar",
+                "--inputs",
+                str(corpus),
+                "--sources",
+                str(sources),
+                "--lock",
+                str(lock),
+                "--out",
+                str(tmp_path / "c.parquet"),
+                "--manifest",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 2
+    )
     assert "does not match " + "0" * 64 in capsys.readouterr().err and not (tmp_path / "c.parquet").exists()

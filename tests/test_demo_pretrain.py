@@ -9,8 +9,11 @@ from xllm.demo.tiny_model import bpe_tokenizer, make_tiny_llama
 from xllm.prompts import format_prompt
 from xllm.train.loop import TrainConfig
 
-SENTENCES = [f"the {a} {n} sees a {b} {m} ." for a, b in (("red", "old"), ("tall", "calm"), ("wild", "dark"))
-             for n, m in (("fox", "king"), ("boat", "river"), ("cat", "queen"))]
+SENTENCES = [
+    f"the {a} {n} sees a {b} {m} ."
+    for a, b in (("red", "old"), ("tall", "calm"), ("wild", "dark"))
+    for n, m in (("fox", "king"), ("boat", "river"), ("cat", "queen"))
+]
 
 
 def test_bpe_keeps_a_word_and_its_space_one_token_and_prompts_a_prefix():
@@ -27,24 +30,51 @@ def test_bpe_keeps_a_word_and_its_space_one_token_and_prompts_a_prefix():
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("pretrain")
-    base = make_tiny_llama(root / "init", hidden_size=32, layers=2, heads=4, max_length=128, seed=0,
-                           prompt_style="compact", texts=SENTENCES * 20, vocab_size=300)
+    base = make_tiny_llama(
+        root / "init",
+        hidden_size=32,
+        layers=2,
+        heads=4,
+        max_length=128,
+        seed=0,
+        prompt_style="compact",
+        texts=SENTENCES * 20,
+        vocab_size=300,
+    )
     data = root / "english.jsonl"
     data.write_text("".join(json.dumps({"text": echo(s)}) + "\n" for s in SENTENCES * 4))
     return root, base, data
 
 
 def config(root, base, data, out="base-model"):
-    return TrainConfig(base=str(base), data=str(data), out=str(root / out), checkpoint_dir=str(root / "work"),
-                       learning_rate=3e-3, global_batch_size=8, per_device_batch_size=8, max_seq_length=64,
-                       packing=True, lr_scheduler="constant_with_warmup", threads=1, seed=3)
+    return TrainConfig(
+        base=str(base),
+        data=str(data),
+        out=str(root / out),
+        checkpoint_dir=str(root / "work"),
+        learning_rate=3e-3,
+        global_batch_size=8,
+        per_device_batch_size=8,
+        max_seq_length=64,
+        packing=True,
+        lr_scheduler="constant_with_warmup",
+        threads=1,
+        seed=3,
+    )
 
 
 def test_copy_nll_falls_as_the_model_learns_to_echo(tiny):
     root, base, data = tiny
     before = copy_nll(base, SENTENCES[:3])
-    pretrain_until_copying(config(root, base, data, "learned"), SENTENCES[:3], first_epochs=30, round_epochs=1,
-                           max_rounds=1, threshold=0.01, work_dir=root / "work-learned")
+    pretrain_until_copying(
+        config(root, base, data, "learned"),
+        SENTENCES[:3],
+        first_epochs=30,
+        round_epochs=1,
+        max_rounds=1,
+        threshold=0.01,
+        work_dir=root / "work-learned",
+    )
     assert copy_nll(root / "learned", SENTENCES[:3]) < before / 2
 
 

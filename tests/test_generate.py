@@ -16,8 +16,8 @@ torch = pytest.importorskip("torch")
 
 from xllm.cli import main  # noqa: E402
 from xllm.demo.tiny_model import make_tiny_llama  # noqa: E402
-from xllm.generate.engine import Settings, generate_texts, length_sorted_batches, load_model  # noqa: E402
 from xllm.errors import UserError  # noqa: E402
+from xllm.generate.engine import Settings, generate_texts, length_sorted_batches, load_model  # noqa: E402
 from xllm.generate.run import run_plan, staging_fingerprint  # noqa: E402
 from xllm.generate.tasks import qa_prompt  # noqa: E402
 
@@ -37,8 +37,9 @@ def model_dir(tmp_path_factory) -> Path:
     repeats one token, which would hide a decoding bug; these weights give varied outputs."""
     from transformers import AutoModelForCausalLM
 
-    path = make_tiny_llama(tmp_path_factory.mktemp("m") / "tiny", hidden_size=32, layers=2, heads=2,
-                           max_length=256, seed=3)
+    path = make_tiny_llama(
+        tmp_path_factory.mktemp("m") / "tiny", hidden_size=32, layers=2, heads=2, max_length=256, seed=3
+    )
     model = AutoModelForCausalLM.from_pretrained(path)
     torch.manual_seed(0)
     with torch.no_grad():
@@ -71,8 +72,9 @@ def test_left_padded_batches_equal_unbatched_greedy(loaded):
     reference = generate_texts(model, tok, PROMPTS, Settings(batch_size=6, max_new_tokens=12, backend="hf"))
     # One shape for every batch (bucketed widths, a padded last batch, a shared cache).
     static = generate_texts(model, tok, PROMPTS, Settings(batch_size=4, max_new_tokens=12, backend="static", bucket=16))
-    hf_static = generate_texts(model, tok, PROMPTS,
-                               Settings(batch_size=4, max_new_tokens=12, backend="hf-static", bucket=16))
+    hf_static = generate_texts(
+        model, tok, PROMPTS, Settings(batch_size=4, max_new_tokens=12, backend="hf-static", bucket=16)
+    )
     assert ids_of(batched) == ids_of(alone)
     assert ids_of(static) == ids_of(alone)
     assert ids_of(hf_static) == ids_of(alone)
@@ -175,20 +177,52 @@ def make_testsets(root: Path) -> list[dict]:
     far = [f"фози {i} гуфатаек ." for i in range(7)]
     (root / "en.txt").write_text("\n".join(en) + "\n", encoding="utf-8")
     (root / "far.txt").write_text("\n".join(far) + "\n", encoding="utf-8")
-    squad = {"version": "1.1", "data": [{"title": "t", "paragraphs": [
-        {"context": "ab cd . ef gh .", "qas": [
-            {"id": "q1", "question": "what ab ?", "answers": [{"text": "cd", "answer_start": 3}]},
-            {"id": "q2", "question": "what ef ?", "answers": [{"text": "gh", "answer_start": 12},
-                                                              {"text": "gh .", "answer_start": 12}]}]},
-        {"context": "ij kl .", "qas": [
-            {"id": "q3", "question": "what ij ?", "answers": [{"text": "kl", "answer_start": 3}]}]}]}]}
+    squad = {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "t",
+                "paragraphs": [
+                    {
+                        "context": "ab cd . ef gh .",
+                        "qas": [
+                            {"id": "q1", "question": "what ab ?", "answers": [{"text": "cd", "answer_start": 3}]},
+                            {
+                                "id": "q2",
+                                "question": "what ef ?",
+                                "answers": [{"text": "gh", "answer_start": 12}, {"text": "gh .", "answer_start": 12}],
+                            },
+                        ],
+                    },
+                    {
+                        "context": "ij kl .",
+                        "qas": [{"id": "q3", "question": "what ij ?", "answers": [{"text": "kl", "answer_start": 3}]}],
+                    },
+                ],
+            }
+        ],
+    }
     (root / "far.json").write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
     (root / "zh.json").write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
     plan = [
-        {"task": "flores", "direction": "en-far", "src_lang": "en", "tgt_lang": "far", "lang": "far",
-         "source": str(root / "en.txt"), "reference": str(root / "far.txt")},
-        {"task": "flores", "direction": "far-en", "src_lang": "far", "tgt_lang": "en", "lang": "en",
-         "source": str(root / "far.txt"), "reference": str(root / "en.txt")},
+        {
+            "task": "flores",
+            "direction": "en-far",
+            "src_lang": "en",
+            "tgt_lang": "far",
+            "lang": "far",
+            "source": str(root / "en.txt"),
+            "reference": str(root / "far.txt"),
+        },
+        {
+            "task": "flores",
+            "direction": "far-en",
+            "src_lang": "far",
+            "tgt_lang": "en",
+            "lang": "en",
+            "source": str(root / "far.txt"),
+            "reference": str(root / "en.txt"),
+        },
         {"task": "xquad", "direction": "far", "lang": "far", "testset": str(root / "far.json")},
         {"task": "xquad", "direction": "zh", "lang": "zh", "testset": str(root / "zh.json")},
     ]
@@ -197,9 +231,25 @@ def make_testsets(root: Path) -> list[dict]:
 
 
 def cli_args(model_dir, root: Path, *extra) -> list[str]:
-    return ["generate", "--model", str(model_dir), "--plan", str(root / "plan.json"),
-            "--out-dir", str(root / "out"), "--staging", str(root / "staging"), "--batch-size", "3",
-            "--max-new-tokens", "4", "--lang-name", "far=Farish", "--quiet", *extra]
+    return [
+        "generate",
+        "--model",
+        str(model_dir),
+        "--plan",
+        str(root / "plan.json"),
+        "--out-dir",
+        str(root / "out"),
+        "--staging",
+        str(root / "staging"),
+        "--batch-size",
+        "3",
+        "--max-new-tokens",
+        "4",
+        "--lang-name",
+        "far=Farish",
+        "--quiet",
+        *extra,
+    ]
 
 
 def read(path: Path) -> list[dict]:
@@ -212,19 +262,23 @@ def test_plan_writes_every_item_in_file_order_with_prompts_and_references(model_
     out = tmp_path / "out"
     rows = read(out / "flores" / "en-far.jsonl")
     assert [r["id"] for r in rows] == [str(i) for i in range(7)]
-    assert rows[2]["prompt"] == ("Translate the following sentences from English to Farish.\n"
-                                 "the cat number 2 sees a dog .\n>>> ")  # compact style of the demo model
+    assert rows[2]["prompt"] == (
+        "Translate the following sentences from English to Farish.\nthe cat number 2 sees a dog .\n>>> "
+    )  # compact style of the demo model
     assert rows[2]["reference"] == "фози 2 гуфатаек ."
     assert all(r["n_new_tokens"] == 4 and r["n_prompt_tokens"] > 0 for r in rows)
     assert read(out / "flores" / "far-en.jsonl")[0]["prompt"].startswith(
-        "Translate the following sentences from Farish to English.")
+        "Translate the following sentences from Farish to English."
+    )
     qa = read(out / "xquad" / "far.jsonl")
     assert [r["id"] for r in qa] == ["q1", "q2", "q3"]
     assert qa[1]["reference"] == ["gh", "gh ."]
     # Demo languages fall back to the English QA prompt (the authors' by default), which is the
     # wording of the demo's Alpaca QA items.
-    assert qa[0]["prompt"] == ("Answer the final question with following context\n"
-                               "Context: ab cd . ef gh .\nQuestion: what ab ?\nAnswer: \n>>> ")
+    assert qa[0]["prompt"] == (
+        "Answer the final question with following context\n"
+        "Context: ab cd . ef gh .\nQuestion: what ab ?\nAnswer: \n>>> "
+    )
     zh = read(out / "xquad" / "zh.jsonl")
     assert zh[0]["prompt"] == "请根据以下段落，回答问题\n段落: ab cd . ef gh .\n问题: what ab ?\n答案: \n>>> "
     summary = json.loads((out / "generation.json").read_text(encoding="utf-8"))
@@ -248,12 +302,25 @@ def test_resume_reuses_staged_progress_of_the_same_model_only(model_dir, tmp_pat
     fingerprint = staging_fingerprint(model_dir, settings, None, plan)
     (staging / "flores").mkdir(parents=True)
     (staging / "fingerprint.json").write_text(json.dumps({"fingerprint": fingerprint}))
-    row = {"id": "5", "prompt": "p", "prediction": "FROM STAGING", "n_prompt_tokens": 1, "n_new_tokens": 1,
-           "reference": "r"}
+    row = {
+        "id": "5",
+        "prompt": "p",
+        "prediction": "FROM STAGING",
+        "n_prompt_tokens": 1,
+        "n_new_tokens": 1,
+        "reference": "r",
+    }
     # A finished batch, then a line cut short by a kill.
-    (staging / "flores" / "en-far.partial.jsonl").write_text(json.dumps(row) + "\n{\"id\": \"6\", \"pre")
-    summary = run_plan(str(model_dir), str(tmp_path / "plan.json"), str(tmp_path / "out"), str(staging),
-                       settings, lang_names={"far": "Farish"}, progress=False)
+    (staging / "flores" / "en-far.partial.jsonl").write_text(json.dumps(row) + '\n{"id": "6", "pre')
+    summary = run_plan(
+        str(model_dir),
+        str(tmp_path / "plan.json"),
+        str(tmp_path / "out"),
+        str(staging),
+        settings,
+        lang_names={"far": "Farish"},
+        progress=False,
+    )
     rows = {r["id"]: r for r in read(tmp_path / "out" / "flores" / "en-far.jsonl")}
     assert rows["5"]["prediction"] == "FROM STAGING" and rows["6"]["n_new_tokens"] == 4
     assert summary["this_run"]["n_prompts"] == 20 - 1
@@ -262,8 +329,15 @@ def test_resume_reuses_staged_progress_of_the_same_model_only(model_dir, tmp_pat
     (staging / "flores").mkdir(parents=True)
     (staging / "fingerprint.json").write_text(json.dumps({"fingerprint": fingerprint}))
     (staging / "flores" / "en-far.partial.jsonl").write_text(json.dumps(row) + "\n")
-    run_plan(str(model_dir), str(tmp_path / "plan.json"), str(tmp_path / "out"), str(staging),
-             Settings(batch_size=3, max_new_tokens=5), lang_names={"far": "Farish"}, progress=False)
+    run_plan(
+        str(model_dir),
+        str(tmp_path / "plan.json"),
+        str(tmp_path / "out"),
+        str(staging),
+        Settings(batch_size=3, max_new_tokens=5),
+        lang_names={"far": "Farish"},
+        progress=False,
+    )
     assert "FROM STAGING" not in (tmp_path / "out" / "flores" / "en-far.jsonl").read_text(encoding="utf-8")
 
 
@@ -273,8 +347,9 @@ def test_killed_run_resumes_to_the_same_outputs(model_dir, tmp_path):
     # One example a batch and 40 new tokens each, so that the kill lands inside the second item.
     args = cli_args(model_dir, tmp_path, "--batch-size", "1", "--max-new-tokens", "40")
     assert main(args) == 0
-    expected = {p.relative_to(tmp_path / "out"): p.read_text(encoding="utf-8")
-                for p in (tmp_path / "out").rglob("*.jsonl")}
+    expected = {
+        p.relative_to(tmp_path / "out"): p.read_text(encoding="utf-8") for p in (tmp_path / "out").rglob("*.jsonl")
+    }
     args[args.index("--out-dir") + 1] = str(tmp_path / "out2")
     proc = subprocess.Popen([sys.executable, "-m", "xllm", *args])
     partial = tmp_path / "staging" / "flores" / "far-en.partial.jsonl"  # the second item
@@ -293,13 +368,16 @@ def test_killed_run_resumes_to_the_same_outputs(model_dir, tmp_path):
     assert {p.relative_to(out2): p.read_text(encoding="utf-8") for p in out2.rglob("*.jsonl")} == expected
 
 
-@pytest.mark.parametrize("plan, message", [
-    ("{not json", "plan.json: not JSON"),
-    ('[{"task": "wmt", "direction": "en-x"}]', "unknown task 'wmt'"),
-    ('[{"task": "xquad", "direction": "ar", "lang": "ar"}]', "missing testset"),
-    ('[{"task": "xquad", "direction": "../ar", "lang": "ar"}]', "direction '../ar' is not a plain name"),
-    ('{"task": "xquad"}', "expected a JSON list (plan items)"),
-])
+@pytest.mark.parametrize(
+    "plan, message",
+    [
+        ("{not json", "plan.json: not JSON"),
+        ('[{"task": "wmt", "direction": "en-x"}]', "unknown task 'wmt'"),
+        ('[{"task": "xquad", "direction": "ar", "lang": "ar"}]', "missing testset"),
+        ('[{"task": "xquad", "direction": "../ar", "lang": "ar"}]', "direction '../ar' is not a plain name"),
+        ('{"task": "xquad"}', "expected a JSON list (plan items)"),
+    ],
+)
 def test_bad_plans_are_one_line_errors(model_dir, tmp_path, capsys, plan, message):
     (tmp_path / "plan.json").write_text(plan)
     assert main(cli_args(model_dir, tmp_path)) == 2
@@ -361,9 +439,14 @@ def test_qa_prompts_are_the_papers_per_language_with_an_english_fallback():
 # tasks.yaml cannot pass unnoticed.
 AUTHORS_QA = {
     "en": ("Answer the final question with following context", "Context: {context}\nQuestion: {question}\nAnswer: "),
-    "el": ("Απαντήστε στις ερωτήσεις με βάση τις παρακάτω παραγράφους",
-           "παράγραφος: {context}\nερώτηση: {question}\nΑπάντηση: "),
-    "tr": ("Lütfen soruları aşağıdaki paragraflara göre cevaplayınız", "paragraf: {context}\nsoru: {question}\nCevap: "),
+    "el": (
+        "Απαντήστε στις ερωτήσεις με βάση τις παρακάτω παραγράφους",
+        "παράγραφος: {context}\nερώτηση: {question}\nΑπάντηση: ",
+    ),
+    "tr": (
+        "Lütfen soruları aşağıdaki paragraflara göre cevaplayınız",
+        "paragraf: {context}\nsoru: {question}\nCevap: ",
+    ),
     "vi": ("Hãy trả lời các câu hỏi theo đoạn văn sau", "đoạn văn: {context}\ncâu hỏi: {question}\nTrả lời: "),
     "zh": ("请根据以下段落，回答问题", "段落: {context}\n问题: {question}\n答案: "),
     "ar": ("الرجاء الإجابة على الأسئلة بناءً على الفقرات التالية", "فقرة: {context}\nسؤال: {question}\nإجابة: "),
@@ -377,8 +460,18 @@ def test_authors_qa_prompts_are_their_code_s_and_strip_context_and_question(tmp_
 
     for lang, (instruction, template) in AUTHORS_QA.items():
         assert qa_prompt(lang) == {"instruction": instruction, "input": template}
-    squad = {"data": [{"paragraphs": [{"context": "  ab cd .\n", "qas": [
-        {"id": "q", "question": " what ab ? ", "answers": [{"text": "cd", "answer_start": 5}]}]}]}]}
+    squad = {
+        "data": [
+            {
+                "paragraphs": [
+                    {
+                        "context": "  ab cd .\n",
+                        "qas": [{"id": "q", "question": " what ab ? ", "answers": [{"text": "cd", "answer_start": 5}]}],
+                    }
+                ]
+            }
+        ]
+    }
     (tmp_path / "en.json").write_text(json.dumps(squad), encoding="utf-8")
     item = {"task": "xquad", "direction": "en", "lang": "en", "testset": str(tmp_path / "en.json")}
     (ex,) = load_examples(item, str)
@@ -386,10 +479,13 @@ def test_authors_qa_prompts_are_their_code_s_and_strip_context_and_question(tmp_
         "Below is an instruction that describes a task, paired with an input that provides further context. "
         "Write a response that appropriately completes the request.\n\n### Instruction:\n"
         "Answer the final question with following context\n\n### Input:\nContext: ab cd .\nQuestion: what ab ?\n"
-        "Answer: \n\n### Response:")
+        "Answer: \n\n### Response:"
+    )
     (ours,) = load_examples(item, str, qa_prompts="ours")
-    assert (ours.instruction, ours.input) == ("Answer the final question with following context.",
-                                              "Context:   ab cd .\n\nQuestion:  what ab ? ")
+    assert (ours.instruction, ours.input) == (
+        "Answer the final question with following context.",
+        "Context:   ab cd .\n\nQuestion:  what ab ? ",
+    )
     with pytest.raises(UserError, match="QA prompts 'mine'"):
         load_examples(item, str, qa_prompts="mine")
 
@@ -399,7 +495,8 @@ def test_the_test_time_translation_instruction_is_the_authors_first(tmp_path):
 
     plan = make_testsets(tmp_path)
     assert load_examples(plan[0], {"en": "English", "far": "Farish"}.get)[0].instruction == (
-        "Translate the following sentences from English to Farish.")
+        "Translate the following sentences from English to Farish."
+    )
     assert Settings().max_new_tokens == 512 and not Settings().do_sample and Settings().num_beams == 1
 
 
@@ -408,14 +505,26 @@ def test_ours_qa_prompts_and_truncated_prompts_in_the_summary(model_dir, tmp_pat
 
     make_testsets(tmp_path)
     settings = Settings(batch_size=3, max_new_tokens=250, qa_prompts="ours")  # 256 positions: QA prompts are cut
-    summary = run_plan(str(model_dir), str(tmp_path / "plan.json"), str(tmp_path / "out"), str(tmp_path / "st"),
-                       settings, limit=2, lang_names={"far": "Farish"}, progress=False)
+    summary = run_plan(
+        str(model_dir),
+        str(tmp_path / "plan.json"),
+        str(tmp_path / "out"),
+        str(tmp_path / "st"),
+        settings,
+        limit=2,
+        lang_names={"far": "Farish"},
+        progress=False,
+    )
     qa = read(tmp_path / "out" / "xquad" / "far.jsonl")
     assert qa[0]["prompt"].startswith("Answer the final question with following context.\nContext: ab cd")
     assert summary["settings"]["qa_prompts"] == "ours"
     items = summary["items"]
     assert summary["truncated_prompts"] == {
         task: sum(c["n_truncated_prompts"] for k, c in items.items() if k.startswith(task + "/"))
-        for task in ("flores", "xquad")}
-    assert summary["truncated_prompts"]["xquad"] == sum(r["truncated"] for r in qa) + sum(
-        r["truncated"] for r in read(tmp_path / "out" / "xquad" / "zh.jsonl")) > 0
+        for task in ("flores", "xquad")
+    }
+    assert (
+        summary["truncated_prompts"]["xquad"]
+        == sum(r["truncated"] for r in qa) + sum(r["truncated"] for r in read(tmp_path / "out" / "xquad" / "zh.jsonl"))
+        > 0
+    )

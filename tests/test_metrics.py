@@ -56,33 +56,37 @@ ZH_HYPS = ["我们明天去北京", "今天天气好，去公园。", "他在家
 
 # --- QA normalization: hand-made cases for every language -------------------------------------
 
-@pytest.mark.parametrize("lang, prediction, gold, em, f1, contains", [
-    ("en", "The Eiffel Tower!", "eiffel tower", 1, 1, 1),
-    ("en", "It is the Eiffel Tower in Paris.", "Eiffel Tower", 0, 0.5, 1),  # "the" dropped: 2 of 6
-    ("en", "towers", "tower", 0, 0, 0),  # whole tokens only, for EM, F1 and contains
-    # Arabic: the official script removes every "ال" (article), also inside words.
-    ("ar", "الكتاب", "كتاب", 1, 1, 1),
-    ("ar", "ذهب إلى المدرسة", "مدرسة", 0, 0.5, 1),
-    ("ar", "«القاهرة»", "قاهرة", 1, 1, 1),  # Unicode quotation marks are punctuation
-    # Chinese: mixed segmentation, one token per character, full-width punctuation dropped.
-    ("zh", "北京大学。", "北京大学", 1, 1, 1),
-    ("zh", "答案是北京", "北京", 0, 2 * (2 / 5) / (2 / 5 + 1), 1),
-    ("zh", "上海", "北京", 0, 0, 0),
-    ("zh", "iPhone 手机", "iphone手机", 1, 1, 1),
-    # Greek and Turkish (XQuAD only): whitespace tokens, no article rule.
-    ("el", "Η Αθήνα.", "η αθήνα", 1, 1, 1),
-    ("el", "στην Αθήνα", "Αθήνα", 0, 2 / 3, 1),
-    ("tr", "İstanbul'da", "istanbulda", 1, 1, 1),  # Turkish dotted capital I lower-cases to i
-    ("tr", "Ankara şehri", "ankara", 0, 2 / 3, 1),
-    # Hindi: no articles; the danda is punctuation.
-    ("hi", "भारत।", "भारत", 1, 1, 1),
-    ("hi", "नई दिल्ली भारत", "नई दिल्ली", 0, 0.8, 1),
-    # Vietnamese: MLQA's article list ("cái", "những", ...).
-    ("vi", "cái bàn", "bàn", 1, 1, 1),
-    ("vi", "Hà Nội, Việt Nam", "Hà Nội", 0, 2 * 0.5 / 1.5, 1),
-    # A demo language: whitespace tokens, no articles.
-    ("near", "The gato.", "gato", 0, 2 / 3, 1),
-])
+
+@pytest.mark.parametrize(
+    "lang, prediction, gold, em, f1, contains",
+    [
+        ("en", "The Eiffel Tower!", "eiffel tower", 1, 1, 1),
+        ("en", "It is the Eiffel Tower in Paris.", "Eiffel Tower", 0, 0.5, 1),  # "the" dropped: 2 of 6
+        ("en", "towers", "tower", 0, 0, 0),  # whole tokens only, for EM, F1 and contains
+        # Arabic: the official script removes every "ال" (article), also inside words.
+        ("ar", "الكتاب", "كتاب", 1, 1, 1),
+        ("ar", "ذهب إلى المدرسة", "مدرسة", 0, 0.5, 1),
+        ("ar", "«القاهرة»", "قاهرة", 1, 1, 1),  # Unicode quotation marks are punctuation
+        # Chinese: mixed segmentation, one token per character, full-width punctuation dropped.
+        ("zh", "北京大学。", "北京大学", 1, 1, 1),
+        ("zh", "答案是北京", "北京", 0, 2 * (2 / 5) / (2 / 5 + 1), 1),
+        ("zh", "上海", "北京", 0, 0, 0),
+        ("zh", "iPhone 手机", "iphone手机", 1, 1, 1),
+        # Greek and Turkish (XQuAD only): whitespace tokens, no article rule.
+        ("el", "Η Αθήνα.", "η αθήνα", 1, 1, 1),
+        ("el", "στην Αθήνα", "Αθήνα", 0, 2 / 3, 1),
+        ("tr", "İstanbul'da", "istanbulda", 1, 1, 1),  # Turkish dotted capital I lower-cases to i
+        ("tr", "Ankara şehri", "ankara", 0, 2 / 3, 1),
+        # Hindi: no articles; the danda is punctuation.
+        ("hi", "भारत।", "भारत", 1, 1, 1),
+        ("hi", "नई दिल्ली भारत", "नई दिल्ली", 0, 0.8, 1),
+        # Vietnamese: MLQA's article list ("cái", "những", ...).
+        ("vi", "cái bàn", "bàn", 1, 1, 1),
+        ("vi", "Hà Nội, Việt Nam", "Hà Nội", 0, 2 * 0.5 / 1.5, 1),
+        # A demo language: whitespace tokens, no articles.
+        ("near", "The gato.", "gato", 0, 2 / 3, 1),
+    ],
+)
 def test_qa_metrics_per_language(lang, prediction, gold, em, f1, contains):
     assert qa.exact_match(prediction, gold, lang) == em
     assert qa.f1(prediction, gold, lang) == pytest.approx(f1)
@@ -102,14 +106,20 @@ def test_mixed_segmentation_matches_official_behaviour():
 
 # --- sacrebleu parity with its own command line -------------------------------------------------
 
+
 def _write(path: Path, lines) -> Path:
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
 
 
 def _sacrebleu_cli(ref, hyp, *args, env=None) -> float:
-    out = subprocess.run([SACREBLEU, str(ref), "-i", str(hyp), "-b", "-w", "6", *args],
-                         capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [SACREBLEU, str(ref), "-i", str(hyp), "-b", "-w", "6", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     return float(out.stdout.strip())
 
 
@@ -118,11 +128,14 @@ def _score_mt(capsys, *args) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("metric, cli_args", [
-    ("bleu", ["-m", "bleu"]),
-    ("chrf", ["-m", "chrf"]),
-    ("chrf++", ["-m", "chrf", "--chrf-word-order", "2"]),
-])
+@pytest.mark.parametrize(
+    "metric, cli_args",
+    [
+        ("bleu", ["-m", "bleu"]),
+        ("chrf", ["-m", "chrf"]),
+        ("chrf++", ["-m", "chrf", "--chrf-word-order", "2"]),
+    ],
+)
 def test_bleu_and_chrf_equal_the_sacrebleu_command_line(tmp_path, capsys, metric, cli_args):
     ref, hyp = _write(tmp_path / "ref.txt", REFS), _write(tmp_path / "hyp.txt", HYPS_GOOD)
     ours = _score_mt(capsys, "--hyp", str(hyp), "--ref", str(ref), "--lang", "en", "--metric", metric)
@@ -142,9 +155,14 @@ def _tiny_spm(path: Path) -> Path:
     import sentencepiece as spm
 
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(REFS * 5 + ZH_REFS * 5), model_writer=model,
-                                   vocab_size=120, hard_vocab_limit=False, character_coverage=1.0,
-                                   minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(REFS * 5 + ZH_REFS * 5),
+        model_writer=model,
+        vocab_size=120,
+        hard_vocab_limit=False,
+        character_coverage=1.0,
+        minloglevel=2,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(model.getvalue())
     return path
@@ -156,14 +174,16 @@ def test_spbleu_reads_a_local_model_and_equals_sacrebleu_flores101(tmp_path, cap
     home = tmp_path / "sacrebleu-home"
     spm_file = _tiny_spm(home / "models" / "sacrebleu_tokenizer_spm.model")
     ref, hyp = _write(tmp_path / "ref.txt", REFS), _write(tmp_path / "hyp.txt", HYPS_GOOD)
-    ours = _score_mt(capsys, "--hyp", str(hyp), "--ref", str(ref), "--lang", "en", "--metric", "spbleu",
-                     "--model", str(spm_file))
+    ours = _score_mt(
+        capsys, "--hyp", str(hyp), "--ref", str(ref), "--lang", "en", "--metric", "spbleu", "--model", str(spm_file)
+    )
     env = {"SACREBLEU": str(home), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     theirs = _sacrebleu_cli(ref, hyp, "-m", "bleu", "-tok", "flores101", env=env)
     assert ours["score"] == pytest.approx(theirs, abs=1e-5)
     assert "tok:flores101" in ours["signature"]
-    assert ours["score"] != pytest.approx(_score_mt(capsys, "--hyp", str(hyp), "--ref", str(ref), "--lang", "en",
-                                                    "--metric", "bleu")["score"])
+    assert ours["score"] != pytest.approx(
+        _score_mt(capsys, "--hyp", str(hyp), "--ref", str(ref), "--lang", "en", "--metric", "bleu")["score"]
+    )
 
 
 def test_spbleu_without_a_model_is_a_one_line_error(tmp_path, capsys):
@@ -171,8 +191,24 @@ def test_spbleu_without_a_model_is_a_one_line_error(tmp_path, capsys):
     assert main(["score-mt", "--hyp", str(hyp), "--ref", str(ref), "--lang", "en", "--metric", "spbleu"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--spm-model" in err and "\n" not in err
-    assert main(["score-mt", "--hyp", str(hyp), "--ref", str(ref), "--lang", "en", "--metric", "spbleu",
-                 "--model", str(tmp_path / "missing.spm")]) == 2
+    assert (
+        main(
+            [
+                "score-mt",
+                "--hyp",
+                str(hyp),
+                "--ref",
+                str(ref),
+                "--lang",
+                "en",
+                "--metric",
+                "spbleu",
+                "--model",
+                str(tmp_path / "missing.spm"),
+            ]
+        )
+        == 2
+    )
     assert "missing.spm" in capsys.readouterr().err
 
 
@@ -183,6 +219,7 @@ def test_score_mt_rejects_files_of_different_lengths(tmp_path, capsys):
 
 
 # --- bootstrap ------------------------------------------------------------------------------------
+
 
 def test_resample_counts_are_seeded_multiplicities():
     counts = resample_counts(10, 50, seed=3)
@@ -225,13 +262,36 @@ def test_paired_bootstrap_finds_a_real_difference_and_not_a_fake_one():
 
 # --- score-generations, gather-scores, compare -----------------------------------------------------
 
-SQUAD = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{
-    "context": "Paris is the capital of France. Berlin is the capital of Germany.",
-    "qas": [
-        {"id": "q1", "question": "Capital of France?", "answers": [{"text": "Paris", "answer_start": 0}]},
-        {"id": "q2", "question": "Capital of Germany?", "answers": [{"text": "Berlin", "answer_start": 32}]},
-        {"id": "q3", "question": "Which country has Berlin?", "answers": [{"text": "Germany", "answer_start": 57}]},
-    ]}]}]}
+SQUAD = {
+    "version": "1.1",
+    "data": [
+        {
+            "title": "t",
+            "paragraphs": [
+                {
+                    "context": "Paris is the capital of France. Berlin is the capital of Germany.",
+                    "qas": [
+                        {
+                            "id": "q1",
+                            "question": "Capital of France?",
+                            "answers": [{"text": "Paris", "answer_start": 0}],
+                        },
+                        {
+                            "id": "q2",
+                            "question": "Capital of Germany?",
+                            "answers": [{"text": "Berlin", "answer_start": 32}],
+                        },
+                        {
+                            "id": "q3",
+                            "question": "Which country has Berlin?",
+                            "answers": [{"text": "Germany", "answer_start": 57}],
+                        },
+                    ],
+                }
+            ],
+        }
+    ],
+}
 
 
 def _generations(root: Path, hyps, qa_preds) -> Path:
@@ -239,12 +299,21 @@ def _generations(root: Path, hyps, qa_preds) -> Path:
     (root / "xquad").mkdir()
     with open(root / "flores" / "en-de.jsonl", "w", encoding="utf-8") as f:
         for i, (h, r) in enumerate(zip(hyps, REFS)):
-            f.write(json.dumps({"id": i, "prompt": "p", "prediction": h, "n_prompt_tokens": 3,
-                                "n_new_tokens": 4, "reference": r}) + "\n")
+            f.write(
+                json.dumps(
+                    {"id": i, "prompt": "p", "prediction": h, "n_prompt_tokens": 3, "n_new_tokens": 4, "reference": r}
+                )
+                + "\n"
+            )
     with open(root / "xquad" / "de.jsonl", "w", encoding="utf-8") as f:
         for qid, pred in qa_preds.items():
-            gold = [a["text"] for p in SQUAD["data"][0]["paragraphs"] for q in p["qas"] if q["id"] == qid
-                    for a in q["answers"]]
+            gold = [
+                a["text"]
+                for p in SQUAD["data"][0]["paragraphs"]
+                for q in p["qas"]
+                if q["id"] == qid
+                for a in q["answers"]
+            ]
             f.write(json.dumps({"id": qid, "prompt": "p", "prediction": pred, "reference": gold}) + "\n")
     return root
 
@@ -255,11 +324,23 @@ def scoring_inputs(tmp_path):
     squad = tmp_path / "de.json"
     squad.write_text(json.dumps(SQUAD), encoding="utf-8")
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps([
-        {"task": "flores", "direction": "en-de", "src_lang": "en", "tgt_lang": "de", "lang": "de",
-         "source": str(src), "reference": str(ref)},
-        {"task": "xquad", "direction": "de", "lang": "de", "testset": str(squad)},
-    ]), encoding="utf-8")
+    plan.write_text(
+        json.dumps(
+            [
+                {
+                    "task": "flores",
+                    "direction": "en-de",
+                    "src_lang": "en",
+                    "tgt_lang": "de",
+                    "lang": "de",
+                    "source": str(src),
+                    "reference": str(ref),
+                },
+                {"task": "xquad", "direction": "de", "lang": "de", "testset": str(squad)},
+            ]
+        ),
+        encoding="utf-8",
+    )
     gen_a = _generations(tmp_path / "gen-a", HYPS_BAD, {"q1": "Paris.", "q2": "It is Berlin", "q3": "France"})
     gen_b = _generations(tmp_path / "gen-b", HYPS_GOOD, {"q1": "Paris", "q2": "Berlin", "q3": "Germany"})
     return tmp_path, plan, gen_a, gen_b
@@ -274,14 +355,32 @@ def _read_csv(path):
 def test_score_generations_writes_the_long_table_with_provenance(scoring_inputs, capsys):
     root, plan, gen_a, _ = scoring_inputs
     out = root / "scores" / "coit" / "de" / "100.csv"
-    args = ["score-generations", "--generations-dir", str(gen_a), "--plan", str(plan), "--model", "coit/de/100",
-            "--mt-metrics", "bleu,chrf", "--qa-metrics", "em,f1,contains", "--out", str(out)]
+    args = [
+        "score-generations",
+        "--generations-dir",
+        str(gen_a),
+        "--plan",
+        str(plan),
+        "--model",
+        "coit/de/100",
+        "--mt-metrics",
+        "bleu,chrf",
+        "--qa-metrics",
+        "em,f1,contains",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     header, rows = _read_csv(out)
     assert tuple(header) == COLUMNS
     by_metric = {(r["task"], r["metric"]): r for r in rows}
-    assert set(by_metric) == {("flores", "bleu"), ("flores", "chrf"),
-                              ("xquad", "em"), ("xquad", "f1"), ("xquad", "contains")}
+    assert set(by_metric) == {
+        ("flores", "bleu"),
+        ("flores", "chrf"),
+        ("xquad", "em"),
+        ("xquad", "f1"),
+        ("xquad", "contains"),
+    }
     em = by_metric[("xquad", "em")]
     model_columns = (em["model"], em["recipe"], em["lang"], em["scale"], em["budget"], em["alloc"])
     assert model_columns == ("coit/de/100", "coit", "de", "100", "", "")
@@ -305,12 +404,15 @@ def test_score_generations_writes_the_long_table_with_provenance(scoring_inputs,
         scored = stats[(task, row["direction"], metric)]
         assert scored.score == pytest.approx(float(row["value"]), abs=1e-3)
     gathered = root / "all.csv"
-    assert main(["gather-scores", "--inputs", str(out), "--bootstrap", "100", "--seed", "7",
-                 "--out", str(gathered)]) == 0
+    assert (
+        main(["gather-scores", "--inputs", str(out), "--bootstrap", "100", "--seed", "7", "--out", str(gathered)]) == 0
+    )
     chrf_all = next(r for r in _read_csv(gathered)[1] if r["metric"] == "chrf")
     low, high = confidence_interval(registry.compute("chrf", HYPS_BAD, REFS), 100, 7)
-    assert (float(chrf_all["ci_low"]), float(chrf_all["ci_high"])) == (pytest.approx(low, abs=1e-4),
-                                                                       pytest.approx(high, abs=1e-4))
+    assert (float(chrf_all["ci_low"]), float(chrf_all["ci_high"])) == (
+        pytest.approx(low, abs=1e-4),
+        pytest.approx(high, abs=1e-4),
+    )
     assert json.loads(Path(f"{gathered}.json").read_text())["bootstrap"] == 100
 
 
@@ -318,13 +420,40 @@ def test_score_generations_errors_are_one_line(scoring_inputs, capsys):
     root, plan, gen_a, _ = scoring_inputs
     (gen_a / "xquad" / "de.jsonl").unlink()
     out = root / "x.csv"
-    code = main(["score-generations", "--generations-dir", str(gen_a), "--plan", str(plan), "--model", "muit/800",
-                 "--out", str(out)])
+    code = main(
+        [
+            "score-generations",
+            "--generations-dir",
+            str(gen_a),
+            "--plan",
+            str(plan),
+            "--model",
+            "muit/800",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and "de.jsonl: no generations for plan item xquad/de" in err and "\n" not in err
     assert not out.exists()
-    assert main(["score-generations", "--generations-dir", str(gen_a), "--plan", str(plan), "--model", "muit/800",
-                 "--mt-metrics", "em", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "score-generations",
+                "--generations-dir",
+                str(gen_a),
+                "--plan",
+                str(plan),
+                "--model",
+                "muit/800",
+                "--mt-metrics",
+                "em",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "is a qa metric" in capsys.readouterr().err
 
 
@@ -333,8 +462,22 @@ def test_gather_scores_concatenates_sorts_and_checks(scoring_inputs, capsys):
     outs = []
     for model, gen in (("muit/800", gen_b), ("alpaca-en", gen_a)):
         out = root / f"{model.replace('/', '_')}.csv"
-        assert main(["score-generations", "--generations-dir", str(gen), "--plan", str(plan), "--model", model,
-                     "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "score-generations",
+                    "--generations-dir",
+                    str(gen),
+                    "--plan",
+                    str(plan),
+                    "--model",
+                    model,
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         outs.append(str(out))
     total = root / "scores.csv"
     assert main(["gather-scores", "--inputs", *outs, "--bootstrap", "0", "--out", str(total)]) == 0
@@ -371,12 +514,16 @@ def test_mlqa_answers_are_normalized_in_the_context_language(tmp_path):
 
 # --- score-qa -------------------------------------------------------------------------------------
 
+
 def test_score_qa_reports_all_three_and_checks_ids(tmp_path, capsys):
     refs = tmp_path / "squad.json"
     refs.write_text(json.dumps(SQUAD), encoding="utf-8")
     preds = tmp_path / "pred.jsonl"
-    rows = [{"id": "q1", "prediction": "Paris"}, {"id": "q2", "prediction": "the city of Berlin"},
-            {"id": "q3", "prediction": "Spain"}]
+    rows = [
+        {"id": "q1", "prediction": "Paris"},
+        {"id": "q2", "prediction": "the city of Berlin"},
+        {"id": "q3", "prediction": "Spain"},
+    ]
     preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["score-qa", "--predictions", str(preds), "--references", str(refs), "--lang", "en"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -394,8 +541,22 @@ def test_score_qa_reports_all_three_and_checks_ids(tmp_path, capsys):
 
 def test_cli_error_is_one_line_from_a_real_process(tmp_path, repo):
     ref, hyp = _write(tmp_path / "ref.txt", REFS), _write(tmp_path / "hyp.txt", HYPS_GOOD[:3])
-    out = subprocess.run([str(Path(sys.executable).with_name("xllm")), "score-mt", "--hyp", str(hyp), "--ref", str(ref),
-                          "--lang", "en", "--metric", "chrf"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("xllm")),
+            "score-mt",
+            "--hyp",
+            str(hyp),
+            "--ref",
+            str(ref),
+            "--lang",
+            "en",
+            "--metric",
+            "chrf",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
 
@@ -410,14 +571,32 @@ def test_match_is_the_authors_first_answer_substring_test(tmp_path, capsys):
         (["北京"], "答案是北京。"),  # no tokenization needed: 1
         (["1,000"], "1000"),  # punctuation counts: 0
     ]
-    squad = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": "c", "qas": [
-        {"id": f"q{i}", "question": "?", "answers": [{"text": g, "answer_start": 0} for g in golds]}
-        for i, (golds, _) in enumerate(cases)]}]}]}
+    squad = {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "t",
+                "paragraphs": [
+                    {
+                        "context": "c",
+                        "qas": [
+                            {"id": f"q{i}", "question": "?", "answers": [{"text": g, "answer_start": 0} for g in golds]}
+                            for i, (golds, _) in enumerate(cases)
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
     refs = tmp_path / "squad.json"
     refs.write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
     preds = tmp_path / "pred.jsonl"
-    preds.write_text("".join(json.dumps({"id": f"q{i}", "prediction": p}, ensure_ascii=False) + "\n"
-                             for i, (_, p) in enumerate(cases)), encoding="utf-8")
+    preds.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "prediction": p}, ensure_ascii=False) + "\n" for i, (_, p) in enumerate(cases)
+        ),
+        encoding="utf-8",
+    )
     # the definition, applied to the file as the authors' script reads it
     qas = json.loads(refs.read_text(encoding="utf-8"))["data"][0]["paragraphs"][0]["qas"]
     predictions = {r["id"]: r["prediction"] for r in map(json.loads, preds.read_text(encoding="utf-8").splitlines())}

@@ -51,9 +51,11 @@ class FakeChat(BaseHTTPRequestHandler):
             one = re.search(r"Assistant 1's Answer\]\n(.*?)\n\n\[The End", prompt, re.S).group(1)
             two = re.search(r"Assistant 2's Answer\]\n(.*?)\n\n\[The End", prompt, re.S).group(1)
             quality = lambda text: 9.0 if "good" in text else 3.0  # noqa: E731
-            reply = (f"Evaluation evidence: fine.\n"
-                     f"Score of the Assistant 1: {min(10, quality(one) + FakeChat.position_bias):g}\n"
-                     f"Score of the Assistant 2: {quality(two):g}")
+            reply = (
+                f"Evaluation evidence: fine.\n"
+                f"Score of the Assistant 1: {min(10, quality(one) + FakeChat.position_bias):g}\n"
+                f"Score of the Assistant 2: {quality(two):g}"
+            )
         self._send(200, {"choices": [{"message": {"role": "assistant", "content": reply}}]})
 
     def _send(self, code, obj):
@@ -89,25 +91,61 @@ def test_parsers():
     assert parse_scores("Score of Assistant 1: 7") is None
 
 
-SQUAD = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{
-    "context": "Paris is the capital of France.",
-    "qas": [{"id": f"q{i}", "question": f"Question {i}?", "answers": [{"text": "Paris", "answer_start": 0}]}
-            for i in range(4)]}]}]}
+SQUAD = {
+    "version": "1.1",
+    "data": [
+        {
+            "title": "t",
+            "paragraphs": [
+                {
+                    "context": "Paris is the capital of France.",
+                    "qas": [
+                        {"id": f"q{i}", "question": f"Question {i}?", "answers": [{"text": "Paris", "answer_start": 0}]}
+                        for i in range(4)
+                    ],
+                }
+            ],
+        }
+    ],
+}
 
 
 def test_judge_qa_scores_generations_with_the_papers_prompt(server, tmp_path):
     (tmp_path / "gen" / "xquad").mkdir(parents=True)
     preds = ["Paris", "capital of France", "London", "Berlin"]
-    (tmp_path / "gen" / "xquad" / "fr.jsonl").write_text("".join(
-        json.dumps({"id": f"q{i}", "prediction": p, "reference": ["Paris"]}) + "\n" for i, p in enumerate(preds)))
+    (tmp_path / "gen" / "xquad" / "fr.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "prediction": p, "reference": ["Paris"]}) + "\n" for i, p in enumerate(preds)
+        )
+    )
     squad = tmp_path / "fr.json"
     squad.write_text(json.dumps(SQUAD))
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps([{"task": "xquad", "direction": "fr", "lang": "fr", "testset": str(squad)}]))
     out, cache = tmp_path / "judge.csv", tmp_path / "cache.jsonl"
-    args = ["judge-qa", "--generations-dir", str(tmp_path / "gen"), "--plan", str(plan), "--model", "muit/800",
-            "--endpoint", server, "--judge-model", "fake-judge", "--api-key-env", "XLLM_TEST_JUDGE_KEY",
-            "--limit", "3", "--cache", str(cache), "--bootstrap", "50", "--out", str(out)]
+    args = [
+        "judge-qa",
+        "--generations-dir",
+        str(tmp_path / "gen"),
+        "--plan",
+        str(plan),
+        "--model",
+        "muit/800",
+        "--endpoint",
+        server,
+        "--judge-model",
+        "fake-judge",
+        "--api-key-env",
+        "XLLM_TEST_JUDGE_KEY",
+        "--limit",
+        "3",
+        "--cache",
+        str(cache),
+        "--bootstrap",
+        "50",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     (row,) = list(csv.DictReader(open(out, encoding="utf-8")))
     assert (row["metric"], row["n"], row["lang"], row["recipe"]) == ("judge", "3", "fr", "muit")
@@ -149,9 +187,28 @@ def test_judge_pairwise_command(server, tmp_path, capsys):
         rows = ({"id": i, "prompt": f"Q{i}", "prediction": h, "reference": "r"} for i, h in enumerate(hyps))
         (d / "en.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     out = tmp_path / "pair.json"
-    assert main(["judge-pairwise", "--a", str(tmp_path / "a"), "--b", str(tmp_path / "b"), "--task", "mieval",
-                 "--direction", "en", "--endpoint", server, "--api-key-env", "XLLM_TEST_JUDGE_KEY",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "judge-pairwise",
+                "--a",
+                str(tmp_path / "a"),
+                "--b",
+                str(tmp_path / "b"),
+                "--task",
+                "mieval",
+                "--direction",
+                "en",
+                "--endpoint",
+                server,
+                "--api-key-env",
+                "XLLM_TEST_JUDGE_KEY",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert (summary["b_wins"], summary["ties"], summary["n"]) == (1, 1, 2)
     assert json.loads(out.read_text())["items"][0]["verdict"] == "b"

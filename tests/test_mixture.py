@@ -23,8 +23,10 @@ NAMES = {"en": "English", "ar": "Arabic", "zh": "Chinese"}
 def data(tmp_path):
     def alpaca(lang, n):
         path = tmp_path / f"alpaca-{lang}.json"
-        items = [{"id": str(i), "instruction": f"{lang} instr {i}", "input": "", "output": f"{lang} out {i}"}
-                 for i in range(n)]
+        items = [
+            {"id": str(i), "instruction": f"{lang} instr {i}", "input": "", "output": f"{lang} out {i}"}
+            for i in range(n)
+        ]
         path.write_text(json.dumps(items), encoding="utf-8")
         return path
 
@@ -43,10 +45,16 @@ def data(tmp_path):
 def build(data, recipe, langs, counts=None, seed=1, name="mix"):
     out = data["dir"] / f"{name}.jsonl"
     manifest = build_mixture(
-        recipe=load_recipes(RECIPES)[recipe], langs=langs, alpaca=data["alpaca"], pairs=data["pairs"],
-        pair_counts=counts or {lang: None for lang in langs}, lang_names=NAMES,
-        templates=["Translate the following sentences from {src} to {tgt}."], seed=seed,
-        out=out, manifest=data["dir"] / f"{name}.manifest.json",
+        recipe=load_recipes(RECIPES)[recipe],
+        langs=langs,
+        alpaca=data["alpaca"],
+        pairs=data["pairs"],
+        pair_counts=counts or {lang: None for lang in langs},
+        lang_names=NAMES,
+        templates=["Translate the following sentences from {src} to {tgt}."],
+        seed=seed,
+        out=out,
+        manifest=data["dir"] / f"{name}.manifest.json",
     )
     return [json.loads(line) for line in out.open()], manifest
 
@@ -88,7 +96,13 @@ def test_allocation_larger_than_the_subset_is_an_error(data):
 
 def test_model_ids_round_trip_to_columns():
     assert parse_model_id("coit/ar/20000").columns() == {
-        "model": "coit/ar/20000", "recipe": "coit", "lang": "ar", "scale": "20000", "budget": "", "alloc": ""}
+        "model": "coit/ar/20000",
+        "recipe": "coit",
+        "lang": "ar",
+        "scale": "20000",
+        "budget": "",
+        "alloc": "",
+    }
     assert parse_model_id("muit-budget/1.2M/optimized").alloc == "optimized"
     with pytest.raises(UserError, match="does not match"):
         parse_model_id("coit/ar")
@@ -98,19 +112,50 @@ def test_cli_reads_the_optimized_or_uniform_allocation(data, tmp_path):
     allocation = tmp_path / "alloc.json"
     allocation.write_text(json.dumps({"allocation": {"ar": 6, "zh": 1}, "uniform": {"allocation": {"ar": 3, "zh": 4}}}))
     out = tmp_path / "cli.jsonl"
-    cmd = [sys.executable, "-m", "xllm", "build-mixture", "--model", "muit-budget/small/uniform",
-           "--recipes", str(RECIPES), "--langs", "ar,zh", "--allocation", str(allocation), "--alloc", "uniform",
-           "--alpaca", f"en={data['alpaca']['en']}", "--alpaca", f"ar={data['alpaca']['ar']}",
-           "--alpaca", f"zh={data['alpaca']['zh']}", "--pairs", f"ar={data['pairs']['ar']}",
-           "--pairs", f"zh={data['pairs']['zh']}", "--lang-name", "en=English", "--lang-name", "ar=Arabic",
-           "--lang-name", "zh=Chinese", "--out", str(out), "--manifest", str(tmp_path / "m.json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "xllm",
+        "build-mixture",
+        "--model",
+        "muit-budget/small/uniform",
+        "--recipes",
+        str(RECIPES),
+        "--langs",
+        "ar,zh",
+        "--allocation",
+        str(allocation),
+        "--alloc",
+        "uniform",
+        "--alpaca",
+        f"en={data['alpaca']['en']}",
+        "--alpaca",
+        f"ar={data['alpaca']['ar']}",
+        "--alpaca",
+        f"zh={data['alpaca']['zh']}",
+        "--pairs",
+        f"ar={data['pairs']['ar']}",
+        "--pairs",
+        f"zh={data['pairs']['zh']}",
+        "--lang-name",
+        "en=English",
+        "--lang-name",
+        "ar=Arabic",
+        "--lang-name",
+        "zh=Chinese",
+        "--out",
+        str(out),
+        "--manifest",
+        str(tmp_path / "m.json"),
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     manifest = json.loads((tmp_path / "m.json").read_text())
     assert manifest["parts"]["translation:en-ar"] == 3 and manifest["parts"]["translation:en-zh"] == 4
     assert len(manifest["templates"]) == 33 and manifest["instruction_choice"] == "rotate"  # the authors'
-    run = subprocess.run(cmd + ["--translation-instructions", "single", "--instruction-choice", "random"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        cmd + ["--translation-instructions", "single", "--instruction-choice", "random"], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
     manifest = json.loads((tmp_path / "m.json").read_text())
     assert len(manifest["templates"]) == 1 and manifest["instruction_choice"] == "random"
@@ -152,12 +197,23 @@ def test_translation_pairs_rotate_the_authors_33_instructions(data):
     pairs.write_text("".join(json.dumps({"src": f"en {i}", "tgt": f"ar {i}"}) + "\n" for i in range(70)))
     data["pairs"]["ar"] = pairs
     out = data["dir"] / "rot.jsonl"
-    manifest = build_mixture(recipe=load_recipes(RECIPES)["coit"], langs=["ar"], alpaca=data["alpaca"],
-                             pairs=data["pairs"], pair_counts={"ar": None}, lang_names=NAMES, templates=None, seed=3,
-                             out=out, manifest=data["dir"] / "rot.manifest.json")
+    manifest = build_mixture(
+        recipe=load_recipes(RECIPES)["coit"],
+        langs=["ar"],
+        alpaca=data["alpaca"],
+        pairs=data["pairs"],
+        pair_counts={"ar": None},
+        lang_names=NAMES,
+        templates=None,
+        seed=3,
+        out=out,
+        manifest=data["dir"] / "rot.manifest.json",
+    )
     rows = [json.loads(line) for line in out.open()]
     by_k = {int(r["input"].split()[1]): r["instruction"] for r in rows if r["kind"] == "translation"}
-    assert len(AUTHORS_TRANSLATION_INSTRUCTIONS) == 33 and manifest["templates"] == list(AUTHORS_TRANSLATION_INSTRUCTIONS)
+    assert len(AUTHORS_TRANSLATION_INSTRUCTIONS) == 33 and manifest["templates"] == list(
+        AUTHORS_TRANSLATION_INSTRUCTIONS
+    )
     assert by_k[0] == by_k[33] == by_k[66] == "Translate the following sentences from English to Arabic."
     assert by_k[1] == by_k[34] == "What do the following sentences mean in Arabic?"
     assert by_k[32] == "Can you reveal the Arabic translation of the forthcoming sentences?"
@@ -167,15 +223,29 @@ def test_translation_pairs_rotate_the_authors_33_instructions(data):
 def test_instruction_sets_choices_and_the_authors_placeholders(data):
     rows, _ = build(data, "coit", ["ar"])  # one custom template: every pair gets it
     assert {r["instruction"] for r in rows if r["kind"] == "translation"} == {
-        "Translate the following sentences from English to Arabic."}
-    common = dict(recipe=load_recipes(RECIPES)["coit"], langs=["ar"], alpaca=data["alpaca"], pairs=data["pairs"],
-                  pair_counts={"ar": None}, lang_names=NAMES, seed=3, manifest=data["dir"] / "m.json")
+        "Translate the following sentences from English to Arabic."
+    }
+    common = dict(
+        recipe=load_recipes(RECIPES)["coit"],
+        langs=["ar"],
+        alpaca=data["alpaca"],
+        pairs=data["pairs"],
+        pair_counts={"ar": None},
+        lang_names=NAMES,
+        seed=3,
+        manifest=data["dir"] / "m.json",
+    )
     out = data["dir"] / "single.jsonl"
     assert build_mixture(templates="single", out=out, **common)["templates"] == [
-        "Translate the following sentences from {src} to {tgt}."]
+        "Translate the following sentences from {src} to {tgt}."
+    ]
     out = data["dir"] / "theirs.jsonl"
-    build_mixture(templates=["From {source_lang} into {target_lang}:", "Into {tgt}:"], instruction_choice="random",
-                  out=out, **common)
+    build_mixture(
+        templates=["From {source_lang} into {target_lang}:", "Into {tgt}:"],
+        instruction_choice="random",
+        out=out,
+        **common,
+    )
     got = {json.loads(line)["instruction"] for line in out.open() if '"translation"' in line}
     assert got == {"From English into Arabic:", "Into Arabic:"}
     for bad in (dict(templates="many"), dict(templates=None, instruction_choice="cycle")):

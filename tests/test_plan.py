@@ -12,9 +12,9 @@ from xllm import config as xllm_config
 from xllm.args import add_settings_arguments, output_settings, settings_from_args
 from xllm.data.sources import load_sources
 from xllm.errors import UserError
-from xllm.mixture.recipes import load_recipes, model_id, parse_model_id
-from xllm.plan import Grid, Jobs, settings_json
 from xllm.generate.engine import Settings
+from xllm.mixture.recipes import model_id, parse_model_id
+from xllm.plan import Grid, Jobs, settings_json
 from xllm.train.loop import TrainConfig
 
 SCHEMA = "workflow/schemas/config.schema.yaml"
@@ -52,25 +52,44 @@ def test_mixture_and_evaluation_plans(test_config):
     assert grid.mixture_plan("muit-budget/small/uniform")["allocation"] == "results/allocation/small/uniform.json"
     items = grid.eval_plan("muit/400")
     assert {(i["task"], i["direction"]) for i in items} == {
-        ("flores", "en-near"), ("flores", "near-en"), ("xquad", "near"),
-        ("flores", "en-far"), ("flores", "far-en"), ("xquad", "far")}
+        ("flores", "en-near"),
+        ("flores", "near-en"),
+        ("xquad", "near"),
+        ("flores", "en-far"),
+        ("flores", "far-en"),
+        ("xquad", "far"),
+    }
     assert {i["task"] for i in grid.eval_plan("muit-budget/small/uniform")} == {"flores"}
 
 
 def test_recipes_drive_model_ids_whatever_their_names(test_config, tmp_path):
     recipes = yaml.safe_load(open(test_config["mixture"]["recipes"]).read())
-    renamed = {"base-en": recipes["alpaca-en"], "xtune": recipes["coit"], "mtune": recipes["muit"],
-               "btune": recipes["muit-budget"]}
+    renamed = {
+        "base-en": recipes["alpaca-en"],
+        "xtune": recipes["coit"],
+        "mtune": recipes["muit"],
+        "btune": recipes["muit-budget"],
+    }
     path = tmp_path / "recipes.yaml"
     path.write_text(yaml.safe_dump(renamed))
     config = copy.deepcopy(test_config)
-    config["mixture"].update(recipes=str(path), x_recipes=["xtune"], m_recipes=["mtune"], budget_recipes=["btune"],
-                             baselines=["base-en"])
+    config["mixture"].update(
+        recipes=str(path), x_recipes=["xtune"], m_recipes=["mtune"], budget_recipes=["btune"], baselines=["base-en"]
+    )
     config["scaling"]["alignment_models"] = ["base-en", "mtune"]
     grid = Grid(prepared(config))
-    assert grid.all_models() == ["base-en", "xtune/near/100", "xtune/near/200", "xtune/near/400",
-                                 "xtune/far/100", "xtune/far/200", "xtune/far/400", "mtune/400",
-                                 "btune/small/uniform", "btune/small/optimized"]
+    assert grid.all_models() == [
+        "base-en",
+        "xtune/near/100",
+        "xtune/near/200",
+        "xtune/near/400",
+        "xtune/far/100",
+        "xtune/far/200",
+        "xtune/far/400",
+        "mtune/400",
+        "btune/small/uniform",
+        "btune/small/optimized",
+    ]
     for model in grid.all_models():
         meta = parse_model_id(model, grid.recipes)
         assert model_id(grid.recipes[meta.recipe], meta.lang, meta.scale, meta.budget, meta.alloc) == model
@@ -94,9 +113,15 @@ def test_job_settings_hold_only_what_determines_the_output(test_config):
     wider["eval"]["bootstrap"] = 999
     wider["train"]["checkpoint_every"] = 3
     wider = _jobs(prepared(wider))
-    for rule, key in [("build_mixture", "coit/near/100"), ("build_mixture", "alpaca-en"),
-                      ("train_model", "coit/near/100"), ("generate_model", "coit/far/400"),
-                      ("score_model", "coit/far/400"), ("prepare_corpus", "near"), ("translate_alpaca", "far")]:
+    for rule, key in [
+        ("build_mixture", "coit/near/100"),
+        ("build_mixture", "alpaca-en"),
+        ("train_model", "coit/near/100"),
+        ("generate_model", "coit/far/400"),
+        ("score_model", "coit/far/400"),
+        ("prepare_corpus", "near"),
+        ("translate_alpaca", "far"),
+    ]:
         assert getattr(base, rule)(key) == getattr(wider, rule)(key), (rule, key)
     assert base.build_mixture("muit/400") != wider.build_mixture("muit/400")  # it holds the new language
     lr = copy.deepcopy(test_config)
@@ -118,16 +143,19 @@ def test_empty_sections_get_the_schema_defaults(repo, monkeypatch):
     assert Jobs(Grid(out), {}).generate_model("coit/ar/10000")["max_new_tokens"] == Settings.max_new_tokens
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: c["scaling"].update(metric="comet"), "scaling.metric: 'comet' is not one of eval.mt_metrics"),
-    (lambda c: c.update(muit_scale=5000), "muit_scale: 5000 is over max_pairs.near"),
-    (lambda c: c["scaling"].update(alignment_models=["nope"]), "scaling.alignment_models: 'nope'"),
-    (lambda c: c["mixture"].update(x_recipes=["muit"]), "recipe 'muit' has scope 'm', not 'x'"),
-    (lambda c: c["mixture"].update(x_recipes=["coit", "cpt"]), "mixture.monolingual: no text file for near"),
-    (lambda c: c["eval"].update(tasks=["xquad"]), "scaling.task: 'flores' is not one of eval.tasks"),
-    (lambda c: c["eval"].update(mt_metrics=["bleu", "comet"]), "eval.comet_model: needed by the comet metric"),
-    (lambda c: c["generate"].update(qa_prompts="authors"), "generate.qa_prompts: 'authors', but the demo's"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["scaling"].update(metric="comet"), "scaling.metric: 'comet' is not one of eval.mt_metrics"),
+        (lambda c: c.update(muit_scale=5000), "muit_scale: 5000 is over max_pairs.near"),
+        (lambda c: c["scaling"].update(alignment_models=["nope"]), "scaling.alignment_models: 'nope'"),
+        (lambda c: c["mixture"].update(x_recipes=["muit"]), "recipe 'muit' has scope 'm', not 'x'"),
+        (lambda c: c["mixture"].update(x_recipes=["coit", "cpt"]), "mixture.monolingual: no text file for near"),
+        (lambda c: c["eval"].update(tasks=["xquad"]), "scaling.task: 'flores' is not one of eval.tasks"),
+        (lambda c: c["eval"].update(mt_metrics=["bleu", "comet"]), "eval.comet_model: needed by the comet metric"),
+        (lambda c: c["generate"].update(qa_prompts="authors"), "generate.qa_prompts: 'authors', but the demo's"),
+    ],
+)
 def test_cross_key_mistakes_are_refused_before_any_job(test_config, edit, message):
     config = copy.deepcopy(test_config)
     edit(config)
@@ -147,8 +175,23 @@ def test_settings_come_from_json_and_flags_with_each_default_declared_once():
 
     parser = argparse.ArgumentParser()
     add_settings_arguments(parser, TrainConfig)
-    args = parser.parse_args(["--base", "b", "--data", "d", "--out", "o", "--checkpoint-dir", "c",
-                              "--settings", '{"epochs": 2, "packing": true}', "--epochs", "5", "--no-packing"])
+    args = parser.parse_args(
+        [
+            "--base",
+            "b",
+            "--data",
+            "d",
+            "--out",
+            "o",
+            "--checkpoint-dir",
+            "c",
+            "--settings",
+            '{"epochs": 2, "packing": true}',
+            "--epochs",
+            "5",
+            "--no-packing",
+        ]
+    )
     cfg = settings_from_args(args, TrainConfig)
     assert cfg.epochs == 5 and cfg.packing is False and cfg.learning_rate == TrainConfig.learning_rate
     with pytest.raises(UserError, match="unknown setting"):

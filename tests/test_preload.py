@@ -25,8 +25,13 @@ POINTS = "pairs,score\n100,20\n200,31\n400,45\n800,58\n1600,70\n"
 def env():
     """A private temporary folder (short: socket paths are limited to 107 bytes), light preloads."""
     tmp = tempfile.mkdtemp(prefix="xp", dir="/tmp")
-    environ = {**os.environ, "TMPDIR": tmp, "XLLM_PRELOAD": "1", "XLLM_PRELOAD_MODULES": "json",
-               "XLLM_PRELOAD_IDLE": "2"}
+    environ = {
+        **os.environ,
+        "TMPDIR": tmp,
+        "XLLM_PRELOAD": "1",
+        "XLLM_PRELOAD_MODULES": "json",
+        "XLLM_PRELOAD_IDLE": "2",
+    }
     environ.pop("SLURM_JOB_ID", None)
     yield environ
     wait_for(lambda: not list(Path(tmp).glob("xllm-preload-*/*.sock")), timeout=30)  # servers exit once idle
@@ -65,8 +70,12 @@ def test_command_gets_the_callers_directory_environment_and_umask(env, tmp_path)
     (tmp_path / "points.csv").write_text(POINTS)
     env = {**env, "XLLM_CONFIG_HASH": "feedc0de"}
     assert xllm(["--help"], env, preexec_fn=lambda: os.umask(0o022)).returncode == 0  # starts the server
-    served = xllm(["fit", "--points", "points.csv", "--gamma", "0.5", "--out", "fit.json"],
-                  env, cwd=tmp_path, preexec_fn=lambda: os.umask(0o027))
+    served = xllm(
+        ["fit", "--points", "points.csv", "--gamma", "0.5", "--out", "fit.json"],
+        env,
+        cwd=tmp_path,
+        preexec_fn=lambda: os.umask(0o027),
+    )
     assert served.returncode == 0, served.stderr
     fit = json.loads((tmp_path / "fit.json").read_text())
     assert fit["provenance"]["config_hash"] == "feedc0de"
@@ -92,8 +101,13 @@ def blocked_command(env, tmp_path):
     """A command stuck opening a FIFO nobody writes to; returns the caller and the command's pid."""
     fifo = tmp_path / "points.csv"
     os.mkfifo(fifo)
-    caller = subprocess.Popen([XLLM, "fit", "--points", str(fifo), "--gamma", "0.5", "--out", str(tmp_path / "f.json")],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    caller = subprocess.Popen(
+        [XLLM, "fit", "--points", str(fifo), "--gamma", "0.5", "--out", str(tmp_path / "f.json")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert wait_for(lambda: " runs: " in server_log(env))
     line = next(line for line in server_log(env).splitlines() if " runs: " in line)
     pid = int(line.split("pid ")[1].split()[0])
@@ -165,11 +179,14 @@ def test_enabled_only_when_asked_and_never_inside_slurm():
 
 
 def test_python_m_xllm_is_served_too_and_the_cli_never_imports_preload(env):
-    served = subprocess.run([sys.executable, "-m", "xllm", "--help"], env=env, capture_output=True, text=True,
-                            timeout=120)
+    served = subprocess.run(
+        [sys.executable, "-m", "xllm", "--help"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert served.returncode == 0 and served.stdout.startswith("usage: xllm")
     assert "runs: " in server_log(env)
-    in_process = ("import sys\nfrom xllm.cli import main\nsys.argv = ['xllm', '--help']\ntry:\n    main()\n"
-                  "except SystemExit:\n    pass\nprint('xllm.preload' in sys.modules)")
+    in_process = (
+        "import sys\nfrom xllm.cli import main\nsys.argv = ['xllm', '--help']\ntry:\n    main()\n"
+        "except SystemExit:\n    pass\nprint('xllm.preload' in sys.modules)"
+    )
     imported = subprocess.run([sys.executable, "-c", in_process], env=env, capture_output=True, text=True, check=True)
     assert imported.stdout.splitlines()[-1] == "False"

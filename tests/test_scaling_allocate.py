@@ -7,14 +7,22 @@ import numpy as np
 import pytest
 
 from xllm.cli import main
-from xllm.scaling.allocate import (AllocationError, continuous_optimum, mixture_optimum, optimal_allocation,
-                                   parse_objective, uncertain_allocation, uniform_allocation)
+from xllm.scaling.allocate import (
+    AllocationError,
+    continuous_optimum,
+    mixture_optimum,
+    optimal_allocation,
+    parse_objective,
+    uncertain_allocation,
+    uniform_allocation,
+)
 from xllm.scaling.law import ScalingLaw
 
 
 def random_laws(rng, n):
-    return {f"l{i}": ScalingLaw(rng.uniform(1, 80), rng.uniform(-0.95, -0.05), rng.uniform(0.05, 1.0))
-            for i in range(n)}
+    return {
+        f"l{i}": ScalingLaw(rng.uniform(1, 80), rng.uniform(-0.95, -0.05), rng.uniform(0.05, 1.0)) for i in range(n)
+    }
 
 
 def total(laws, pairs):
@@ -31,8 +39,11 @@ def test_integer_allocation_equals_brute_force_on_small_grids():
         got = optimal_allocation(laws, caps, budget)
         assert sum(got.pairs.values()) == budget
         assert all(0 <= got.pairs[k] <= caps[k] for k in laws)
-        best = max(total(laws, dict(zip(laws, xs)))
-                   for xs in itertools.product(*(range(caps[k] + 1) for k in laws)) if sum(xs) == budget)
+        best = max(
+            total(laws, dict(zip(laws, xs)))
+            for xs in itertools.product(*(range(caps[k] + 1) for k in laws))
+            if sum(xs) == budget
+        )
         assert total(laws, got.pairs) >= best - 1e-9
 
 
@@ -55,18 +66,26 @@ def test_continuous_optimum_matches_slsqp():
         exact = continuous_optimum(a, b, g, cap, budget)
         scale = budget  # SLSQP on pairs / budget, so the variables are O(1)
 
-        res = minimize(_loss, np.full(6, 1 / 6), args=(a, b, g, scale), method="SLSQP",
-                       bounds=[(1e-9, c / scale) for c in cap],
-                       constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1.0}],
-                       options={"ftol": 1e-14, "maxiter": 500})
+        res = minimize(
+            _loss,
+            np.full(6, 1 / 6),
+            args=(a, b, g, scale),
+            method="SLSQP",
+            bounds=[(1e-9, c / scale) for c in cap],
+            constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1.0}],
+            options={"ftol": 1e-14, "maxiter": 500},
+        )
         assert exact.sum() == pytest.approx(budget, rel=1e-9)
         assert _loss(exact / scale, a, b, g, scale) <= res.fun + 1e-9  # never worse than SLSQP
         np.testing.assert_allclose(exact, res.x * scale, rtol=2e-3, atol=budget * 1e-4)
 
 
 def test_caps_bind_and_uncapped_languages_share_one_marginal_gain():
-    laws = {"easy": ScalingLaw(20.0, -0.5, 0.9), "hard": ScalingLaw(80.0, -0.2, 0.2),
-            "mid": ScalingLaw(50.0, -0.3, 0.5)}
+    laws = {
+        "easy": ScalingLaw(20.0, -0.5, 0.9),
+        "hard": ScalingLaw(80.0, -0.2, 0.2),
+        "mid": ScalingLaw(50.0, -0.3, 0.5),
+    }
     caps = {"easy": 10**6, "hard": 50_000, "mid": 10**6}
     got = optimal_allocation(laws, caps, 600_000)
     assert got.pairs["hard"] == 50_000  # would take more: its cap binds
@@ -116,24 +135,29 @@ def test_paper_laws_give_a_better_mean_than_uniform():
     assert best.mean_predicted >= uni.mean_predicted
 
 
-@pytest.mark.parametrize("law,caps,budget,message", [
-    (ScalingLaw(50, -0.3, 0.5), {"a": 10, "b": 10}, 21, "exceeds the 20 pairs"),
-    (ScalingLaw(50, -0.3, 0.5), {"a": 10, "b": 10}, -1, "budget must be >= 0"),
-    (ScalingLaw(50, -0.3, 0.5), {"a": -5, "b": 10}, 3, "a: max_pairs must be a non-negative integer"),
-    (ScalingLaw(50, -0.3, 0.5), {"a": 10, "b": 10}, 2.5, "budget must be an integer"),
-    (ScalingLaw(50, 0.2, 0.5), {"a": 10, "b": 10}, 5, "beta must be in (-1, 0)"),
-    (ScalingLaw(-1, -0.3, 0.5), {"a": 10, "b": 10}, 5, "alpha must be > 0"),
-    (ScalingLaw(50, -0.3, 1.5), {"a": 10, "b": 10}, 5, "gamma must be in (0, 1]"),
-    (ScalingLaw(50, -0.3, 0.5), {"a": 10}, 5, "max_pairs: no value for b"),
-])
+@pytest.mark.parametrize(
+    "law,caps,budget,message",
+    [
+        (ScalingLaw(50, -0.3, 0.5), {"a": 10, "b": 10}, 21, "exceeds the 20 pairs"),
+        (ScalingLaw(50, -0.3, 0.5), {"a": 10, "b": 10}, -1, "budget must be >= 0"),
+        (ScalingLaw(50, -0.3, 0.5), {"a": -5, "b": 10}, 3, "a: max_pairs must be a non-negative integer"),
+        (ScalingLaw(50, -0.3, 0.5), {"a": 10, "b": 10}, 2.5, "budget must be an integer"),
+        (ScalingLaw(50, 0.2, 0.5), {"a": 10, "b": 10}, 5, "beta must be in (-1, 0)"),
+        (ScalingLaw(-1, -0.3, 0.5), {"a": 10, "b": 10}, 5, "alpha must be > 0"),
+        (ScalingLaw(50, -0.3, 1.5), {"a": 10, "b": 10}, 5, "gamma must be in (0, 1]"),
+        (ScalingLaw(50, -0.3, 0.5), {"a": 10}, 5, "max_pairs: no value for b"),
+    ],
+)
 def test_bad_budgets_and_laws_are_errors(law, caps, budget, message):
     with pytest.raises(AllocationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         optimal_allocation({"a": law, "b": law}, caps, budget)
 
 
 def test_allocate_command_interface(tmp_path, capsys):
-    laws = {"ar": {"alpha": 60, "beta": -0.3, "gamma": 0.8, "max_pairs": 900},
-            "hi": {"alpha": 80, "beta": -0.2, "gamma": 0.3, "max_pairs": 300}}
+    laws = {
+        "ar": {"alpha": 60, "beta": -0.3, "gamma": 0.8, "max_pairs": 900},
+        "hi": {"alpha": 80, "beta": -0.2, "gamma": 0.3, "max_pairs": 300},
+    }
     (tmp_path / "laws.json").write_text(json.dumps(laws))
     out = tmp_path / "alloc.json"
     assert main(["allocate", "--laws", str(tmp_path / "laws.json"), "--budget", "1.1k", "--out", str(out)]) == 0
@@ -144,13 +168,16 @@ def test_allocate_command_interface(tmp_path, capsys):
     assert {"allocation", "predicted", "mean_predicted"} <= set(got["uniform"])
 
 
-@pytest.mark.parametrize("laws,budget,message", [
-    ({"ar": {"alpha": 60, "beta": -0.3, "gamma": 0.8, "max_pairs": 9}}, "10", "budget 10 exceeds the 9 pairs"),
-    ({"ar": {"alpha": 60, "beta": 0.3, "gamma": 0.8, "max_pairs": 9}}, "5", "ar: beta must be in (-1, 0)"),
-    ({"ar": {"alpha": 60, "gamma": 0.8, "max_pairs": 9}}, "5", "ar: missing key 'beta'"),
-    ({"ar": {"alpha": 60, "beta": -0.3, "gamma": 0.8}}, "5", "ar: missing key 'max_pairs'"),
-    ({"ar": {"alpha": 60, "beta": -0.3, "gamma": 0.8, "max_pairs": 9}}, "many", "--budget: 'many' is not a number"),
-])
+@pytest.mark.parametrize(
+    "laws,budget,message",
+    [
+        ({"ar": {"alpha": 60, "beta": -0.3, "gamma": 0.8, "max_pairs": 9}}, "10", "budget 10 exceeds the 9 pairs"),
+        ({"ar": {"alpha": 60, "beta": 0.3, "gamma": 0.8, "max_pairs": 9}}, "5", "ar: beta must be in (-1, 0)"),
+        ({"ar": {"alpha": 60, "gamma": 0.8, "max_pairs": 9}}, "5", "ar: missing key 'beta'"),
+        ({"ar": {"alpha": 60, "beta": -0.3, "gamma": 0.8}}, "5", "ar: missing key 'max_pairs'"),
+        ({"ar": {"alpha": 60, "beta": -0.3, "gamma": 0.8, "max_pairs": 9}}, "many", "--budget: 'many' is not a number"),
+    ],
+)
 def test_allocate_command_errors_are_one_line(tmp_path, capsys, laws, budget, message):
     (tmp_path / "laws.json").write_text(json.dumps(laws))
     out = tmp_path / "alloc.json"
@@ -169,8 +196,22 @@ def _fit_json(path, lang, **fields):
 def test_allocate_fits_builds_laws_from_fit_files(tmp_path):
     fits = [_fit_json(tmp_path / "near.json", "near", gamma=0.9), _fit_json(tmp_path / "far.json", "far", gamma=0.2)]
     out = tmp_path / "allocation" / "small.json"
-    assert main(["allocate-fits", "--fits", *fits, "--max-pairs", "near=900,far=900,extra=5", "--budget", "600",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "allocate-fits",
+                "--fits",
+                *fits,
+                "--max-pairs",
+                "near=900,far=900,extra=5",
+                "--budget",
+                "600",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     got = json.loads(out.read_text())
     assert got["budget_name"] == "small" and got["budget"] == 600
     assert sum(got["allocation"].values()) == 600 and got["uniform"]["allocation"] == {"near": 300, "far": 300}
@@ -182,19 +223,63 @@ def test_allocate_fits_refuses_a_failed_fit(tmp_path, capsys):
     bad = tmp_path / "far.json"
     bad.write_text(json.dumps({"ok": False, "lang": "far", "reason": "2 point(s); at least 3 are needed"}))
     fits = [_fit_json(tmp_path / "near.json", "near"), str(bad)]
-    assert main(["allocate-fits", "--fits", *fits, "--max-pairs", "near=9,far=9", "--budget", "6",
-                 "--out", str(tmp_path / "a.json")]) == 2
+    assert (
+        main(
+            [
+                "allocate-fits",
+                "--fits",
+                *fits,
+                "--max-pairs",
+                "near=9,far=9",
+                "--budget",
+                "6",
+                "--out",
+                str(tmp_path / "a.json"),
+            ]
+        )
+        == 2
+    )
     assert "the fit for far failed (2 point(s)" in capsys.readouterr().err
-    assert main(["allocate-fits", "--fits", fits[0], "--max-pairs", "far=9", "--budget", "6",
-                 "--out", str(tmp_path / "a.json")]) == 2
+    assert (
+        main(
+            [
+                "allocate-fits",
+                "--fits",
+                fits[0],
+                "--max-pairs",
+                "far=9",
+                "--budget",
+                "6",
+                "--out",
+                str(tmp_path / "a.json"),
+            ]
+        )
+        == 2
+    )
     assert "--max-pairs: no value for near" in capsys.readouterr().err
 
 
 def test_allocate_fits_refuses_laws_of_different_metrics(tmp_path, capsys):
-    fits = [_fit_json(tmp_path / "near.json", "near", metric="comet", task="flores"),
-            _fit_json(tmp_path / "far.json", "far", metric="chrf", task="flores")]
-    assert main(["allocate-fits", "--fits", *fits, "--max-pairs", "near=9,far=9", "--budget", "6",
-                 "--out", str(tmp_path / "a.json")]) == 2
+    fits = [
+        _fit_json(tmp_path / "near.json", "near", metric="comet", task="flores"),
+        _fit_json(tmp_path / "far.json", "far", metric="chrf", task="flores"),
+    ]
+    assert (
+        main(
+            [
+                "allocate-fits",
+                "--fits",
+                *fits,
+                "--max-pairs",
+                "near=9,far=9",
+                "--budget",
+                "6",
+                "--out",
+                str(tmp_path / "a.json"),
+            ]
+        )
+        == 2
+    )
     assert "laws must share a metric" in capsys.readouterr().err
 
 
@@ -203,8 +288,13 @@ def test_allocate_fits_refuses_laws_of_different_metrics(tmp_path, capsys):
 
 def replicate_laws(rng, laws, r, spread=0.1):
     """Each language's law with α and β jittered: stand-ins for its bootstrap fits."""
-    return {k: [(v.alpha * np.exp(rng.normal(0, spread)), float(np.clip(v.beta + rng.normal(0, spread), -0.99, -0.01)))
-                for _ in range(r)] for k, v in laws.items()}
+    return {
+        k: [
+            (v.alpha * np.exp(rng.normal(0, spread)), float(np.clip(v.beta + rng.normal(0, spread), -0.99, -0.01)))
+            for _ in range(r)
+        ]
+        for k, v in laws.items()
+    }
 
 
 def test_mixture_optimum_of_one_replicate_is_the_point_optimum():
@@ -235,8 +325,14 @@ def test_expected_objective_matches_slsqp_and_brute_force():
     def loss(u):
         return float(np.sum(np.exp(la + b * np.log(g[:, None] * np.maximum(u, 1e-12)[:, None] * budget)).mean(1)))
 
-    res = minimize(loss, np.full(5, 0.2), method="SLSQP", bounds=[(1e-9, c / budget) for c in cap],
-                   constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1.0}], options={"ftol": 1e-15, "maxiter": 500})
+    res = minimize(
+        loss,
+        np.full(5, 0.2),
+        method="SLSQP",
+        bounds=[(1e-9, c / budget) for c in cap],
+        constraints=[{"type": "eq", "fun": lambda u: u.sum() - 1.0}],
+        options={"ftol": 1e-15, "maxiter": 500},
+    )
     assert exact.sum() == pytest.approx(budget, rel=1e-9) and loss(exact / budget) <= res.fun + 1e-9
     np.testing.assert_allclose(exact, res.x * budget, rtol=3e-3, atol=budget * 1e-4)
     # integers: brute force over a small grid, scores averaged over the replicates
@@ -293,11 +389,35 @@ def test_allocate_fits_objective_uses_the_fits_replicates(tmp_path, capsys):
     rng = np.random.default_rng(8)
     laws = {"near": ScalingLaw(50.0, -0.3, 0.9), "far": ScalingLaw(50.0, -0.3, 0.2)}
     reps = replicate_laws(rng, laws, 40, spread=0.2)
-    fits = [_fit_json(tmp_path / f"{k}.json", k, gamma=v.gamma, bootstrap=[list(r) for r in reps[k]],
-                      ci_method="segment-bootstrap") for k, v in laws.items()]
+    fits = [
+        _fit_json(
+            tmp_path / f"{k}.json",
+            k,
+            gamma=v.gamma,
+            bootstrap=[list(r) for r in reps[k]],
+            ci_method="segment-bootstrap",
+        )
+        for k, v in laws.items()
+    ]
     out = tmp_path / "a.json"
-    assert main(["allocate-fits", "--fits", *fits, "--max-pairs", "near=900,far=900", "--budget", "600",
-                 "--objective", "expected", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "allocate-fits",
+                "--fits",
+                *fits,
+                "--max-pairs",
+                "near=900,far=900",
+                "--budget",
+                "600",
+                "--objective",
+                "expected",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     got = json.loads(out.read_text())
     unc = got["uncertainty"]
     assert got["objective"] == unc["objective"] == "expected" and unc["n_replicates"] == 40
@@ -305,11 +425,31 @@ def test_allocate_fits_objective_uses_the_fits_replicates(tmp_path, capsys):
     assert got["ci_methods"] == {"near": "segment-bootstrap", "far": "segment-bootstrap"}
     assert "P(optimized better)" in capsys.readouterr().out
     bare = [_fit_json(tmp_path / "n2.json", "near"), _fit_json(tmp_path / "f2.json", "far")]
-    assert main(["allocate-fits", "--fits", *bare, "--max-pairs", "near=900,far=900", "--budget", "600",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            ["allocate-fits", "--fits", *bare, "--max-pairs", "near=900,far=900", "--budget", "600", "--out", str(out)]
+        )
+        == 0
+    )
     assert "uncertainty" not in json.loads(out.read_text())  # no replicates: the point split only
-    assert main(["allocate-fits", "--fits", *bare, "--max-pairs", "near=900,far=900", "--budget", "600",
-                 "--objective", "quantile:0.1", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "allocate-fits",
+                "--fits",
+                *bare,
+                "--max-pairs",
+                "near=900,far=900",
+                "--budget",
+                "600",
+                "--objective",
+                "quantile:0.1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "needs bootstrap replicates; none for near, far" in capsys.readouterr().err
 
 
@@ -326,8 +466,9 @@ def test_each_replicates_own_optimum_and_the_regret_of_the_chosen_split():
     budget = float(cap.sum() * 0.35)
     own = replicate_optima(la, b, g, cap, budget)
     for r in range(5):
-        np.testing.assert_allclose(own[:, r], continuous_optimum(np.exp(la[:, r]), b[:, r], g, cap, budget),
-                                   rtol=1e-6, atol=1e-3)
+        np.testing.assert_allclose(
+            own[:, r], continuous_optimum(np.exp(la[:, r]), b[:, r], g, cap, budget), rtol=1e-6, atol=1e-3
+        )
     caps = {k: int(c) for k, c in zip(names, cap)}
     _, _, unc = uncertain_allocation(laws, caps, int(budget), reps, "expected")
     assert unc["regret"]["ci"][0] >= -1e-9 and unc["regret"]["mean"] > 0  # no split beats a replicate's own
@@ -342,8 +483,22 @@ def test_caps_come_from_what_cleaning_left_and_the_budget_still_builds(tmp_path,
         path.write_text(json.dumps({"lang": lang, "pairs": pairs}))
         manifests.append(str(path))
     out = tmp_path / "uniform.json"
-    assert main(["split-uniform", "--max-pairs", "ar=4000,hi=2000", "--corpus-manifests", *manifests,
-                 "--budget", "2000", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "split-uniform",
+                "--max-pairs",
+                "ar=4000,hi=2000",
+                "--corpus-manifests",
+                *manifests,
+                "--budget",
+                "2000",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     split = json.loads(out.read_text())
     assert split["allocation"] == {"ar": 1700, "hi": 300} and split["max_pairs"] == {"ar": 4000, "hi": 300}
     fits = []
@@ -352,11 +507,41 @@ def test_caps_come_from_what_cleaning_left_and_the_budget_still_builds(tmp_path,
         fit.write_text(json.dumps({"lang": lang, "ok": True, "alpha": 60.0, "beta": beta, "gamma": 0.5}))
         fits.append(str(fit))
     alloc = tmp_path / "b.json"
-    assert main(["allocate-fits", "--fits", *fits, "--max-pairs", "ar=4000,hi=2000", "--corpus-manifests",
-                 *manifests, "--budget", "2000", "--out", str(alloc)]) == 0
+    assert (
+        main(
+            [
+                "allocate-fits",
+                "--fits",
+                *fits,
+                "--max-pairs",
+                "ar=4000,hi=2000",
+                "--corpus-manifests",
+                *manifests,
+                "--budget",
+                "2000",
+                "--out",
+                str(alloc),
+            ]
+        )
+        == 0
+    )
     record = json.loads(alloc.read_text())
     assert record["allocation"]["hi"] <= 300 and sum(record["allocation"].values()) == 2000
     assert record["uniform"]["allocation"] == split["allocation"] and record["max_pairs"]["hi"] == 300
-    assert main(["split-uniform", "--max-pairs", "ar=4000,hi=2000", "--corpus-manifests", *manifests,
-                 "--budget", "4301", "--out", str(tmp_path / "over.json")]) == 2
+    assert (
+        main(
+            [
+                "split-uniform",
+                "--max-pairs",
+                "ar=4000,hi=2000",
+                "--corpus-manifests",
+                *manifests,
+                "--budget",
+                "4301",
+                "--out",
+                str(tmp_path / "over.json"),
+            ]
+        )
+        == 2
+    )
     assert "over the 4300 pairs" in capsys.readouterr().err

@@ -68,8 +68,7 @@ def test_segment_intervals_cover_the_planted_law_where_the_point_bootstrap_misse
         points = segment_points(law, seed=seed)
         lo, hi = fit_segment_bootstrap(points, 0.5, n_boot=200, seed=seed).prediction["ci"][-1]
         seg += lo < truth < hi
-        lo, hi = fit_scaling_law(SCALES, [s.score for _, s in points], 0.5, n_boot=200,
-                                 seed=seed).prediction["ci"][-1]
+        lo, hi = fit_scaling_law(SCALES, [s.score for _, s in points], 0.5, n_boot=200, seed=seed).prediction["ci"][-1]
         pts += lo < truth < hi
     assert seg >= 34 and pts <= 30
 
@@ -121,8 +120,18 @@ def segment_files(tmp_path, monkeypatch):
         with open(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, COLUMNS)
             writer.writeheader()
-            writer.writerow({"model": model, "recipe": "coit", "lang": "ar", "scale": scale, "task": "flores",
-                             "direction": "en-ar", "metric": "chrf", "value": scored.score})
+            writer.writerow(
+                {
+                    "model": model,
+                    "recipe": "coit",
+                    "lang": "ar",
+                    "scale": scale,
+                    "task": "flores",
+                    "direction": "en-ar",
+                    "metric": "chrf",
+                    "value": scored.score,
+                }
+            )
         seg = tmp_path / f"{scale}.segments.npz"
         seg.write_bytes(b"stand-in")
         stored[str(seg)] = {("flores", "en-ar", "chrf"): scored}
@@ -140,11 +149,22 @@ def segment_files(tmp_path, monkeypatch):
 
 def test_fit_scores_with_segments_switches_to_the_segment_bootstrap(segment_files, capsys):
     tmp_path, scores, segments = segment_files
-    common = ["fit-scores", "--lang", "ar", "--metric", "chrf", "--similarity", str(tmp_path / "sim.json"),
-              "--bootstrap", "80"]
+    common = [
+        "fit-scores",
+        "--lang",
+        "ar",
+        "--metric",
+        "chrf",
+        "--similarity",
+        str(tmp_path / "sim.json"),
+        "--bootstrap",
+        "80",
+    ]
     # segments given in reverse order to the scores: each point still gets its own model's statistics
-    assert main([*common, "--scores", *scores[::-1], "--segments", *segments[::-1],
-                 "--out", str(tmp_path / "seg.json")]) == 0
+    assert (
+        main([*common, "--scores", *scores[::-1], "--segments", *segments[::-1], "--out", str(tmp_path / "seg.json")])
+        == 0
+    )
     seg = json.loads((tmp_path / "seg.json").read_text())
     assert seg["ci_method"] == "segment-bootstrap" and seg["n_segments"] == 200
     assert seg["segments"] == segments and len(seg["bootstrap"]) == seg["n_bootstrap_ok"] == 80
@@ -157,7 +177,15 @@ def test_fit_scores_with_segments_switches_to_the_segment_bootstrap(segment_file
 
 def test_fit_scores_segments_errors_are_one_line(segment_files, capsys):
     tmp_path, scores, segments = segment_files
-    common = ["fit-scores", "--lang", "ar", "--similarity", str(tmp_path / "sim.json"), "--out", str(tmp_path / "f.json")]
+    common = [
+        "fit-scores",
+        "--lang",
+        "ar",
+        "--similarity",
+        str(tmp_path / "sim.json"),
+        "--out",
+        str(tmp_path / "f.json"),
+    ]
     assert main([*common, "--scores", *scores, "--metric", "chrf", "--segments", *segments[:3]]) == 2
     assert "3 file(s) for 4 --scores file(s)" in capsys.readouterr().err
     bleu = []

@@ -62,8 +62,9 @@ def test_bootstrap_is_seeded():
 def test_batched_irls_matches_the_multistart_optimizer():
     rng = np.random.default_rng(0)
     for _ in range(20):
-        x, s = synthetic(rng.uniform(5, 100), rng.uniform(-0.9, -0.05), rng.uniform(0.1, 1), 0.05,
-                         int(rng.integers(1e6)), repeats=1)
+        x, s = synthetic(
+            rng.uniform(5, 100), rng.uniform(-0.9, -0.05), rng.uniform(0.1, 1), 0.05, int(rng.integers(1e6)), repeats=1
+        )
         lx, ly = np.log(x), np.log(100 - s)
         a, b = huber_irls(lx[None], ly[None], 0.1)
         a0, b0, _ = _fit_params(lx, ly, 0.1, _starts(lx, ly))
@@ -76,14 +77,17 @@ def test_slope_steeper_than_minus_one_stops_at_the_bound():
     assert fit.law.beta == pytest.approx(BETA_BOUNDS[0], abs=1e-4) and fit.at_bound
 
 
-@pytest.mark.parametrize("pairs,scores,reason", [
-    ([100, 200], [40, 50], "at least 3"),
-    ([100, 200, 400], [40, 50, 100], ">= 100"),
-    ([100, 200, 400], [50, 45, 40], "does not decrease"),
-    ([100, 100, 100], [40, 41, 42], "2 scales"),
-    ([0, 200, 400], [40, 45, 50], "pairs must be > 0"),
-    ([100, 200, 400], [40, float("nan"), 50], "finite"),
-])
+@pytest.mark.parametrize(
+    "pairs,scores,reason",
+    [
+        ([100, 200], [40, 50], "at least 3"),
+        ([100, 200, 400], [40, 50, 100], ">= 100"),
+        ([100, 200, 400], [50, 45, 40], "does not decrease"),
+        ([100, 100, 100], [40, 41, 42], "2 scales"),
+        ([0, 200, 400], [40, 45, 50], "pairs must be > 0"),
+        ([100, 200, 400], [40, float("nan"), 50], "finite"),
+    ],
+)
 def test_fit_failures_name_the_reason(pairs, scores, reason):
     with pytest.raises(FitError, match=reason):
         fit_scaling_law(pairs, scores, 0.5, n_boot=10)
@@ -99,8 +103,22 @@ def _write_points(path, rows):
 def test_fit_command_writes_the_interface_keys(tmp_path, capsys):
     law = ScalingLaw(50.0, -0.3, 0.6)
     _write_points(tmp_path / "p.csv", [(x, float(law.predict(x)) + d) for x, d in zip(SCALES, [0.1, -0.1] * 4)])
-    assert main(["fit", "--points", str(tmp_path / "p.csv"), "--gamma", "0.6", "--out", str(tmp_path / "f.json"),
-                 "--bootstrap", "50"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--points",
+                str(tmp_path / "p.csv"),
+                "--gamma",
+                "0.6",
+                "--out",
+                str(tmp_path / "f.json"),
+                "--bootstrap",
+                "50",
+            ]
+        )
+        == 0
+    )
     fit = json.loads((tmp_path / "f.json").read_text())
     for key in ("alpha", "beta", "gamma", "n_points", "rmse", "r2", "ci", "loso", "note", "points", "provenance"):
         assert key in fit
@@ -119,11 +137,14 @@ def test_fit_command_failure_writes_reason_and_exits_nonzero(tmp_path, capsys):
     assert record["ok"] is False and "does not decrease" in record["reason"] and len(record["points"]) == 3
 
 
-@pytest.mark.parametrize("content,gamma,message", [
-    ("pairs,value\n1,2\n", "0.5", "missing score"),
-    ("pairs,score\n1,abc\n", "0.5", "p.csv:2: score 'abc' is not a number"),
-    ("pairs,score\n1,2\n", "1.5", "--gamma must be in (0, 1]"),
-])
+@pytest.mark.parametrize(
+    "content,gamma,message",
+    [
+        ("pairs,value\n1,2\n", "0.5", "missing score"),
+        ("pairs,score\n1,abc\n", "0.5", "p.csv:2: score 'abc' is not a number"),
+        ("pairs,score\n1,2\n", "1.5", "--gamma must be in (0, 1]"),
+    ],
+)
 def test_fit_command_bad_input_is_one_line(tmp_path, capsys, content, gamma, message):
     (tmp_path / "p.csv").write_text(content)
     assert main(["fit", "--points", str(tmp_path / "p.csv"), "--gamma", gamma, "--out", str(tmp_path / "f.json")]) == 2
@@ -138,14 +159,47 @@ COLUMNS = "model,recipe,lang,scale,budget,alloc,task,direction,metric,value,n,ci
 def _scores_table(path, law, lang="ar"):
     rows = []
     for scale in (100, 200, 400, 800):
-        for metric, direction, value in (("chrf", f"en-{lang}", float(law.predict(scale))),
-                                         ("chrf", f"{lang}-en", 10.0), ("bleu", f"en-{lang}", 5.0)):
-            rows.append({"model": f"coit/{lang}/{scale}", "recipe": "coit", "lang": lang, "scale": scale,
-                         "task": "flores", "direction": direction, "metric": metric, "value": value})
-    rows.append({"model": f"coit/{lang}/full", "recipe": "coit", "lang": lang, "scale": "full", "task": "flores",
-                 "direction": f"en-{lang}", "metric": "chrf", "value": 1.0})  # not a point: no pair count
-    rows.append({"model": "muit/800", "recipe": "muit", "lang": lang, "scale": 800, "task": "flores",
-                 "direction": f"en-{lang}", "metric": "chrf", "value": 2.0})  # another recipe
+        for metric, direction, value in (
+            ("chrf", f"en-{lang}", float(law.predict(scale))),
+            ("chrf", f"{lang}-en", 10.0),
+            ("bleu", f"en-{lang}", 5.0),
+        ):
+            rows.append(
+                {
+                    "model": f"coit/{lang}/{scale}",
+                    "recipe": "coit",
+                    "lang": lang,
+                    "scale": scale,
+                    "task": "flores",
+                    "direction": direction,
+                    "metric": metric,
+                    "value": value,
+                }
+            )
+    rows.append(
+        {
+            "model": f"coit/{lang}/full",
+            "recipe": "coit",
+            "lang": lang,
+            "scale": "full",
+            "task": "flores",
+            "direction": f"en-{lang}",
+            "metric": "chrf",
+            "value": 1.0,
+        }
+    )  # not a point: no pair count
+    rows.append(
+        {
+            "model": "muit/800",
+            "recipe": "muit",
+            "lang": lang,
+            "scale": 800,
+            "task": "flores",
+            "direction": f"en-{lang}",
+            "metric": "chrf",
+            "value": 2.0,
+        }
+    )  # another recipe
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, COLUMNS)
         writer.writeheader()
@@ -158,10 +212,33 @@ def test_fit_scores_selects_language_metric_direction_and_numeric_scales(tmp_pat
     (tmp_path / "sim.json").write_text(json.dumps({"lang": "ar", "gamma": 0.4}))
     out = tmp_path / "ar.json"
     (tmp_path / "again.csv").write_bytes((tmp_path / "s.csv").read_bytes())  # listed twice: counted once
-    assert main(["fit-scores", "--scores", str(tmp_path / "s.csv"), str(tmp_path / "again.csv"),
-                 "--lang", "ar", "--task", "flores",
-                 "--metric", "chrf", "--direction", "en-x", "--similarity", str(tmp_path / "sim.json"),
-                 "--bootstrap", "20", "--seed", "3", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "fit-scores",
+                "--scores",
+                str(tmp_path / "s.csv"),
+                str(tmp_path / "again.csv"),
+                "--lang",
+                "ar",
+                "--task",
+                "flores",
+                "--metric",
+                "chrf",
+                "--direction",
+                "en-x",
+                "--similarity",
+                str(tmp_path / "sim.json"),
+                "--bootstrap",
+                "20",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     fit = json.loads(out.read_text())
     assert [p["pairs"] for p in fit["points"]] == [100, 200, 400, 800]
     assert fit["alpha"] == pytest.approx(60.0, rel=1e-4) and fit["beta"] == pytest.approx(-0.3, abs=1e-5)
@@ -173,7 +250,23 @@ def test_fit_scores_with_too_few_points_fails_cleanly(tmp_path, capsys):
     _scores_table(tmp_path / "s.csv", ScalingLaw(60.0, -0.3, 0.4))
     (tmp_path / "sim.json").write_text(json.dumps({"gamma": 0.4}))
     out = tmp_path / "el.json"
-    assert main(["fit-scores", "--scores", str(tmp_path / "s.csv"), "--lang", "el", "--metric", "chrf",
-                 "--similarity", str(tmp_path / "sim.json"), "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "fit-scores",
+                "--scores",
+                str(tmp_path / "s.csv"),
+                "--lang",
+                "el",
+                "--metric",
+                "chrf",
+                "--similarity",
+                str(tmp_path / "sim.json"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "0 point(s)" in capsys.readouterr().err
     assert json.loads(out.read_text())["ok"] is False

@@ -10,10 +10,18 @@ from xllm.scaling.alignment import pca_2d
 from xllm.scaling.similarity import gamma_from_vectors
 
 ENGLISH = [
-    "the cat sat on the warm mat", "a dog runs in the park today", "we read books at night",
-    "my brother plays music well", "she writes long letters home", "the river flows to the sea",
-    "children learn fast at school", "the market opens early here", "rain fell on the old roof",
-    "he cooks rice with beans", "birds sing before the sun rises", "the train leaves at noon",
+    "the cat sat on the warm mat",
+    "a dog runs in the park today",
+    "we read books at night",
+    "my brother plays music well",
+    "she writes long letters home",
+    "the river flows to the sea",
+    "children learn fast at school",
+    "the market opens early here",
+    "rain fell on the old roof",
+    "he cooks rice with beans",
+    "birds sing before the sun rises",
+    "the train leaves at noon",
 ]
 CYRILLIC = dict(zip("abcdefghijklmnopqrstuvwxyz", "абцдефгхийклмнопярстужвьыз"))
 
@@ -47,8 +55,25 @@ def test_gamma_formula_limits():
 
 def _similarity(corpus, lang, *extra):
     out = corpus / "out" / f"{lang}.json"
-    assert main(["similarity", "--base", str(corpus / "base"), "--en", str(corpus / "en.txt"),
-                 "--x", str(corpus / f"{lang}.txt"), "--lang", lang, "--out", str(out), *extra]) == 0
+    assert (
+        main(
+            [
+                "similarity",
+                "--base",
+                str(corpus / "base"),
+                "--en",
+                str(corpus / "en.txt"),
+                "--x",
+                str(corpus / f"{lang}.txt"),
+                "--lang",
+                lang,
+                "--out",
+                str(out),
+                *extra,
+            ]
+        )
+        == 0
+    )
     return json.loads(out.read_text())
 
 
@@ -62,24 +87,74 @@ def test_similarity_orders_languages_by_distance_from_english(corpus):
 
 def test_configured_gamma_wins_without_loading_a_model(corpus):
     out = corpus / "out" / "cfg.json"
-    assert main(["similarity", "--base", str(corpus / "missing"), "--en", str(corpus / "en.txt"),
-                 "--x", str(corpus / "far.txt"), "--lang", "far", "--gamma", "0.42", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "similarity",
+                "--base",
+                str(corpus / "missing"),
+                "--en",
+                str(corpus / "en.txt"),
+                "--x",
+                str(corpus / "far.txt"),
+                "--lang",
+                "far",
+                "--gamma",
+                "0.42",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     record = json.loads(out.read_text())
     assert record["gamma"] == 0.42 and record["gamma_source"] == "config"
 
 
 def test_similarity_rejects_misaligned_files(corpus, capsys):
     (corpus / "short.txt").write_text("one line\n")
-    assert main(["similarity", "--base", str(corpus / "base"), "--en", str(corpus / "en.txt"),
-                 "--x", str(corpus / "short.txt"), "--lang", "xx", "--out", str(corpus / "out" / "x.json")]) == 2
+    assert (
+        main(
+            [
+                "similarity",
+                "--base",
+                str(corpus / "base"),
+                "--en",
+                str(corpus / "en.txt"),
+                "--x",
+                str(corpus / "short.txt"),
+                "--lang",
+                "xx",
+                "--out",
+                str(corpus / "out" / "x.json"),
+            ]
+        )
+        == 2
+    )
     assert "must be line-aligned" in capsys.readouterr().err
 
 
 def test_alignment_per_model_language_layer_and_projection(corpus):
     out = corpus / "out" / "alignment.json"
-    args = ["alignment", "--model", f"base={corpus / 'base'}", "--model", f"tuned={corpus / 'base'}",
-            "--en", str(corpus / "en.txt"), "--x", f"same={corpus / 'same.txt'}", "--x", f"far={corpus / 'far.txt'}",
-            "--max-sentences", "8", "--seed", "5", "--out", str(out)]
+    args = [
+        "alignment",
+        "--model",
+        f"base={corpus / 'base'}",
+        "--model",
+        f"tuned={corpus / 'base'}",
+        "--en",
+        str(corpus / "en.txt"),
+        "--x",
+        f"same={corpus / 'same.txt'}",
+        "--x",
+        f"far={corpus / 'far.txt'}",
+        "--max-sentences",
+        "8",
+        "--seed",
+        "5",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     data = json.loads(out.read_text())
     assert set(data["models"]) == {"base", "tuned"} and len(data["line_numbers"]) == 8

@@ -17,8 +17,9 @@ from xllm.train.loop import MANIFEST, TrainConfig, train
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    return make_tiny_llama(tmp_path_factory.mktemp("base") / "tiny", hidden_size=32, layers=2, heads=4,
-                           max_length=128, seed=1)
+    return make_tiny_llama(
+        tmp_path_factory.mktemp("base") / "tiny", hidden_size=32, layers=2, heads=4, max_length=128, seed=1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +29,39 @@ def data(tmp_path_factory):
         if i % 5 == 0:
             rows.append({"id": f"t{i}", "text": f"plain text number {i} " * 3})
         else:
-            rows.append({"id": f"r{i}", "instruction": f"Echo {i}", "input": "abc" if i % 2 else "",
-                         "output": f"{i} {i} {i}", "kind": "alpaca", "lang": "en"})
+            rows.append(
+                {
+                    "id": f"r{i}",
+                    "instruction": f"Echo {i}",
+                    "input": "abc" if i % 2 else "",
+                    "output": f"{i} {i} {i}",
+                    "kind": "alpaca",
+                    "lang": "en",
+                }
+            )
     path = tmp_path_factory.mktemp("data") / "train.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
 def _cfg(base, data, tmp_path, name, **kw):
-    opts = dict(base=str(base), data=str(data), out=str(tmp_path / name / "model"),
-                checkpoint_dir=str(tmp_path / name / "ck"), epochs=1, learning_rate=3e-3, global_batch_size=8,
-                per_device_batch_size=4, max_seq_length=64, seed=5, packing=True, warmup_ratio=0.2,
-                checkpoint_every=2, threads=1, log_every=100)
+    opts = dict(
+        base=str(base),
+        data=str(data),
+        out=str(tmp_path / name / "model"),
+        checkpoint_dir=str(tmp_path / name / "ck"),
+        epochs=1,
+        learning_rate=3e-3,
+        global_batch_size=8,
+        per_device_batch_size=4,
+        max_seq_length=64,
+        seed=5,
+        packing=True,
+        warmup_ratio=0.2,
+        checkpoint_every=2,
+        threads=1,
+        log_every=100,
+    )
     opts.update(kw)
     return TrainConfig(**opts)
 
@@ -52,11 +74,41 @@ def _weights(model_dir):
 
 def test_cli_writes_a_complete_model_directory(base, data, tmp_path, capsys):
     out, metrics = tmp_path / "model", tmp_path / "logs" / "metrics.jsonl"
-    rc = main(["train", "--base", str(base), "--data", str(data), "--out", str(out), "--checkpoint-dir",
-               str(tmp_path / "ck"), "--epochs", "2", "--learning-rate", "3e-3", "--global-batch-size", "8",
-               "--per-device-batch-size", "4", "--max-seq-length", "64", "--seed", "3", "--precision", "fp32",
-               "--packing", "--metrics-file", str(metrics), "--threads", "1", "--checkpoint-every", "4",
-               "--clean-checkpoints"])
+    rc = main(
+        [
+            "train",
+            "--base",
+            str(base),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--checkpoint-dir",
+            str(tmp_path / "ck"),
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "3e-3",
+            "--global-batch-size",
+            "8",
+            "--per-device-batch-size",
+            "4",
+            "--max-seq-length",
+            "64",
+            "--seed",
+            "3",
+            "--precision",
+            "fp32",
+            "--packing",
+            "--metrics-file",
+            str(metrics),
+            "--threads",
+            "1",
+            "--checkpoint-every",
+            "4",
+            "--clean-checkpoints",
+        ]
+    )
     assert rc == 0
     assert list((tmp_path / "ck").iterdir()) == []
     names = {p.name for p in out.iterdir()}
@@ -104,7 +156,17 @@ def test_launch_commands():
     args = ["--base", "b", "--data", "d.jsonl"]
     assert launch_command(1, 0, None, args) == ["xllm", "train", *args]
     assert launch_command(1, 8, "config.yaml", args) == [
-        "accelerate", "launch", "--config_file", "config.yaml", "--num_processes", "8", "-m", "xllm", "train", *args]
+        "accelerate",
+        "launch",
+        "--config_file",
+        "config.yaml",
+        "--num_processes",
+        "8",
+        "-m",
+        "xllm",
+        "train",
+        *args,
+    ]
     cmd = launch_command(2, 8, "config.yaml", args, job_id="4242")
     assert cmd[:7] == ["srun", "--nodes", "2", "--ntasks-per-node", "1", "bash", "-c"]
     inner = shlex.split(cmd[7])
@@ -119,8 +181,24 @@ def test_launch_train_dry_run_and_errors(capsys, monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     assert main(["launch-train", "--dry-run", "--", "--base", "b"]) == 0
     assert capsys.readouterr().out.strip() == "xllm train --base b"
-    assert main(["launch-train", "--nodes", "2", "--gpus-per-node", "8", "--accelerate-config", "config.yaml",
-                 "--dry-run", "--", "--base", "b"]) == 2
+    assert (
+        main(
+            [
+                "launch-train",
+                "--nodes",
+                "2",
+                "--gpus-per-node",
+                "8",
+                "--accelerate-config",
+                "config.yaml",
+                "--dry-run",
+                "--",
+                "--base",
+                "b",
+            ]
+        )
+        == 2
+    )
     assert "SLURM_JOB_ID" in capsys.readouterr().err
 
 
@@ -129,8 +207,10 @@ def test_launch_train_takes_the_workflows_runtime_settings_from_the_environment(
     $XLLM_TRAIN_LAUNCH, so changing them reruns no training; flags still win."""
     accelerate = tmp_path / "fsdp.yaml"
     accelerate.write_text("distributed_type: FSDP\n")
-    monkeypatch.setenv("XLLM_TRAIN_LAUNCH", json.dumps(
-        {"nodes": 1, "gpus_per_node": 8, "accelerate_config": str(accelerate), "checkpoint_every": 50}))
+    monkeypatch.setenv(
+        "XLLM_TRAIN_LAUNCH",
+        json.dumps({"nodes": 1, "gpus_per_node": 8, "accelerate_config": str(accelerate), "checkpoint_every": 50}),
+    )
     assert main(["launch-train", "--dry-run", "--", "--base", "b"]) == 0
     cmd = capsys.readouterr().out.split()
     assert cmd[:4] == ["accelerate", "launch", "--config_file", str(accelerate)]
@@ -143,24 +223,56 @@ def test_launch_train_takes_the_workflows_runtime_settings_from_the_environment(
 def test_fsdp_on_two_cpu_processes_matches_one_process(base, data, tmp_path, repo):
     # Our token normalization makes a step independent of how the batch is split; the authors'
     # per-micro-batch mean (the default) would not be (tests/test_train_protocol.py).
-    one = train(_cfg(base, data, tmp_path, "one", checkpoint_every=0, metrics_file=str(tmp_path / "one.jsonl"),
-                     loss_normalization="token"))
-    cfg = _cfg(base, data, tmp_path, "two", per_device_batch_size=2, metrics_file=str(tmp_path / "two.jsonl"),
-               loss_normalization="token")
+    one = train(
+        _cfg(
+            base,
+            data,
+            tmp_path,
+            "one",
+            checkpoint_every=0,
+            metrics_file=str(tmp_path / "one.jsonl"),
+            loss_normalization="token",
+        )
+    )
+    cfg = _cfg(
+        base,
+        data,
+        tmp_path,
+        "two",
+        per_device_batch_size=2,
+        metrics_file=str(tmp_path / "two.jsonl"),
+        loss_normalization="token",
+    )
     settings = tmp_path / "two.json"
     settings.write_text(json.dumps(vars(cfg)))
     script = tmp_path / "train_config.py"  # every TrainConfig field, whatever flags the CLI has
-    script.write_text("import json, sys\nfrom xllm.train.loop import TrainConfig, train\n"
-                      "train(TrainConfig(**json.load(open(sys.argv[1]))))\n")
+    script.write_text(
+        "import json, sys\nfrom xllm.train.loop import TrainConfig, train\n"
+        "train(TrainConfig(**json.load(open(sys.argv[1]))))\n"
+    )
     import socket
 
     with socket.socket() as sock:  # a free port: other test sessions may share the machine
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-                           str(repo / "workflow/accelerate/fsdp-cpu.yaml"), "--main_process_port", str(port),
-                           str(script), str(settings)], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(repo / "workflow/accelerate/fsdp-cpu.yaml"),
+            "--main_process_port",
+            str(port),
+            str(script),
+            str(settings),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     two = json.loads((tmp_path / "two" / "model" / MANIFEST).read_text())
     assert two["world_size"] == 2 and two["gradient_accumulation"] == 2
@@ -211,8 +323,17 @@ def test_a_checkpoint_of_another_run_is_not_resumed(base, data, tmp_path, capsys
 
 
 def test_bf16_padded_with_gradient_checkpointing_trains(base, data, tmp_path):
-    cfg = _cfg(base, data, tmp_path, "bf16", precision="bf16", packing=False, gradient_checkpointing=True,
-               max_steps=2, checkpoint_every=0)
+    cfg = _cfg(
+        base,
+        data,
+        tmp_path,
+        "bf16",
+        precision="bf16",
+        packing=False,
+        gradient_checkpointing=True,
+        max_steps=2,
+        checkpoint_every=0,
+    )
     manifest = train(cfg)
     assert manifest["steps"] == 2 and 0 < manifest["final_loss"] < 10
     assert _weights(cfg.out)["model.norm.weight"].dtype.is_floating_point

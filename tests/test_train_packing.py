@@ -18,9 +18,16 @@ def _tiny_llama(attn):
     from xllm.train.attention import register
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, max_position_embeddings=64,
-                      attn_implementation=register() if attn == "varlen" else attn)
+    cfg = LlamaConfig(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        attn_implementation=register() if attn == "varlen" else attn,
+    )
     return LlamaForCausalLM(cfg)
 
 
@@ -59,8 +66,12 @@ def test_packed_row_gives_each_example_its_unpacked_loss():
     cpu = torch.device("cpu")
     alone = [micro_batch_loss(model, batches.collate_padded([ex], 0), False, cpu, ctx) for ex in examples]
     packed = batches.collate_packed(examples)
-    logits = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"],
-                   cu_seq_lens_q=packed["cu_seq_lens"], max_length_q=packed["max_length"]).logits[0]
+    logits = model(
+        input_ids=packed["input_ids"],
+        position_ids=packed["position_ids"],
+        cu_seq_lens_q=packed["cu_seq_lens"],
+        max_length_q=packed["max_length"],
+    ).logits[0]
     token_loss = torch.nn.functional.cross_entropy(logits, packed["targets"][0], ignore_index=IGNORE, reduction="none")
     cu = packed["cu_seq_lens"].tolist()
     per_example_loss = [token_loss[a:b].sum() for a, b in zip(cu[:-1], cu[1:])]

@@ -17,25 +17,40 @@ from xllm.train.tokens import apply_pad_policy
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    return make_tiny_llama(tmp_path_factory.mktemp("base") / "tiny", hidden_size=32, layers=2, heads=4,
-                           max_length=128, seed=1)
+    return make_tiny_llama(
+        tmp_path_factory.mktemp("base") / "tiny", hidden_size=32, layers=2, heads=4, max_length=128, seed=1
+    )
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Responses of very different lengths, so micro-batches hold very different token counts."""
-    rows = [{"id": str(i), "instruction": f"Echo {i}", "input": "", "output": " ".join([str(i)] * (1 + 6 * (i % 4)))}
-            for i in range(16)]
+    rows = [
+        {"id": str(i), "instruction": f"Echo {i}", "input": "", "output": " ".join([str(i)] * (1 + 6 * (i % 4)))}
+        for i in range(16)
+    ]
     path = tmp_path_factory.mktemp("data") / "train.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
 def _cfg(base, data, tmp_path, name, **kw):
-    opts = dict(base=str(base), data=str(data), out=str(tmp_path / name / "model"),
-                checkpoint_dir=str(tmp_path / name / "ck"), epochs=1, learning_rate=1e-3, global_batch_size=8,
-                per_device_batch_size=2, max_seq_length=64, seed=5, packing=True, max_steps=1, threads=1,
-                metrics_file=str(tmp_path / name / "metrics.jsonl"))
+    opts = dict(
+        base=str(base),
+        data=str(data),
+        out=str(tmp_path / name / "model"),
+        checkpoint_dir=str(tmp_path / name / "ck"),
+        epochs=1,
+        learning_rate=1e-3,
+        global_batch_size=8,
+        per_device_batch_size=2,
+        max_seq_length=64,
+        seed=5,
+        packing=True,
+        max_steps=1,
+        threads=1,
+        metrics_file=str(tmp_path / name / "metrics.jsonl"),
+    )
     opts.update(kw)
     return TrainConfig(**opts)
 
@@ -82,7 +97,8 @@ def test_micro_batch_and_token_normalization_differ_and_each_is_its_definition(b
     assert abs(authors - ours) > 1e-3
     # the gradients too (the logged norm is taken before clipping)
     assert logged["micro_batch"]["grad_norm"] == pytest.approx(
-        _grad_norm([(1 / (n * len(ref)), g) for _, n, g in ref]), rel=1e-3)
+        _grad_norm([(1 / (n * len(ref)), g) for _, n, g in ref]), rel=1e-3
+    )
     assert logged["token"]["grad_norm"] == pytest.approx(_grad_norm([(1 / n_all, g) for _, n, g in ref]), rel=1e-3)
     assert runs["micro_batch"]["hyperparameters"]["loss_normalization"] == "micro_batch"
 
@@ -103,15 +119,30 @@ def test_micro_batch_normalization_under_fsdp_averages_every_process_s_micro_bat
     settings = tmp_path / "fsdp.json"
     settings.write_text(json.dumps(vars(cfg)))
     script = tmp_path / "train_config.py"
-    script.write_text("import json, sys\nfrom xllm.train.loop import TrainConfig, train\n"
-                      "train(TrainConfig(**json.load(open(sys.argv[1]))))\n")
+    script.write_text(
+        "import json, sys\nfrom xllm.train.loop import TrainConfig, train\n"
+        "train(TrainConfig(**json.load(open(sys.argv[1]))))\n"
+    )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-                           str(repo / "workflow/accelerate/fsdp-cpu.yaml"), "--main_process_port", str(port),
-                           str(script), str(settings)], env=dict(os.environ, OMP_NUM_THREADS="1"),
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(repo / "workflow/accelerate/fsdp-cpu.yaml"),
+            "--main_process_port",
+            str(port),
+            str(script),
+            str(settings),
+        ],
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     logged = json.loads(open(cfg.metrics_file).readline())["loss"]
 
@@ -150,15 +181,28 @@ def no_pad_base(tmp_path):
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator([f"Echo {i} " * 3 for i in range(20)] * 5,
-                            trainers.BpeTrainer(vocab_size=120, special_tokens=["<s>", "</s>", "<unk>"], show_progress=False))
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    tok.train_from_iterator(
+        [f"Echo {i} " * 3 for i in range(20)] * 5,
+        trainers.BpeTrainer(vocab_size=120, special_tokens=["<s>", "</s>", "<unk>"], show_progress=False),
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
+    )
     tok = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=1, num_attention_heads=4, max_position_embeddings=128,
-                                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                                         tie_word_embeddings=True))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            max_position_embeddings=128,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            tie_word_embeddings=True,
+        )
+    )
     path = tmp_path / "no-pad"
     model.save_pretrained(path)
     tok.save_pretrained(path)
@@ -172,8 +216,16 @@ def test_pad_policy_add_resizes_with_the_mean_of_the_old_rows(no_pad_base):
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tok = AutoTokenizer.from_pretrained(no_pad_base)
-    untied = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,
-                                          num_hidden_layers=1, num_attention_heads=2, tie_word_embeddings=False))
+    untied = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            tie_word_embeddings=False,
+        )
+    )
     for model in (AutoModelForCausalLM.from_pretrained(no_pad_base), untied):
         tok = AutoTokenizer.from_pretrained(no_pad_base)
         rows = len(tok)
@@ -210,14 +262,19 @@ def test_trained_model_keeps_the_pad_policy(no_pad_base, data, tmp_path, policy)
 
 
 def test_unknown_options_are_one_line_errors(base, data, tmp_path):
-    for kw, flag in ((dict(loss_normalization="sum"), "--loss-normalization"), (dict(pad_token="zero"), "--pad-token"),
-                     (dict(prompt_format="chat"), "--prompt-format")):
+    for kw, flag in (
+        (dict(loss_normalization="sum"), "--loss-normalization"),
+        (dict(pad_token="zero"), "--pad-token"),
+        (dict(prompt_format="chat"), "--prompt-format"),
+    ):
         with pytest.raises(UserError, match=flag):
             train(_cfg(base, data, tmp_path, "bad", **kw))
 
 
 def test_authors_prompt_ends_at_the_response_header_and_trains_output_then_eos():
-    tok = bpe_tokenizer(["### Response:" + w for w in ("yes", "no", "maybe")] * 30 + ["Below is an instruction"] * 30, 300)
+    tok = bpe_tokenizer(
+        ["### Response:" + w for w in ("yes", "no", "maybe")] * 30 + ["Below is an instruction"] * 30, 300
+    )
     row = {"instruction": "Say yes", "input": "", "output": "yes"}
     prompts = {}
     for style in ("authors", "ours"):

@@ -19,15 +19,38 @@ from xllm.translate.qc import field_flags, merge_shards, quality_check
 from xllm.translate.segment import split_field
 
 TRICKY = [
-    {"id": "t0", "instruction": "Visit https://example.com/docs?page=2 before 2023-05-01.",
-     "input": "", "output": "The rate is 3.5% and <noinput> stays; call `make_tea()` now."},
-    {"id": "t1", "instruction": "Write a function.", "input": "<noinput>",
-     "output": "Here is the code:\n\n```python\ndef add(a, b):\n    return a + b\n```\nIt adds two numbers."},
-    {"id": "t2", "instruction": "Answer the question.", "input": "What is 12 times 7? Reply with [3] refs.",
-     "output": "It is 84. Mr. Smith agrees. See www.example.org or mail info@example.org."},
+    {
+        "id": "t0",
+        "instruction": "Visit https://example.com/docs?page=2 before 2023-05-01.",
+        "input": "",
+        "output": "The rate is 3.5% and <noinput> stays; call `make_tea()` now.",
+    },
+    {
+        "id": "t1",
+        "instruction": "Write a function.",
+        "input": "<noinput>",
+        "output": "Here is the code:\n\n```python\ndef add(a, b):\n    return a + b\n```\nIt adds two numbers.",
+    },
+    {
+        "id": "t2",
+        "instruction": "Answer the question.",
+        "input": "What is 12 times 7? Reply with [3] refs.",
+        "output": "It is 84. Mr. Smith agrees. See www.example.org or mail info@example.org.",
+    },
 ]
-SPANS = ["https://example.com/docs?page=2", "2023-05-01", "3.5%", "<noinput>", "`make_tea()`",
-         "```python\ndef add(a, b):\n    return a + b\n```", "12", "84", "[3]", "www.example.org", "info@example.org"]
+SPANS = [
+    "https://example.com/docs?page=2",
+    "2023-05-01",
+    "3.5%",
+    "<noinput>",
+    "`make_tea()`",
+    "```python\ndef add(a, b):\n    return a + b\n```",
+    "12",
+    "84",
+    "[3]",
+    "www.example.org",
+    "info@example.org",
+]
 
 
 def english(n: int) -> list[dict]:
@@ -36,16 +59,23 @@ def english(n: int) -> list[dict]:
     for i in range(n):
         length = 3 + (i * 7) % 14
         text = " ".join(words[(i + k) % len(words)] for k in range(length)) + " ."
-        items.append({"id": f"alpaca-{i}", "instruction": f"Repeat sentence {i}.",
-                      "input": text if i % 3 else "", "output": text})
+        items.append(
+            {
+                "id": f"alpaca-{i}",
+                "instruction": f"Repeat sentence {i}.",
+                "input": text if i % 3 else "",
+                "output": text,
+            }
+        )
     return items
 
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory):
     path = tmp_path_factory.mktemp("spec") / "mid.json"
-    spec = LanguageSpec(code="mid", name="Midish", seed=12, lexicon_fraction=0.7, adjective_after_noun=True,
-                        noun_suffix="en")
+    spec = LanguageSpec(
+        code="mid", name="Midish", seed=12, lexicon_fraction=0.7, adjective_after_noun=True, noun_suffix="en"
+    )
     path.write_text(json.dumps(spec_to_json(spec)), encoding="utf-8")
     return path
 
@@ -85,10 +115,19 @@ def test_protect_restores_spans_even_with_spaced_or_arabic_digit_markers():
     assert protect("the 1st H2O bottle, COVID-19").spans == ("19",)
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "One line.", " lead and trail  ", "a\n\nb\n", TRICKY[1]["output"],
-    "First sentence. Second one? Third! " * 10, "1. Do this. 2. Do that. e.g. tea, i.e. hot.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "One line.",
+        " lead and trail  ",
+        "a\n\nb\n",
+        TRICKY[1]["output"],
+        "First sentence. Second one? Third! " * 10,
+        "1. Do this. 2. Do that. e.g. tea, i.e. hot.",
+    ],
+)
 def test_split_field_joins_back_exactly(text):
     parts = split_field(text, split_chars=40)
     assert "".join(piece for _, piece in parts) == text
@@ -122,9 +161,15 @@ def test_demo_backend_agrees_with_the_demo_language_on_demo_text(spec):
     """The demo's test sets are translated whole by the language itself: Alpaca-X must match."""
     from xllm.demo.synthetic import load_language
 
-    items = english(12) + [{"id": "qa", "instruction": "Answer the final question with following context.",
-                            "input": "Context: the old fox sees a bird . a child helps the farmer .\nQuestion: "
-                                     "what does the old fox see ?", "output": "a bird"}]
+    items = english(12) + [
+        {
+            "id": "qa",
+            "instruction": "Answer the final question with following context.",
+            "input": "Context: the old fox sees a bird . a child helps the farmer .\nQuestion: "
+            "what does the old fox see ?",
+            "output": "a bird",
+        }
+    ]
     lang = load_language(spec)
     for src, out in zip(items, UnitTranslator(DemoBackend(spec)).translate_items(items)):
         assert all(out[f] == lang.translate(src[f]) for f in ("instruction", "input", "output"))
@@ -134,8 +179,18 @@ def test_shards_are_contiguous_and_merge_in_order_to_the_unsharded_result(tmp_pa
     items = english(23)
     assert [shard_range(23, i, 4) for i in range(4)] == [(0, 5), (5, 11), (11, 17), (17, 23)]
     src = write(tmp_path / "en.json", items)
-    common = ["translate-alpaca", "--input", str(src), "--lang", "mid", "--backend", "demo", "--spec", str(spec),
-              "--no-progress"]
+    common = [
+        "translate-alpaca",
+        "--input",
+        str(src),
+        "--lang",
+        "mid",
+        "--backend",
+        "demo",
+        "--spec",
+        str(spec),
+        "--no-progress",
+    ]
     assert main(common + ["--out", str(tmp_path / "all.json")]) == 0
     shards = [tmp_path / f"shards/{i}.json" for i in range(4)]
     for i, path in enumerate(shards):
@@ -150,8 +205,19 @@ def test_shards_are_contiguous_and_merge_in_order_to_the_unsharded_result(tmp_pa
     assert report["provenance"]["git_commit"]
     out2 = tmp_path / "wrong.json"
     with pytest.raises(UserError, match="do not match its ids in order"):
-        main_raising(argv[:3] + ["--out", str(out2), "--qc", str(qc), "--source", str(src),
-                                 "--shards", *map(str, [shards[1], shards[0], shards[2], shards[3]])])
+        main_raising(
+            argv[:3]
+            + [
+                "--out",
+                str(out2),
+                "--qc",
+                str(qc),
+                "--source",
+                str(src),
+                "--shards",
+                *map(str, [shards[1], shards[0], shards[2], shards[3]]),
+            ]
+        )
     with pytest.raises(UserError, match="also in"):
         merge_shards([shards[0], shards[0]])
     assert not out2.exists()
@@ -204,8 +270,9 @@ def test_resume_ignores_a_partial_file_from_other_settings(tmp_path, spec):
         translate_shard(english(12), DiesAfter(DemoBackend(spec), 1), out, chunk=4, progress=False)
     other = json.loads(spec.read_text())
     other["seed"] = 99
-    stats = translate_shard(english(12), DemoBackend(write(tmp_path / "other.json", other)), out, chunk=4,
-                            progress=False)
+    stats = translate_shard(
+        english(12), DemoBackend(write(tmp_path / "other.json", other)), out, chunk=4, progress=False
+    )
     assert stats["resumed_items"] == 0
 
 
@@ -214,8 +281,15 @@ def test_resume_ignores_a_partial_file_from_other_settings(tmp_path, spec):
 
 def test_import_accepts_jsonl_and_rejects_missing_ids_or_empty_fields(tmp_path):
     items = english(6)
-    translated = [dict(i, instruction="X " + i["instruction"], input="X " + i["input"] if i["input"] else "",
-                       output="X " + i["output"]) for i in items]
+    translated = [
+        dict(
+            i,
+            instruction="X " + i["instruction"],
+            input="X " + i["input"] if i["input"] else "",
+            output="X " + i["output"],
+        )
+        for i in items
+    ]
     good = tmp_path / "x.jsonl"
     good.write_text("".join(json.dumps(t) + "\n" for t in reversed(translated)), encoding="utf-8")
     assert import_shard(items, good) == translated  # matched by id, in our order
@@ -223,8 +297,21 @@ def test_import_accepts_jsonl_and_rejects_missing_ids_or_empty_fields(tmp_path):
     with pytest.raises(UserError, match=r"missing.json: 1 ids missing \(e.g. alpaca-2\)"):
         import_shard(items, missing)
     src = write(tmp_path / "en.json", items)
-    rc = main(["translate-alpaca", "--input", str(src), "--lang", "tr", "--backend", "import",
-               "--import-file", str(missing), "--out", str(tmp_path / "o.json")])
+    rc = main(
+        [
+            "translate-alpaca",
+            "--input",
+            str(src),
+            "--lang",
+            "tr",
+            "--backend",
+            "import",
+            "--import-file",
+            str(missing),
+            "--out",
+            str(tmp_path / "o.json"),
+        ]
+    )
     assert rc == 2 and not (tmp_path / "o.json").exists()
     empty = write(tmp_path / "empty.json", [dict(t, output="") if t["id"] == "alpaca-4" else t for t in translated])
     with pytest.raises(UserError, match="alpaca-4: 'output' is empty"):
@@ -265,9 +352,30 @@ def test_qc_flags_empty_still_english_and_implausible_lengths():
 def test_marian_end_to_end_keeps_spans_and_empty_fields(tmp_path, tiny):
     src = write(tmp_path / "en.json", TRICKY + english(3))
     out = tmp_path / "shards/0.json"
-    rc = main(["translate-alpaca", "--input", str(src), "--lang", "tr", "--backend", "hf-seq2seq",
-               "--model", str(tiny["marian"]), "--beam-size", "2", "--max-length", "16", "--batch-size", "8",
-               "--device", "cpu", "--no-progress", "--out", str(out)])
+    rc = main(
+        [
+            "translate-alpaca",
+            "--input",
+            str(src),
+            "--lang",
+            "tr",
+            "--backend",
+            "hf-seq2seq",
+            "--model",
+            str(tiny["marian"]),
+            "--beam-size",
+            "2",
+            "--max-length",
+            "16",
+            "--batch-size",
+            "8",
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     result = json.loads(out.read_text())
     assert [r["id"] for r in result] == [i["id"] for i in TRICKY + english(3)]
@@ -291,8 +399,29 @@ def test_nllb_uses_flores200_codes_end_to_end(tmp_path, tiny):
     assert backend.forced_bos == backend.tokenizer.convert_tokens_to_ids("zho_Hans")
     src = write(tmp_path / "en.json", english(4))
     out = tmp_path / "zh.json"
-    assert main(["translate-alpaca", "--input", str(src), "--lang", "zh", "--backend", "hf-seq2seq", "--model",
-                 str(tiny["nllb"]), "--beam-size", "2", "--max-length", "12", "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "translate-alpaca",
+                "--input",
+                str(src),
+                "--lang",
+                "zh",
+                "--backend",
+                "hf-seq2seq",
+                "--model",
+                str(tiny["nllb"]),
+                "--beam-size",
+                "2",
+                "--max-length",
+                "12",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert [r["id"] for r in result] == [i["id"] for i in english(4)]
     assert "zho_Hans" not in out.read_text()
@@ -326,9 +455,27 @@ def test_a_real_sigkill_mid_shard_leaves_no_output_and_the_rerun_resumes(tmp_pat
     items = english(24)
     src = write(tmp_path / "en.json", items)
     out = tmp_path / "shards/0.json"
-    argv = ["translate-alpaca", "--input", str(src), "--lang", "tr", "--backend", "hf-seq2seq", "--model",
-            str(tiny["marian"]), "--beam-size", "2", "--max-length", "24", "--chunk", "2", "--device", "cpu",
-            "--out", str(out)]
+    argv = [
+        "translate-alpaca",
+        "--input",
+        str(src),
+        "--lang",
+        "tr",
+        "--backend",
+        "hf-seq2seq",
+        "--model",
+        str(tiny["marian"]),
+        "--beam-size",
+        "2",
+        "--max-length",
+        "24",
+        "--chunk",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.Popen([python, "-m", "xllm", *argv], env=env, stderr=subprocess.DEVNULL)
     partial = partial_path(out)
@@ -350,12 +497,15 @@ def test_a_real_sigkill_mid_shard_leaves_no_output_and_the_rerun_resumes(tmp_pat
     assert not partial.exists()
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--backend", "demo"], "--backend demo needs --spec"),
-    (["--backend", "hf-seq2seq"], "--backend hf-seq2seq needs --model"),
-    (["--backend", "import"], "--backend import needs --import-file"),
-    (["--backend", "demo", "--spec", "S", "--shard", "3", "--num-shards", "3"], "--shard 3: must be in 0..2"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--backend", "demo"], "--backend demo needs --spec"),
+        (["--backend", "hf-seq2seq"], "--backend hf-seq2seq needs --model"),
+        (["--backend", "import"], "--backend import needs --import-file"),
+        (["--backend", "demo", "--spec", "S", "--shard", "3", "--num-shards", "3"], "--shard 3: must be in 0..2"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors(tmp_path, spec, capsys, extra, message):
     src = write(tmp_path / "en.json", english(3))
     argv = ["translate-alpaca", "--input", str(src), "--lang", "mid", "--out", str(tmp_path / "o.json")]
@@ -367,6 +517,22 @@ def test_bad_arguments_are_one_line_errors(tmp_path, spec, capsys, extra, messag
 
 def test_input_without_ids_is_rejected(tmp_path, capsys):
     src = write(tmp_path / "en.json", [{"instruction": "x", "input": "", "output": "y"}])
-    assert main(["translate-alpaca", "--input", str(src), "--lang", "tr", "--backend", "import",
-                 "--import-file", str(src), "--out", str(tmp_path / "o.json")]) == 2
+    assert (
+        main(
+            [
+                "translate-alpaca",
+                "--input",
+                str(src),
+                "--lang",
+                "tr",
+                "--backend",
+                "import",
+                "--import-file",
+                str(src),
+                "--out",
+                str(tmp_path / "o.json"),
+            ]
+        )
+        == 2
+    )
     assert "en.json: item 0 has no 'id'" in capsys.readouterr().err

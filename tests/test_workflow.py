@@ -21,9 +21,7 @@ BIN = Path(sys.executable).parent
 
 
 def snakemake(*args, cwd, timeout=600):
-    return subprocess.run(
-        [str(BIN / "snakemake"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -147,8 +145,22 @@ def read_scores(cwd: Path) -> list[dict]:
 def test_demo_scores_cover_every_model_task_and_metric(demo_run):
     cwd, _, config = demo_run
     rows = read_scores(cwd)
-    assert list(rows[0]) == ["model", "recipe", "lang", "scale", "budget", "alloc", "task", "direction",
-                             "metric", "value", "n", "ci_low", "ci_high", "signature"]
+    assert list(rows[0]) == [
+        "model",
+        "recipe",
+        "lang",
+        "scale",
+        "budget",
+        "alloc",
+        "task",
+        "direction",
+        "metric",
+        "value",
+        "n",
+        "ci_low",
+        "ci_high",
+        "signature",
+    ]
     langs, scales = config["languages"], [str(s) for s in config["scales"]]
     models = {"alpaca-en", f"muit/{config['muit_scale']}"}
     models |= {f"coit/{lang}/{scale}" for lang in langs for scale in scales}
@@ -156,8 +168,9 @@ def test_demo_scores_cover_every_model_task_and_metric(demo_run):
     assert {r["model"] for r in rows} == models
     for lang in langs:
         for direction in (f"en-{lang}", f"{lang}-en"):
-            got = {r["metric"] for r in rows
-                   if r["model"] == f"coit/{lang}/{scales[0]}" and r["direction"] == direction}
+            got = {
+                r["metric"] for r in rows if r["model"] == f"coit/{lang}/{scales[0]}" and r["direction"] == direction
+            }
             assert got == {"bleu", "chrf"}, (lang, direction)
         qa = {r["metric"] for r in rows if r["model"] == "alpaca-en" and r["task"] == "xquad" and r["lang"] == lang}
         assert {"em", "f1", "contains"} <= qa
@@ -177,10 +190,14 @@ def test_demo_scaling_laws_fit_the_measured_points(demo_run):
         assert [p for p, _ in points] == [float(s) for s in config["scales"]]
         assert points[-1][1] > points[0][1], f"{lang}: score does not rise with scale: {points}"
         assert fit["provenance"]["config_hash"]
-        scores = {r["model"]: float(r["value"]) for r in read_scores(cwd)
-                  if r["direction"] == f"en-{lang}" and r["metric"] == config["scaling"]["metric"]}
+        scores = {
+            r["model"]: float(r["value"])
+            for r in read_scores(cwd)
+            if r["direction"] == f"en-{lang}" and r["metric"] == config["scaling"]["metric"]
+        }
         assert [score for _, score in points] == [
-            pytest.approx(scores[f"coit/{lang}/{s}"], abs=1e-3) for s in config["scales"]]
+            pytest.approx(scores[f"coit/{lang}/{s}"], abs=1e-3) for s in config["scales"]
+        ]
     # The more distant language (by construction: xllm.demo.synthetic) gets the lower curve.
     distance = {lang: LanguageSpec(code=lang, **config["demo"]["languages"][lang]).distance() for lang in fits}
     near, far = min(fits, key=distance.get), max(fits, key=distance.get)
@@ -242,16 +259,43 @@ def _add_mid(c):
 
 RERUNS = [
     ("eval.bootstrap", lambda c: c["eval"].update(bootstrap=300), AGGREGATES, {}),
-    ("scaling.bootstrap", lambda c: c["scaling"].update(bootstrap=300), AGGREGATES | AFTER_FITS | OPTIMIZED,
-     {"train_model": 1}),
-    ("generate.max_new_tokens", lambda c: c["generate"].update(max_new_tokens=24),
-     {"generate_model", "score_model"} | AGGREGATES | AFTER_FITS | OPTIMIZED, {"train_model": 1}),
-    ("new budget", lambda c: c["budgets"].update(big=800),
-     {"allocate_budget", "split_budget_uniform", "build_mixture", "train_model", "plan_evaluation",
-      "generate_model", "score_model"} | AGGREGATES, {"train_model": 2, "allocate_budget": 1}),
-    ("train.learning_rate", lambda c: c["train"].update(learning_rate=2e-3),
-     {"train_model", "generate_model", "score_model"} | AGGREGATES | AFTER_FITS | OPTIMIZED
-     | {"analyze_alignment", "plot_alignment"}, {"train_model": 10}),
+    (
+        "scaling.bootstrap",
+        lambda c: c["scaling"].update(bootstrap=300),
+        AGGREGATES | AFTER_FITS | OPTIMIZED,
+        {"train_model": 1},
+    ),
+    (
+        "generate.max_new_tokens",
+        lambda c: c["generate"].update(max_new_tokens=24),
+        {"generate_model", "score_model"} | AGGREGATES | AFTER_FITS | OPTIMIZED,
+        {"train_model": 1},
+    ),
+    (
+        "new budget",
+        lambda c: c["budgets"].update(big=800),
+        {
+            "allocate_budget",
+            "split_budget_uniform",
+            "build_mixture",
+            "train_model",
+            "plan_evaluation",
+            "generate_model",
+            "score_model",
+        }
+        | AGGREGATES,
+        {"train_model": 2, "allocate_budget": 1},
+    ),
+    (
+        "train.learning_rate",
+        lambda c: c["train"].update(learning_rate=2e-3),
+        {"train_model", "generate_model", "score_model"}
+        | AGGREGATES
+        | AFTER_FITS
+        | OPTIMIZED
+        | {"analyze_alignment", "plot_alignment"},
+        {"train_model": 10},
+    ),
     ("checkpoint_every (runtime only)", lambda c: c["train"].update(checkpoint_every=7), set(), {}),
 ]
 
@@ -282,8 +326,11 @@ def test_a_new_language_trains_only_the_models_that_include_it(demo_run):
     planned = job_counts(run.stdout)
     trained = set(re.findall(r"output: results/models/(\S+)", run.stdout))
     scales = [str(s) for s in config["scales"]]
-    assert trained == ({f"coit/mid/{s}" for s in scales} | {f"muit/{config['muit_scale']}"}
-                       | {f"muit-budget/{b}/{a}" for b in config["budgets"] for a in ("uniform", "optimized")})
+    assert trained == (
+        {f"coit/mid/{s}" for s in scales}
+        | {f"muit/{config['muit_scale']}"}
+        | {f"muit-budget/{b}/{a}" for b in config["budgets"] for a in ("uniform", "optimized")}
+    )
     assert planned["fit_scaling_law"] == 1 and planned["translate_alpaca"] == config["translate"]["shards"]
     assert not {"make_demo_data", "make_demo_base", "pretrain_demo_base"} & set(planned)
 
@@ -301,4 +348,5 @@ def test_results_do_not_depend_on_the_number_of_cores(demo_run, repo, tmp_path_f
     for lang in config["languages"]:
         fits = [json.loads((cwd / f"results/scaling/{lang}.json").read_text()) for cwd in (cwd1, cwd2)]
         assert [(f["alpha"], f["beta"], f["points"]) for f in fits[0:1]] == [
-            (f["alpha"], f["beta"], f["points"]) for f in fits[1:2]]
+            (f["alpha"], f["beta"], f["points"]) for f in fits[1:2]
+        ]

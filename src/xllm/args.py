@@ -80,8 +80,11 @@ def add_settings_arguments(parser: argparse.ArgumentParser, *classes, skip: tupl
                 if f.metadata.get("choices"):
                     options["choices"] = f.metadata["choices"]
             parser.add_argument("--" + f.name.replace("_", "-"), **options)
-    parser.add_argument("--settings", metavar="JSON", help="settings as one JSON object (the workflow passes "
-                        "its config section); flags override it")
+    parser.add_argument(
+        "--settings",
+        metavar="JSON",
+        help="settings as one JSON object (the workflow passes its config section); flags override it",
+    )
 
 
 def settings_from_args(args: argparse.Namespace, *classes):
@@ -111,5 +114,8 @@ def settings_from_args(args: argparse.Namespace, *classes):
 
 def output_settings(cls, section: dict) -> dict:
     """The resolved values of the fields of ``cls`` that determine a job's output: a job's params."""
-    return {f.name: section.get(f.name, _default(f)) for f in dataclasses.fields(cls)
-            if not f.metadata.get(RUNTIME) and not _required(f)}
+    return {
+        f.name: section.get(f.name, _default(f))
+        for f in dataclasses.fields(cls)
+        if not f.metadata.get(RUNTIME) and not _required(f)
+    }

@@ -36,8 +36,11 @@ def fill_defaults(config: dict, schema: dict) -> dict:
             break
         if key not in config and "default" in spec:
             config[key] = copy.deepcopy(spec["default"])
-        if key not in config and spec.get("type") == "object" and any(
-                "default" in sub for sub in spec.get("properties", {}).values()):
+        if (
+            key not in config
+            and spec.get("type") == "object"
+            and any("default" in sub for sub in spec.get("properties", {}).values())
+        ):
             config[key] = {}
         if isinstance(config.get(key), dict) and "properties" in spec:
             fill_defaults(config[key], spec)
@@ -92,8 +95,10 @@ def semantic_errors(config: dict) -> list[str]:
         return [str(err)]
     for code in config["languages"]:
         if code not in table:
-            lines.append(f"languages: unknown language {code!r} "
-                         f"(add it to custom_languages or use one of {', '.join(sorted(table))})")
+            lines.append(
+                f"languages: unknown language {code!r} "
+                f"(add it to custom_languages or use one of {', '.join(sorted(table))})"
+            )
         elif code not in config["max_pairs"]:
             lines.append(f"max_pairs: no entry for language {code!r}")
     total = sum(config["max_pairs"].get(code, 0) for code in config["languages"])
@@ -108,8 +113,10 @@ def semantic_errors(config: dict) -> list[str]:
                 lines.append(f"languages: {code!r} has no demo.languages entry to generate it from")
         trained, asked = demo.get("qa_prompts", "authors"), config["generate"].get("qa_prompts", "authors")
         if trained != asked:
-            lines.append(f"generate.qa_prompts: {asked!r}, but the demo's QA training items are worded with "
-                         f"demo.qa_prompts {trained!r}")
+            lines.append(
+                f"generate.qa_prompts: {asked!r}, but the demo's QA training items are worded with "
+                f"demo.qa_prompts {trained!r}"
+            )
     numeric = [s for s in config["scales"] if s != "full"]
     if len(config["scales"]) < 3:
         lines.append(f"scales: a scaling law needs at least 3 scales (value: {config['scales']!r})")
@@ -138,8 +145,13 @@ def _recipe_errors(config: dict) -> list[str]:
     except UserError as err:
         return [f"mixture.recipes: {err}"]
     lines = []
-    scopes = {"x_recipes": "x", "m_recipes": "m", "baselines": "baseline", "budget_recipes": "budget",
-              "ablations": "ablation"}
+    scopes = {
+        "x_recipes": "x",
+        "m_recipes": "m",
+        "baselines": "baseline",
+        "budget_recipes": "budget",
+        "ablations": "ablation",
+    }
     for key, scope in scopes.items():
         for name in mixture.get(key, []):
             if name not in recipes:
@@ -160,8 +172,10 @@ def _recipe_errors(config: dict) -> list[str]:
     known = set(mixture.get("m_recipes", [])) | set(mixture.get("baselines", []))
     for name in config["scaling"].get("alignment_models", []):
         if name not in known:
-            lines.append(f"scaling.alignment_models: {name!r} is not one of the configured m_recipes or baselines "
-                         f"({', '.join(sorted(known)) or 'none'})")
+            lines.append(
+                f"scaling.alignment_models: {name!r} is not one of the configured m_recipes or baselines "
+                f"({', '.join(sorted(known)) or 'none'})"
+            )
     return lines
 
 
@@ -180,8 +194,9 @@ def _evaluation_errors(config: dict) -> list[str]:
     if scaling["task"] not in ev["tasks"]:
         lines.append(f"scaling.task: {scaling['task']!r} is not one of eval.tasks ({', '.join(ev['tasks'])})")
     if scaling["metric"] not in ev["mt_metrics"]:
-        lines.append(f"scaling.metric: {scaling['metric']!r} is not one of eval.mt_metrics "
-                     f"({', '.join(ev['mt_metrics'])})")
+        lines.append(
+            f"scaling.metric: {scaling['metric']!r} is not one of eval.mt_metrics ({', '.join(ev['mt_metrics'])})"
+        )
     for metric, keys in (("comet", ("comet_model",)), ("bleurt", ("bleurt_model",)), ("spbleu", ("spm_model",))):
         for key in keys:
             if metric in ev["mt_metrics"] and not ev.get(key):

@@ -115,8 +115,9 @@ def translation_templates(spec: str | list[str] | tuple[str, ...] | None = None)
         return list(AUTHORS_TRANSLATION_INSTRUCTIONS)
     if isinstance(spec, str):
         if spec not in INSTRUCTION_SETS:
-            raise ValueError(f"translation instructions: {spec!r} is not one of {', '.join(INSTRUCTION_SETS)} "
-                             "or a list of templates")
+            raise ValueError(
+                f"translation instructions: {spec!r} is not one of {', '.join(INSTRUCTION_SETS)} or a list of templates"
+            )
         return list(INSTRUCTION_SETS[spec])
     return list(spec)
 
@@ -137,5 +138,9 @@ def pick_template(templates: list[str], k: int, choice: str = "rotate", rng=None
 def instruction_texts(templates: list[str], lang_names: dict[str, str], langs: list[str]) -> list[str]:
     """Every translation instruction a mixture over ``langs`` can hold (en↔X), e.g. for the demo's
     tokenizer to learn them as a real LLM's tokenizer already knows their words."""
-    return [translation_instruction(lang_names[s], lang_names[t], template) for template in templates
-            for lang in langs for s, t in (("en", lang), (lang, "en"))]
+    return [
+        translation_instruction(lang_names[s], lang_names[t], template)
+        for template in templates
+        for lang in langs
+        for s, t in (("en", lang), (lang, "en"))
+    ]

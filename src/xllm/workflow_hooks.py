@@ -11,9 +11,11 @@ from pathlib import Path
 from .config import load_yaml
 from .errors import UserError
 
-UNLOCK_HINT = ("if no other snakemake runs in this directory, the lock is left from a killed run: run the "
-               "same command with --unlock added, then the same command again (finished jobs are kept; "
-               "training resumes from its last checkpoint)")
+UNLOCK_HINT = (
+    "if no other snakemake runs in this directory, the lock is left from a killed run: run the "
+    "same command with --unlock added, then the same command again (finished jobs are kept; "
+    "training resumes from its last checkpoint)"
+)
 
 
 def load_config_file(path: str) -> dict:
@@ -39,8 +41,10 @@ def failure_message(log) -> str:
     logs = [log] if isinstance(log, (str, Path)) else list(log or [])
     text = "".join(Path(p).read_text(encoding="utf-8", errors="replace") for p in logs if Path(p).is_file())
     if "Terminating processes on user request" in text or "KeyboardInterrupt" in text:
-        return ("xllm: interrupted; run the same command again to go on (finished jobs are kept, "
-                "training resumes from its last checkpoint)")
+        return (
+            "xllm: interrupted; run the same command again to go on (finished jobs are kept, "
+            "training resumes from its last checkpoint)"
+        )
     if "LockException" in text or "Directory cannot be locked" in text:
         return f"xllm: the directory is locked; {UNLOCK_HINT}"
     return "xllm: a job failed; its log is under results/logs/ (see the failed rule's log above)"

@@ -127,7 +127,8 @@ def _pair_hashes(en, x):
     (oe, de), (ox, dx) = spans(en), spans(x)
     return np.fromiter(
         (hash64(dx[ox[i] : ox[i + 1]], hash64(de[oe[i] : oe[i + 1]])) for i in range(len(oe) - 1)),
-        dtype=np.uint64, count=len(oe) - 1,
+        dtype=np.uint64,
+        count=len(oe) - 1,
     )
 
 
@@ -179,8 +180,10 @@ def clean_batches(inputs, lang: str, settings: Settings, banned, counts: dict, i
         keep = seen.first_seen(_pair_hashes(en, x))
         after["duplicate"] += int(keep.sum())
         if len(banned):
-            keep &= ~(pc.is_in(en, value_set=banned).to_numpy(zero_copy_only=False)
-                      | pc.is_in(x, value_set=banned).to_numpy(zero_copy_only=False))
+            keep &= ~(
+                pc.is_in(en, value_set=banned).to_numpy(zero_copy_only=False)
+                | pc.is_in(x, value_set=banned).to_numpy(zero_copy_only=False)
+            )
         after["contamination"] += int(keep.sum())
         mask = pa.array(keep)
         yield corpus, en.filter(mask), x.filter(mask)
@@ -244,8 +247,9 @@ def prepare_corpus(
         **info,
         "contamination_sentences": len(banned),
         "corpora": counts,
-        "inputs": [{"file": str(p), "corpus": s.corpus, "format": s.format, "sha256": file_sha256(p)}
-                   for p, s in entries],
+        "inputs": [
+            {"file": str(p), "corpus": s.corpus, "format": s.format, "sha256": file_sha256(p)} for p, s in entries
+        ],
         "exclude": [{"file": str(p), "sha256": file_sha256(p)} for p in exclude],
         "provenance": provenance(config=asdict(settings)),
     }

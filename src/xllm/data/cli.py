@@ -8,8 +8,16 @@ from ..errors import UserError
 def cmd_download(args) -> int:
     from .download import download
 
-    download(args.file, args.sources, args.lock, args.out, mirror=args.mirror, retries=args.retries,
-             backoff=args.backoff, timeout=args.timeout)
+    download(
+        args.file,
+        args.sources,
+        args.lock,
+        args.out,
+        mirror=args.mirror,
+        retries=args.retries,
+        backoff=args.backoff,
+        timeout=args.timeout,
+    )
     return 0
 
 
@@ -25,8 +33,9 @@ def cmd_prepare_corpus(args) -> int:
 
     _verify(args, *args.inputs)
     settings = Settings(min_margin=args.min_margin, max_chars=args.max_chars, max_ratio=args.max_ratio)
-    record = prepare_corpus(args.lang, args.inputs, args.sources, args.flores_exclude or [], args.out,
-                            args.manifest, settings)
+    record = prepare_corpus(
+        args.lang, args.inputs, args.sources, args.flores_exclude or [], args.out, args.manifest, settings
+    )
     print(f"{args.lang}: {record['pairs']} pairs in {args.out}")
     return 0
 

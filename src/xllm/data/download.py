@@ -182,9 +182,13 @@ def verify_downloaded(paths, sources: str | Path, lock: str | Path) -> None:
             continue  # not a downloaded source (e.g. a test set made by another rule)
         expected = table[name].sha256 or (lockfile.recorded(lock, name) or {}).get("sha256")
         if expected is None:
-            raise UserError(f"{path}: no pinned or recorded sha256 in {sources} or {lock}; download it again "
-                            f"(delete it and rerun) so its checksum is recorded")
+            raise UserError(
+                f"{path}: no pinned or recorded sha256 in {sources} or {lock}; download it again "
+                f"(delete it and rerun) so its checksum is recorded"
+            )
         actual = file_sha256(path)
         if actual != expected:
-            raise UserError(f"{path}: sha256 {actual} does not match {expected} ({sources} or {lock}); the file "
-                            f"changed after its download: delete it and rerun to fetch it again")
+            raise UserError(
+                f"{path}: sha256 {actual} does not match {expected} ({sources} or {lock}); the file "
+                f"changed after its download: delete it and rerun to fetch it again"
+            )

@@ -116,13 +116,20 @@ def _tsv_blocks(chunks, names, with_margin, bad) -> Iterator[Batch]:
         bad[0] += 1
         return "skip"
 
-    parse = pcsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False,
-                              newlines_in_values=False, invalid_row_handler=skip)
+    parse = pcsv.ParseOptions(
+        delimiter="\t",
+        quote_char=False,
+        double_quote=False,
+        escape_char=False,
+        newlines_in_values=False,
+        invalid_row_handler=skip,
+    )
     convert = pcsv.ConvertOptions(column_types={n: pa.binary() for n in names})
     for chunk in chunks:
         options = pcsv.ReadOptions(column_names=names, block_size=len(chunk) + 1, use_threads=False)
-        table = pcsv.read_csv(pa.BufferReader(chunk), read_options=options, parse_options=parse,
-                              convert_options=convert)
+        table = pcsv.read_csv(
+            pa.BufferReader(chunk), read_options=options, parse_options=parse, convert_options=convert
+        )
         en, x, margin = _text(table.column("en").combine_chunks()), _text(table.column("x").combine_chunks()), None
         malformed, bad[0] = bad[0], 0
         if with_margin:
@@ -167,8 +174,10 @@ def read_moses_zip(path: Path, lang: str) -> Iterator[Batch]:
                 en = [s.rstrip("\n") for s in itertools.islice(en_lines, BATCH_LINES)]
                 x = [s.rstrip("\n") for s in itertools.islice(x_lines, BATCH_LINES)]
                 if len(en) != len(x):
-                    raise UserError(f"{path}: {members['en']} and {members[lang]} differ in length "
-                                    f"(after line {n + min(len(en), len(x))})")
+                    raise UserError(
+                        f"{path}: {members['en']} and {members[lang]} differ in length "
+                        f"(after line {n + min(len(en), len(x))})"
+                    )
                 if not en:
                     return
                 n += len(en)

@@ -19,8 +19,12 @@ def _k(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 10_000 else str(n)
 
 
-def corpus_stats(manifests: list[str | Path], out: str | Path, paper_tables: str | Path | None = None,
-                 lang_names: dict[str, str] | None = None) -> str:
+def corpus_stats(
+    manifests: list[str | Path],
+    out: str | Path,
+    paper_tables: str | Path | None = None,
+    lang_names: dict[str, str] | None = None,
+) -> str:
     """Write the Markdown table; a cell reads 'ours (paper)' where the paper has a number.
 
     Columns are headed by ``lang_names`` (e.g. Arabic), else the capitalized code."""

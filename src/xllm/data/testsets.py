@@ -99,8 +99,9 @@ def check_squad(doc, origin: str) -> dict:
                 dropped += 1
         paragraph["qas"] = kept
     if dropped > MAX_DROPPED * (questions + dropped):
-        raise UserError(f"{origin}: {dropped} of {questions + dropped} questions have an answer "
-                        "that is not in the context")
+        raise UserError(
+            f"{origin}: {dropped} of {questions + dropped} questions have an answer that is not in the context"
+        )
     if questions == 0:
         raise UserError(f"{origin}: no questions")
     return {"questions": questions, "repaired_answer_starts": repaired, "dropped_questions": dropped}

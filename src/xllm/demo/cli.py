@@ -11,9 +11,15 @@ def cmd_demo_data(args) -> int:
 
     spec = json.loads(args.spec)
     written = make_demo_data(
-        out_dir=args.out_dir, spec_dir=args.spec_dir, languages=spec["languages"], seed=args.seed,
-        pairs_per_language=spec["pairs_per_language"], n_dev=spec["n_dev"], n_devtest=spec["n_devtest"],
-        n_alpaca=spec["n_alpaca"], n_qa_paragraphs=spec["n_qa_paragraphs"],
+        out_dir=args.out_dir,
+        spec_dir=args.spec_dir,
+        languages=spec["languages"],
+        seed=args.seed,
+        pairs_per_language=spec["pairs_per_language"],
+        n_dev=spec["n_dev"],
+        n_devtest=spec["n_devtest"],
+        n_alpaca=spec["n_alpaca"],
+        n_qa_paragraphs=spec["n_qa_paragraphs"],
         qa_prompts=spec.get("qa_prompts", "authors"),
     )
     print(f"demo data: {len(written)} files in {args.out_dir}")
@@ -33,8 +39,16 @@ def cmd_demo_base(args) -> int:
         # Prompt words are common English to a real LLM's tokenizer; weighted so the BPE learns
         # them too (else an instruction is ~40 single-character tokens of every example).
         texts += (args.prompt_text + [COMPACT_NO_INPUT.format(instruction="")]) * PROMPT_WEIGHT
-    make_tiny_llama(args.out, args.hidden_size, args.layers, args.heads, args.max_length, args.seed,
-                    texts=texts, vocab_size=args.vocab_size)
+    make_tiny_llama(
+        args.out,
+        args.hidden_size,
+        args.layers,
+        args.heads,
+        args.max_length,
+        args.seed,
+        texts=texts,
+        vocab_size=args.vocab_size,
+    )
     kind = f"byte-level BPE of {args.vocab_size} trained on {len(texts)} texts" if texts else "bytes"
     print(f"tiny Llama (random init, tokenizer: {kind}) in {args.out}")
     return 0
@@ -53,16 +67,30 @@ def cmd_demo_pretrain(args) -> int:
     from .pretrain import pretrain_until_copying
 
     probe = [line.strip() for line in Path(args.probe).read_text(encoding="utf-8").splitlines() if line.strip()]
-    cfg = TrainConfig(base=args.base, data=args.data, out=args.out, checkpoint_dir=args.work_dir,
-                      learning_rate=args.learning_rate, global_batch_size=args.batch_size,
-                      per_device_batch_size=args.batch_size, max_seq_length=args.max_seq_length,
-                      seed=args.seed, packing=True, lr_scheduler="constant_with_warmup", threads=args.threads,
-                      clean_checkpoints=True)
-    rounds = pretrain_until_copying(cfg, probe[: args.probe_size], args.epochs, args.round_epochs,
-                                    args.max_rounds, args.threshold, args.work_dir)
+    cfg = TrainConfig(
+        base=args.base,
+        data=args.data,
+        out=args.out,
+        checkpoint_dir=args.work_dir,
+        learning_rate=args.learning_rate,
+        global_batch_size=args.batch_size,
+        per_device_batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        seed=args.seed,
+        packing=True,
+        lr_scheduler="constant_with_warmup",
+        threads=args.threads,
+        clean_checkpoints=True,
+    )
+    rounds = pretrain_until_copying(
+        cfg, probe[: args.probe_size], args.epochs, args.round_epochs, args.max_rounds, args.threshold, args.work_dir
+    )
     last = rounds[-1]["copy_nll"]
-    verdict = ("copies" if last <= args.threshold
-               else "does NOT copy yet: the demo's translations will not follow their source")
+    verdict = (
+        "copies"
+        if last <= args.threshold
+        else "does NOT copy yet: the demo's translations will not follow their source"
+    )
     print(f"base model after {len(rounds)} round(s): copy NLL {last:.3f}, {verdict} -> {args.out}")
     return 0
 
@@ -84,8 +112,13 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--texts", nargs="*", help="corpora (WikiMatrix .tsv.gz, Alpaca .json) to train the BPE on")
     p.add_argument("--vocab-size", type=int, default=1024)
-    p.add_argument("--prompt-text", action="append", default=[], metavar="TEXT",
-                   help="a text every prompt holds (an instruction), for the BPE to learn its words")
+    p.add_argument(
+        "--prompt-text",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a text every prompt holds (an instruction), for the BPE to learn its words",
+    )
     p.set_defaults(func=cmd_demo_base)
 
     p = sub.add_parser("demo-pretrain", help="pre-train the tiny base model in rounds until it copies")

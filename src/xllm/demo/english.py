@@ -88,20 +88,24 @@ def instructions(rng: random.Random, sentences: list[dict], qa_prompts: str = "a
         if kind == 0:
             items.append({"instruction": "Repeat the sentence.", "input": item["text"], "output": item["text"]})
         elif kind == 1:
-            items.append({"instruction": "Name the subject of the sentence.", "input": item["text"],
-                          "output": item["subject"]})
+            items.append(
+                {"instruction": "Name the subject of the sentence.", "input": item["text"], "output": item["subject"]}
+            )
         elif kind == 2:
-            items.append({"instruction": "Name the object of the sentence.", "input": item["text"],
-                          "output": item["object"]})
+            items.append(
+                {"instruction": "Name the object of the sentence.", "input": item["text"], "output": item["object"]}
+            )
         else:
             others = rng.sample(sentences, k=2)
             context = [o["text"] for o in others] + [item["text"]]
             rng.shuffle(context)
-            items.append({
-                "instruction": qa["instruction"],
-                "input": qa["input"].format(context=" ".join(context), question=qa_question(item)),
-                "output": item["object"],
-            })
+            items.append(
+                {
+                    "instruction": qa["instruction"],
+                    "input": qa["input"].format(context=" ".join(context), question=qa_question(item)),
+                    "output": item["object"],
+                }
+            )
     return items
 
 
@@ -113,8 +117,10 @@ def qa_paragraphs(rng: random.Random, sentences: list[dict], per_paragraph: int 
         subjects = [g["subject"] for g in group]
         if len(set(subjects)) < len(subjects):
             continue  # ambiguous question; skip the paragraph
-        paragraphs.append({
-            "context": " ".join(g["text"] for g in group),
-            "qas": [{"question": qa_question(g), "answer": g["object"]} for g in group],
-        })
+        paragraphs.append(
+            {
+                "context": " ".join(g["text"] for g in group),
+                "qas": [{"question": qa_question(g), "answer": g["object"]} for g in group],
+            }
+        )
     return paragraphs

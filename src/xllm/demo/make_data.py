@@ -30,11 +30,13 @@ def _squad(paragraphs: list[dict], lang: SyntheticLanguage | None, title: str) -
             start = context.find(answer)
             if start < 0 or context.find(answer, start + 1) >= 0:
                 continue  # answer must be one unambiguous span of the context
-            qas.append({
-                "id": f"demo-{p_index:04d}-{q_index}",
-                "question": tr(qa["question"]),
-                "answers": [{"text": answer, "answer_start": start}],
-            })
+            qas.append(
+                {
+                    "id": f"demo-{p_index:04d}-{q_index}",
+                    "question": tr(qa["question"]),
+                    "answers": [{"text": answer, "answer_start": start}],
+                }
+            )
         if qas:
             out_paragraphs.append({"context": context, "qas": qas})
     return {"version": "1.1", "data": [{"title": title, "paragraphs": out_paragraphs}]}

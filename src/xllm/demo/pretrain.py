@@ -49,8 +49,15 @@ def copy_nll(model_dir: str | Path, sentences: list[str]) -> float:
     return total / count
 
 
-def pretrain_until_copying(cfg, probe: list[str], first_epochs: float, round_epochs: float,
-                           max_rounds: int, threshold: float, work_dir: str | Path) -> list[dict]:
+def pretrain_until_copying(
+    cfg,
+    probe: list[str],
+    first_epochs: float,
+    round_epochs: float,
+    max_rounds: int,
+    threshold: float,
+    work_dir: str | Path,
+) -> list[dict]:
     """Train ``cfg`` (a TrainConfig) in rounds until ``copy_nll`` <= threshold; returns the rounds.
 
     Round 1 trains ``first_epochs`` from ``cfg.base``; each later round ``round_epochs`` from the
@@ -64,12 +71,22 @@ def pretrain_until_copying(cfg, probe: list[str], first_epochs: float, round_epo
     for n in range(1, max_rounds + 1):
         out, epochs = work_dir / f"round-{n}", first_epochs if n == 1 else round_epochs
         if not (out / "config.json").exists():
-            train(replace(cfg, base=str(base), out=str(out), checkpoint_dir=str(work_dir / f"checkpoints-{n}"),
-                          epochs=epochs, seed=cfg.seed + n - 1))
+            train(
+                replace(
+                    cfg,
+                    base=str(base),
+                    out=str(out),
+                    checkpoint_dir=str(work_dir / f"checkpoints-{n}"),
+                    epochs=epochs,
+                    seed=cfg.seed + n - 1,
+                )
+            )
         nll = copy_nll(out, probe)
         rounds.append({"round": n, "epochs": epochs, "copy_nll": round(nll, 4)})
-        print(f"round {n}: copy NLL {nll:.3f} nats/token on {len(probe)} held-out sentences "
-              f"(target {threshold})", flush=True)
+        print(
+            f"round {n}: copy NLL {nll:.3f} nats/token on {len(probe)} held-out sentences (target {threshold})",
+            flush=True,
+        )
         base = out
         if nll <= threshold:
             break

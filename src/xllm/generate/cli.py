@@ -18,12 +18,22 @@ def cmd_generate(args) -> int:
         raise UserError("--limit: must be at least 1")
     names = {**options.lang_names, **key_values(args.lang_name, "--lang-name")}
     summary = run_plan(
-        args.model, args.plan, args.out_dir, args.staging, settings, limit=options.limit, device=options.device,
-        lang_names=names, threads=options.threads, progress=not options.quiet,
+        args.model,
+        args.plan,
+        args.out_dir,
+        args.staging,
+        settings,
+        limit=options.limit,
+        device=options.device,
+        lang_names=names,
+        threads=options.threads,
+        progress=not options.quiet,
     )
     run = summary["this_run"]
-    print(f"generate {args.model}: {summary['n_examples']} examples in {len(summary['items'])} items "
-          f"({run['n_new_tokens']} new tokens this run, {run['new_tokens_per_s'] or 0} tok/s) -> {args.out_dir}")
+    print(
+        f"generate {args.model}: {summary['n_examples']} examples in {len(summary['items'])} items "
+        f"({run['n_new_tokens']} new tokens this run, {run['new_tokens_per_s'] or 0} tok/s) -> {args.out_dir}"
+    )
     return 0
 
 
@@ -35,9 +45,15 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, help="model directory (weights, tokenizer, xllm_prompt.json)")
     p.add_argument("--plan", required=True, help="JSON list of plan items {task, direction, lang, files}")
     p.add_argument("--out-dir", required=True, help="gets TASK/DIRECTION.jsonl and generation.json")
-    p.add_argument("--staging", required=True,
-                   help="resumable progress, outside --out-dir (removed when the run completes)")
+    p.add_argument(
+        "--staging", required=True, help="resumable progress, outside --out-dir (removed when the run completes)"
+    )
     add_settings_arguments(p, Settings, RunOptions)
-    p.add_argument("--lang-name", action="append", default=[], metavar="LANG=NAME",
-                   help="language name for prompts (default: xllm.languages)")
+    p.add_argument(
+        "--lang-name",
+        action="append",
+        default=[],
+        metavar="LANG=NAME",
+        help="language name for prompts (default: xllm.languages)",
+    )
     p.set_defaults(func=cmd_generate)

@@ -33,14 +33,21 @@ class Settings:
     temperature: float = setting(1.0, help="with --do-sample")
     top_p: float = setting(1.0, help="with --do-sample")
     seed: int = setting(0, help="seeds sampling")
-    backend: str = setting("auto", choices=BACKENDS, help="auto | loop (lean greedy) | static (one shape, "
-                           "compiled step: GPU) | hf-static | hf (model.generate)")
+    backend: str = setting(
+        "auto",
+        choices=BACKENDS,
+        help="auto | loop (lean greedy) | static (one shape, compiled step: GPU) | hf-static | hf (model.generate)",
+    )
     bucket: int = setting(64, help="static backends: pad prompts to a multiple of this many tokens")
-    compile: str = setting("auto", runtime=True, help="static backend: torch.compile mode, none, or backend:NAME "
-                           "(auto: reduce-overhead on CUDA, none on CPU)")
+    compile: str = setting(
+        "auto",
+        runtime=True,
+        help="static backend: torch.compile mode, none, or backend:NAME (auto: reduce-overhead on CUDA, none on CPU)",
+    )
     ignore_eos: bool = setting(False, help="benchmarks: always generate max_new_tokens")
-    qa_prompts: str = setting("authors", choices=("authors", "ours"),
-                              help="the QA prompt set of tasks.yaml (xllm.generate.tasks)")
+    qa_prompts: str = setting(
+        "authors", choices=("authors", "ours"), help="the QA prompt set of tasks.yaml (xllm.generate.tasks)"
+    )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -137,7 +144,7 @@ def encode(tokenizer, prompts: Sequence[str], max_prompt_tokens: int) -> tuple[l
         cut = []
         for x in ids:
             if len(x) > max_prompt_tokens:
-                keep = x[len(x) - max_prompt_tokens:]
+                keep = x[len(x) - max_prompt_tokens :]
                 if bos is not None and x[0] == bos:
                     keep = [bos] + keep[1:]
                 x = keep
@@ -169,8 +176,8 @@ def _left_pad(batch: Sequence[Sequence[int]], pad_id: int, device, multiple: int
     mask = torch.zeros((len(batch), width), dtype=torch.long)
     for row, x in enumerate(batch):
         if x:
-            ids[row, width - len(x):] = torch.tensor(x, dtype=torch.long)
-            mask[row, width - len(x):] = 1
+            ids[row, width - len(x) :] = torch.tensor(x, dtype=torch.long)
+            mask[row, width - len(x) :] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -220,12 +227,20 @@ class _Decoder:
             self.step = torch.compile(self._step, mode=compile_mode, fullgraph=True, dynamic=False)
 
     def _step(self, token, mask, position, cache_position):
-        out = self.model(input_ids=token, attention_mask=mask, position_ids=position, past_key_values=self.cache,
-                         use_cache=True, logits_to_keep=1, cache_position=cache_position)
+        out = self.model(
+            input_ids=token,
+            attention_mask=mask,
+            position_ids=position,
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+            cache_position=cache_position,
+        )
         return out.logits[:, -1].argmax(-1)
 
-    def __call__(self, ids, mask, max_new_tokens: int, eos: list[int], pad_id: int, check_every: int = 1,
-                 compact: bool = False):
+    def __call__(
+        self, ids, mask, max_new_tokens: int, eos: list[int], pad_id: int, check_every: int = 1, compact: bool = False
+    ):
         """New token ids [batch, steps] (pad after EOS); stops early once every row has ended.
 
         ``compact`` (eager decoding only: it changes shapes) drops ended rows from the batch, cache
@@ -243,8 +258,15 @@ class _Decoder:
         prefill, step_mask = _masks(mask, self.total, self.model.dtype)
         slots = torch.arange(self.total, device=device)  # cache positions, without a copy per step
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=prefill, position_ids=positions, past_key_values=self.cache,
-                         use_cache=True, logits_to_keep=1, cache_position=slots[:width])
+        out = self.model(
+            input_ids=ids,
+            attention_mask=prefill,
+            position_ids=positions,
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+            cache_position=slots[:width],
+        )
         token = out.logits[:, -1].argmax(-1)
         eos_t = torch.tensor(eos or [-1], device=device)
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -289,8 +311,12 @@ def _decoder(model, batch: int, total: int, compile_mode: str | None) -> _Decode
 
 def _hf_generate(model, ids, mask, settings: Settings, eos: list[int], pad_id: int, static: bool):
     kwargs = dict(
-        input_ids=ids, attention_mask=mask, max_new_tokens=settings.max_new_tokens,
-        num_beams=settings.num_beams, do_sample=settings.do_sample, pad_token_id=pad_id,
+        input_ids=ids,
+        attention_mask=mask,
+        max_new_tokens=settings.max_new_tokens,
+        num_beams=settings.num_beams,
+        do_sample=settings.do_sample,
+        pad_token_id=pad_id,
         eos_token_id=eos or None,
     )
     if settings.do_sample:
@@ -302,7 +328,7 @@ def _hf_generate(model, ids, mask, settings: Settings, eos: list[int], pad_id: i
     if static:
         kwargs.update(cache_implementation="static")
     out = model.generate(**kwargs)
-    return out[:, ids.shape[1]:]  # token ids after the (padded) prompt, never decoded text
+    return out[:, ids.shape[1] :]  # token ids after the (padded) prompt, never decoded text
 
 
 def _decode_rows(tokenizer, new, eos: list[int], pad_id: int) -> list[tuple[list[int], bool]]:
@@ -328,9 +354,15 @@ def _power_of_two(n: int, floor: int = 256) -> int:
     return size
 
 
-def generate_ids(model, tokenizer, prompt_ids: Sequence[Sequence[int]], settings: Settings,
-                 truncated: Sequence[bool] | None = None, device: str | None = None,
-                 stats: Stats | None = None) -> Iterator[tuple[list[int], list[Output]]]:
+def generate_ids(
+    model,
+    tokenizer,
+    prompt_ids: Sequence[Sequence[int]],
+    settings: Settings,
+    truncated: Sequence[bool] | None = None,
+    device: str | None = None,
+    stats: Stats | None = None,
+) -> Iterator[tuple[list[int], list[Output]]]:
     """Yield ``(indices, outputs)`` per batch, longest prompts first; outputs align with indices."""
     import torch
 
@@ -372,16 +404,23 @@ def generate_ids(model, tokenizer, prompt_ids: Sequence[Sequence[int]], settings
         yield indices, outputs
 
 
-def generate_texts(model, tokenizer, prompts: Sequence[str], settings: Settings,
-                   on_batch: Callable[[list[int], list[Output]], None] | None = None,
-                   stats: Stats | None = None) -> list[Output]:
+def generate_texts(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    settings: Settings,
+    on_batch: Callable[[list[int], list[Output]], None] | None = None,
+    stats: Stats | None = None,
+) -> list[Output]:
     """Generate for every prompt; returns outputs in the order of ``prompts``."""
     context = context_length(model, tokenizer)
     if settings.max_new_tokens >= context:
         from ..errors import UserError
 
-        raise UserError(f"--max-new-tokens {settings.max_new_tokens}: the model's context is {context} tokens, "
-                        "which leaves no room for a prompt")
+        raise UserError(
+            f"--max-new-tokens {settings.max_new_tokens}: the model's context is {context} tokens, "
+            "which leaves no room for a prompt"
+        )
     max_prompt = context - settings.max_new_tokens
     prompt_ids, truncated = encode(tokenizer, prompts, max_prompt)
     results: list[Output | None] = [None] * len(prompts)

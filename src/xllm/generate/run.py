@@ -98,6 +98,7 @@ def _read_partial(path: Path) -> dict[str, dict]:
 def _lang_namer(names: dict[str, str]):
     def name(code: str) -> str:
         return names.get(code) or get_language(code).name
+
     return name
 
 
@@ -112,9 +113,18 @@ class RunOptions:
     quiet: bool = setting(False, runtime=True, help="no progress bar")
 
 
-def run_plan(model_dir: str, plan_path: str, out_dir: str, staging: str, settings: Settings,
-             limit: int | None = None, device: str = "auto", lang_names: dict[str, str] | None = None,
-             threads: int | None = None, progress: bool = True) -> dict:
+def run_plan(
+    model_dir: str,
+    plan_path: str,
+    out_dir: str,
+    staging: str,
+    settings: Settings,
+    limit: int | None = None,
+    device: str = "auto",
+    lang_names: dict[str, str] | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict:
     """Generate every plan item with the model in ``model_dir``; returns the summary it writes."""
     import torch
 
@@ -158,32 +168,58 @@ def run_plan(model_dir: str, plan_path: str, out_dir: str, staging: str, setting
             torch.set_num_threads(1)  # small models: threads spin more than they help on shared cores
         from tqdm import tqdm
 
-        bar = tqdm(total=remaining, desc=f"generate {Path(model_dir).name}", unit="ex", file=sys.stderr,
-                   disable=not progress, dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30)
+        bar = tqdm(
+            total=remaining,
+            desc=f"generate {Path(model_dir).name}",
+            unit="ex",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+            mininterval=0.5 if sys.stderr.isatty() else 30,
+        )
         for item, examples, final, done in todo:
             _generate_item(model, tokenizer, item, examples, final, done, style, settings, stats, bar)
         bar.close()
 
-    summary = _finish(items, staging_dir, out_dir, model_dir, settings, limit, device, stats, style,
-                      fingerprint, time.time() - started)
+    summary = _finish(
+        items,
+        staging_dir,
+        out_dir,
+        model_dir,
+        settings,
+        limit,
+        device,
+        stats,
+        style,
+        fingerprint,
+        time.time() - started,
+    )
     shutil.rmtree(staging_dir, ignore_errors=True)
     return summary
 
 
-def _generate_item(model, tokenizer, item, examples, final: Path, done: dict, style: str,
-                   settings: Settings, stats: Stats, bar) -> None:
+def _generate_item(
+    model, tokenizer, item, examples, final: Path, done: dict, style: str, settings: Settings, stats: Stats, bar
+) -> None:
     partial = final.with_suffix(".partial.jsonl")
     partial.parent.mkdir(parents=True, exist_ok=True)
     pending = [e for e in examples if e.id not in done]
     prompts = [format_prompt(e.instruction, e.input, style) for e in pending]
     with open(partial, "a", encoding="utf-8") as handle:
+
         def save(indices, outputs):
             for i, output in zip(indices, outputs):
                 example = pending[i]
-                row = {"id": example.id, "prompt": prompts[i], "prediction": output.prediction,
-                       "n_prompt_tokens": output.n_prompt_tokens, "n_new_tokens": output.n_new_tokens,
-                       "reference": example.reference, "stopped": output.stopped,
-                       "truncated": output.truncated}
+                row = {
+                    "id": example.id,
+                    "prompt": prompts[i],
+                    "prediction": output.prediction,
+                    "n_prompt_tokens": output.n_prompt_tokens,
+                    "n_new_tokens": output.n_new_tokens,
+                    "reference": example.reference,
+                    "stopped": output.stopped,
+                    "truncated": output.truncated,
+                }
                 done[example.id] = row
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             handle.flush()
@@ -197,8 +233,19 @@ def _generate_item(model, tokenizer, item, examples, final: Path, done: dict, st
     partial.unlink()
 
 
-def _finish(items, staging_dir: Path, out_dir: Path, model_dir: str, settings: Settings, limit,
-            device: str, stats: Stats, style: str, fingerprint: str, seconds: float) -> dict:
+def _finish(
+    items,
+    staging_dir: Path,
+    out_dir: Path,
+    model_dir: str,
+    settings: Settings,
+    limit,
+    device: str,
+    stats: Stats,
+    style: str,
+    fingerprint: str,
+    seconds: float,
+) -> dict:
     counts = {}
     with atomic_dir(out_dir) as tmp:
         for item, _ in items:
@@ -217,10 +264,14 @@ def _finish(items, staging_dir: Path, out_dir: Path, model_dir: str, settings: S
             task = name.split("/")[0]
             truncated[task] = truncated.get(task, 0) + c["n_truncated_prompts"]
         if any(truncated.values()):
-            cut = ", ".join(f"{k} {c['n_truncated_prompts']}/{c['n']}" for k, c in counts.items()
-                            if c["n_truncated_prompts"])
-            print(f"{model_dir}: prompts cut from the left to fit the context with {settings.max_new_tokens} new "
-                  f"tokens: {cut}", file=sys.stderr)
+            cut = ", ".join(
+                f"{k} {c['n_truncated_prompts']}/{c['n']}" for k, c in counts.items() if c["n_truncated_prompts"]
+            )
+            print(
+                f"{model_dir}: prompts cut from the left to fit the context with {settings.max_new_tokens} new "
+                f"tokens: {cut}",
+                file=sys.stderr,
+            )
         summary = {
             "model": str(model_dir),
             "prompt_style": style,

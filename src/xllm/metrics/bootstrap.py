@@ -47,6 +47,15 @@ def paired_bootstrap(a: Scored, b: Scored, n_boot: int = 1000, seed: int = 0) ->
     centred = np.abs(diffs) - np.abs(diffs).mean()
     p_value = (int(np.sum(centred >= abs(delta))) + 1) / (n_boot + 1)
     low, high = np.percentile(diffs, [2.5, 97.5])
-    return {"a": score_a, "b": score_b, "delta": delta, "p_value": p_value, "n": a.n,
-            "delta_ci_low": float(low), "delta_ci_high": float(high),
-            "significant": p_value < SIGNIFICANCE_LEVEL, "n_boot": n_boot, "seed": seed}
+    return {
+        "a": score_a,
+        "b": score_b,
+        "delta": delta,
+        "p_value": p_value,
+        "n": a.n,
+        "delta_ci_low": float(low),
+        "delta_ci_high": float(high),
+        "significant": p_value < SIGNIFICANCE_LEVEL,
+        "n_boot": n_boot,
+        "seed": seed,
+    }

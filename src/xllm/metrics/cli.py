@@ -23,13 +23,20 @@ def score_mt(args) -> int:
     if srcs is not None and len(srcs) != len(hyps):
         raise UserError(f"{args.src}: {len(srcs)} lines but {args.hyp} has {len(hyps)}")
     model = {"spbleu": "spm_model", "comet": "comet_model", "bleurt": "bleurt_model"}.get(args.metric)
-    options = MetricOptions(batch_size=args.batch_size, device=args.device, comet_encoder=args.comet_encoder,
-                            **({model: args.model} if model else {}))
+    options = MetricOptions(
+        batch_size=args.batch_size,
+        device=args.device,
+        comet_encoder=args.comet_encoder,
+        **({model: args.model} if model else {}),
+    )
     scored = compute(args.metric, hyps, refs, srcs=srcs, lang=args.lang, options=options)
     out = {"metric": args.metric, "score": scored.score, "n": scored.n, "signature": scored.signature}
     if scored.info.get("n_over_max_length") is not None:  # stdout keeps exactly the four keys
-        print(f"{args.metric}: {scored.info['n_over_max_length']} of {scored.n} inputs over the model's maximum "
-              f"length ({scored.info['max_length']} tokens) were truncated", file=sys.stderr)
+        print(
+            f"{args.metric}: {scored.info['n_over_max_length']} of {scored.n} inputs over the model's maximum "
+            f"length ({scored.info['max_length']} tokens) were truncated",
+            file=sys.stderr,
+        )
     print(json.dumps(out, ensure_ascii=False))
     return 0
 
@@ -85,10 +92,20 @@ def compare(args) -> int:
     from .compare import compare_generations
     from .registry import MetricOptions
 
-    options = MetricOptions(spm_model=args.spm_model, comet_model=args.comet_model,
-                            bleurt_model=args.bleurt_model, device=args.device)
-    result = compare_generations(args.a, args.b, args.task, args.direction, args.metric,
-                                 n_boot=args.bootstrap, seed=args.seed, lang=args.lang, options=options)
+    options = MetricOptions(
+        spm_model=args.spm_model, comet_model=args.comet_model, bleurt_model=args.bleurt_model, device=args.device
+    )
+    result = compare_generations(
+        args.a,
+        args.b,
+        args.task,
+        args.direction,
+        args.metric,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        lang=args.lang,
+        options=options,
+    )
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
@@ -96,8 +113,9 @@ def compare(args) -> int:
 def _judge_client(args):
     from .judge import JudgeClient, JudgeConfig
 
-    config = JudgeConfig(endpoint=args.endpoint, model=args.judge_model, api_key_env=args.api_key_env,
-                         timeout=args.timeout)
+    config = JudgeConfig(
+        endpoint=args.endpoint, model=args.judge_model, api_key_env=args.api_key_env, timeout=args.timeout
+    )
     return config, JudgeClient(config, cache=args.cache)
 
 
@@ -107,11 +125,22 @@ def judge_qa_cmd(args) -> int:
     from .score import write_scores
 
     config, client = _judge_client(args)
-    rows, details = judge_qa_scores(client, args.generations_dir, args.plan, args.model, limit=args.limit,
-                                    n_boot=args.bootstrap, seed=args.seed)
-    write_scores(args.out, rows, {"model": args.model, "judge_model": config.model, "endpoint": config.endpoint,
-                                  "limit": args.limit, "requests": client.requests, "details": details,
-                                  "provenance": provenance(seed=args.seed)})
+    rows, details = judge_qa_scores(
+        client, args.generations_dir, args.plan, args.model, limit=args.limit, n_boot=args.bootstrap, seed=args.seed
+    )
+    write_scores(
+        args.out,
+        rows,
+        {
+            "model": args.model,
+            "judge_model": config.model,
+            "endpoint": config.endpoint,
+            "limit": args.limit,
+            "requests": client.requests,
+            "details": details,
+            "provenance": provenance(seed=args.seed),
+        },
+    )
     print(f"wrote {len(rows)} judge scores to {args.out} ({client.requests} requests)")
     return 0
 
@@ -140,9 +169,15 @@ def judge_pairwise_cmd(args) -> int:
         prompts = {str(r.get("id", k)): r.get("prompt", "") for k, r in enumerate(read_jsonl(path))}
         texts = [prompts[i] for i in ids]
     result = judge_pairwise(client, texts, a.hyps[: len(ids)], [b_by_id[i] for i in ids])
-    result.update(a_dir=str(args.a), b_dir=str(args.b), task=args.task, direction=args.direction,
-                  signature=judge_signature(config, "pairwise"), requests=client.requests,
-                  provenance=provenance())
+    result.update(
+        a_dir=str(args.a),
+        b_dir=str(args.b),
+        task=args.task,
+        direction=args.direction,
+        signature=judge_signature(config, "pairwise"),
+        requests=client.requests,
+        provenance=provenance(),
+    )
     if args.out:
         write_json(args.out, result)
     summary = {k: v for k, v in result.items() if k not in ("items", "provenance")}
@@ -162,8 +197,9 @@ def _judge_flags(p: argparse.ArgumentParser) -> None:
 def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spm-model", help="flores101 SentencePiece model file (spbleu)")
     p.add_argument("--comet-model", help="local COMET checkpoint directory (checkpoints/model.ckpt + hparams.yaml)")
-    p.add_argument("--comet-encoder",
-                   help="local directory of COMET's encoder tokenizer/config (default: from hparams, offline)")
+    p.add_argument(
+        "--comet-encoder", help="local directory of COMET's encoder tokenizer/config (default: from hparams, offline)"
+    )
     p.add_argument("--bleurt-model", help="local BLEURT (bleurt-pytorch) model directory")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (COMET, BLEURT)")
@@ -185,8 +221,9 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=score_mt)
 
-    p = sub.add_parser("score-qa", help="EM / F1 / contains / the authors' match of QA predictions against a "
-                                        "SQuAD-format file")
+    p = sub.add_parser(
+        "score-qa", help="EM / F1 / contains / the authors' match of QA predictions against a SQuAD-format file"
+    )
     p.add_argument("--predictions", required=True, help="JSONL lines {id, prediction}")
     p.add_argument("--references", required=True, help="SQuAD-format JSON")
     p.add_argument("--lang", required=True, help="answer (context) language: selects MLQA normalization")

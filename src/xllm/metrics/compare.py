@@ -27,9 +27,18 @@ def _item(task: str, direction: str, records: list[dict], lang: str | None) -> d
     return item
 
 
-def compare_generations(dir_a, dir_b, task: str, direction: str, metric: str, n_boot: int = 1000,
-                        seed: int = 0, *, lang: str | None = None,
-                        options: registry.MetricOptions | None = None) -> dict:
+def compare_generations(
+    dir_a,
+    dir_b,
+    task: str,
+    direction: str,
+    metric: str,
+    n_boot: int = 1000,
+    seed: int = 0,
+    *,
+    lang: str | None = None,
+    options: registry.MetricOptions | None = None,
+) -> dict:
     """Paired bootstrap of system b against system a: {a, b, delta, p_value, n, ...}.
 
     Generation records must carry their references. ``lang`` is the language the metric

@@ -98,5 +98,6 @@ def load_item(gen_dir: str | Path, item: dict, need_sources: bool = False) -> It
         elif "source" in item:
             lines = read_lines(item["source"])
             srcs = [lines[_index(r, i)] for i, r in enumerate(ids)]
-    return ItemGenerations(item["task"], item["direction"], item["lang"], kind, target_lang(item),
-                           ids, hyps, refs, srcs)
+    return ItemGenerations(
+        item["task"], item["direction"], item["lang"], kind, target_lang(item), ids, hyps, refs, srcs
+    )

@@ -114,10 +114,14 @@ class JudgeClient:
 
     def _post(self, prompt: str) -> str:
         url = self.config.endpoint.rstrip("/") + "/chat/completions"
-        body = json.dumps({
-            "model": self.config.model, "temperature": 0, "max_tokens": self.config.max_tokens,
-            "messages": [{"role": "user", "content": prompt}],
-        }).encode("utf-8")
+        body = json.dumps(
+            {
+                "model": self.config.model,
+                "temperature": 0,
+                "max_tokens": self.config.max_tokens,
+                "messages": [{"role": "user", "content": prompt}],
+            }
+        ).encode("utf-8")
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self._key}"}
         last = None
         for attempt in range(self.config.retries + 1):
@@ -135,7 +139,7 @@ class JudgeClient:
                 last = str(getattr(err, "reason", err))
             except (KeyError, IndexError, TypeError, json.JSONDecodeError):
                 last = "reply is not a chat completion"
-            time.sleep(min(2 ** attempt, 30) * 0.5)
+            time.sleep(min(2**attempt, 30) * 0.5)
         raise UserError(f"judge: {url}: {last}")
 
 
@@ -167,19 +171,27 @@ def judge_pairwise(client: JudgeClient, questions: list[str], answers_a: list[st
     """Both orders per question; each answer's score is the mean of its two positions."""
     items, unparsed = [], 0
     for q, a, b in zip(questions, answers_a, answers_b):
-        first = parse_scores(client.ask(PAIRWISE_PROMPT.format(question=q, answer_1=a, answer_2=b, system=PAIRWISE_SYSTEM)))
-        second = parse_scores(client.ask(PAIRWISE_PROMPT.format(question=q, answer_1=b, answer_2=a, system=PAIRWISE_SYSTEM)))
+        first = parse_scores(
+            client.ask(PAIRWISE_PROMPT.format(question=q, answer_1=a, answer_2=b, system=PAIRWISE_SYSTEM))
+        )
+        second = parse_scores(
+            client.ask(PAIRWISE_PROMPT.format(question=q, answer_1=b, answer_2=a, system=PAIRWISE_SYSTEM))
+        )
         if first is None or second is None:
             unparsed += 1
             continue
         score_a, score_b = (first[0] + second[1]) / 2, (first[1] + second[0]) / 2
-        items.append({"a": score_a, "b": score_b,
-                      "verdict": "a" if score_a > score_b else "b" if score_b > score_a else "tie"})
+        items.append(
+            {"a": score_a, "b": score_b, "verdict": "a" if score_a > score_b else "b" if score_b > score_a else "tie"}
+        )
     n = len(items)
     count = {v: sum(i["verdict"] == v for i in items) for v in ("a", "b", "tie")}
     return {
-        "n": n, "unparsed": unparsed,
-        "a_wins": count["a"], "b_wins": count["b"], "ties": count["tie"],
+        "n": n,
+        "unparsed": unparsed,
+        "a_wins": count["a"],
+        "b_wins": count["b"],
+        "ties": count["tie"],
         "a_win_rate": 100 * count["a"] / n if n else float("nan"),
         "b_win_rate": 100 * count["b"] / n if n else float("nan"),
         "tie_rate": 100 * count["tie"] / n if n else float("nan"),
@@ -197,12 +209,15 @@ def squad_questions(path) -> dict[str, str]:
     """Question id -> what the judge reads of a SQuAD file: the context, then the question."""
     from ..data import squad
 
-    return {str(qa["id"]): f"{paragraph['context']}\nQuestion: {qa['question']}"
-            for paragraph, qa in squad.questions(squad.read_squad(path), str(path))}
+    return {
+        str(qa["id"]): f"{paragraph['context']}\nQuestion: {qa['question']}"
+        for paragraph, qa in squad.questions(squad.read_squad(path), str(path))
+    }
 
 
-def judge_qa_scores(client: JudgeClient, gen_dir, plan_path, model_id: str, limit: int = 100,
-                    n_boot: int = 1000, seed: int = 0) -> tuple[list[dict], list[dict]]:
+def judge_qa_scores(
+    client: JudgeClient, gen_dir, plan_path, model_id: str, limit: int = 100, n_boot: int = 1000, seed: int = 0
+) -> tuple[list[dict], list[dict]]:
     """Score-table rows of the ``judge`` metric for the plan's QA items (the first ``limit``
     questions each; 0: all), as ``score.score_generations`` makes them, and per-item details."""
     from ..mixture.recipes import parse_model_id

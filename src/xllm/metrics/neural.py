@@ -80,8 +80,9 @@ def load_comet(path: str | Path, encoder: str | None = None):
     hparams = yaml.safe_load((ckpt.parents[1] / "hparams.yaml").read_text(encoding="utf-8"))
     cls = str2model.get(hparams.get("class_identifier"))
     if cls is None:
-        raise UserError(f"{ckpt.parents[1] / 'hparams.yaml'}: unknown COMET class_identifier "
-                        f"{hparams.get('class_identifier')!r}")
+        raise UserError(
+            f"{ckpt.parents[1] / 'hparams.yaml'}: unknown COMET class_identifier {hparams.get('class_identifier')!r}"
+        )
     kwargs = {"pretrained_model": encoder} if encoder else {}
     wanted = encoder or hparams.get("pretrained_model", "")
     if not _encoder_on_disk(wanted):
@@ -94,8 +95,12 @@ def load_comet(path: str | Path, encoder: str | None = None):
             import torch
 
             model = cls.load_from_checkpoint(
-                ckpt, load_pretrained_weights=False, map_location=torch.device("cpu"),
-                strict=False, local_files_only=True, **kwargs,
+                ckpt,
+                load_pretrained_weights=False,
+                map_location=torch.device("cpu"),
+                strict=False,
+                local_files_only=True,
+                **kwargs,
             )
     except OSError as err:
         raise UserError(f"{path}: cannot load COMET offline: {str(err).splitlines()[0]}") from None
@@ -104,8 +109,9 @@ def load_comet(path: str | Path, encoder: str | None = None):
     return model
 
 
-def comet_score(hyps, refs, srcs, model_path, *, batch_size: int = 64, device: str = "auto",
-                encoder: str | None = None):
+def comet_score(
+    hyps, refs, srcs, model_path, *, batch_size: int = 64, device: str = "auto", encoder: str | None = None
+):
     if srcs is None:
         raise UserError("comet needs the source sentences (--src, or the plan's source file)")
     model = load_comet(model_path, encoder)
@@ -120,9 +126,12 @@ def comet_score(hyps, refs, srcs, model_path, *, batch_size: int = 64, device: s
     with contextlib.redirect_stdout(sys.stderr):
         cuda = device.startswith("cuda")
         out = model.predict(
-            samples, batch_size=batch_size, gpus=1 if cuda else 0,
+            samples,
+            batch_size=batch_size,
+            gpus=1 if cuda else 0,
             devices=[int(device.split(":")[1])] if cuda and ":" in device else None,
-            progress_bar=False, num_workers=0,
+            progress_bar=False,
+            num_workers=0,
         )
     name = Path(model_path).name or str(model_path)
     signature = f"comet|model:{name}|version:{_version('unbabel-comet')}|scale:100"
@@ -158,10 +167,14 @@ def bleurt_score(hyps, refs, model_path, *, batch_size: int = 64, device: str = 
     scores = [0.0] * len(hyps)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             batch = tokenizer(
-                [refs[i] for i in idx], [hyps[i] for i in idx], padding="longest",
-                truncation=True, max_length=limit, return_tensors="pt",
+                [refs[i] for i in idx],
+                [hyps[i] for i in idx],
+                padding="longest",
+                truncation=True,
+                max_length=limit,
+                return_tensors="pt",
             ).to(device)
             logits = model(**batch).logits.flatten().float().cpu().tolist()
             for i, value in zip(idx, logits):

@@ -24,8 +24,7 @@ from collections import Counter
 from functools import cache
 
 PUNCT = frozenset(
-    {chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P")}
-    | set(string.punctuation)
+    {chr(i) for i in range(sys.maxunicode) if unicodedata.category(chr(i)).startswith("P")} | set(string.punctuation)
 )
 _CJK = re.compile(r"[\u4e00-\u9fa5]")
 

@@ -23,8 +23,9 @@ class MetricOptions:
     """Where the metrics' models are; batch size and device change how scoring runs, not its result."""
 
     spm_model: str | None = setting(None, help="flores101 SentencePiece model file (spbleu)")
-    comet_model: str | None = setting(None, help="local COMET checkpoint directory (checkpoints/model.ckpt + "
-                                      "hparams.yaml)")
+    comet_model: str | None = setting(
+        None, help="local COMET checkpoint directory (checkpoints/model.ckpt + hparams.yaml)"
+    )
     comet_encoder: str | None = setting(None, help="local directory of COMET's encoder tokenizer/config")
     bleurt_model: str | None = setting(None, help="local BLEURT (bleurt-pytorch) model directory")
     batch_size: int = setting(64, runtime=True)
@@ -53,8 +54,9 @@ def _comet(hyps, refs, srcs, lang, opts: MetricOptions):
 
     if not opts.comet_model:
         raise UserError("comet needs a local checkpoint: pass --comet-model (eval.comet_model)")
-    return comet_score(hyps, refs, srcs, opts.comet_model, batch_size=opts.batch_size,
-                       device=opts.device, encoder=opts.comet_encoder)
+    return comet_score(
+        hyps, refs, srcs, opts.comet_model, batch_size=opts.batch_size, device=opts.device, encoder=opts.comet_encoder
+    )
 
 
 def _bleurt(hyps, refs, srcs, lang, opts: MetricOptions):
@@ -92,8 +94,13 @@ METRICS: dict[str, Metric] = {
         Metric("em", "qa", _qa("em"), "exact match after MLQA normalization, %"),
         Metric("f1", "qa", _qa("f1"), "token F1 after MLQA normalization, %"),
         Metric("contains", "qa", _qa("contains"), "normalized gold answer occurs in the prediction, %"),
-        Metric("match", "qa", _qa("match"), "the authors' (Table 6 'exact match'): first gold answer, stripped "
-               "and lower-cased, is a substring of the lower-cased prediction, %"),
+        Metric(
+            "match",
+            "qa",
+            _qa("match"),
+            "the authors' (Table 6 'exact match'): first gold answer, stripped "
+            "and lower-cased, is a substring of the lower-cased prediction, %",
+        ),
     ]
 }
 
@@ -133,7 +140,10 @@ def parse_list(text: str | None, kind: str) -> list[str]:
 
 def compute(name: str, hyps, refs, *, srcs=None, lang: str = "", options: MetricOptions | None = None) -> Scored:
     if len(hyps) != len(refs) or (srcs is not None and len(srcs) != len(hyps)):
-        raise UserError(f"{name}: {len(hyps)} hypotheses but {len(refs)} references"
-                        + (f" and {len(srcs)} sources" if srcs is not None else ""))
-    return get(name).compute(list(hyps), list(refs), None if srcs is None else list(srcs), lang,
-                             options or MetricOptions())
+        raise UserError(
+            f"{name}: {len(hyps)} hypotheses but {len(refs)} references"
+            + (f" and {len(srcs)} sources" if srcs is not None else "")
+        )
+    return get(name).compute(
+        list(hyps), list(refs), None if srcs is None else list(srcs), lang, options or MetricOptions()
+    )

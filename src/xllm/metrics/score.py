@@ -23,8 +23,22 @@ from . import registry, segments
 from .bootstrap import confidence_interval
 from .generations import load_item, load_plan
 
-COLUMNS = ("model", "recipe", "lang", "scale", "budget", "alloc", "task", "direction",
-           "metric", "value", "n", "ci_low", "ci_high", "signature")
+COLUMNS = (
+    "model",
+    "recipe",
+    "lang",
+    "scale",
+    "budget",
+    "alloc",
+    "task",
+    "direction",
+    "metric",
+    "value",
+    "n",
+    "ci_low",
+    "ci_high",
+    "signature",
+)
 SORT_KEY = ("model", "task", "direction", "metric")
 
 
@@ -36,9 +50,18 @@ def score_row(meta: dict, gen, metric: str, scored, n_boot: int = 0, seed: int =
     """One row over COLUMNS for a plan item's ``scored`` metric; an interval only with ``n_boot``
     (scoring leaves it to gather-scores, which reads the segment statistics)."""
     low, high = confidence_interval(scored, n_boot, seed)
-    return {**meta, "lang": gen.lang, "task": gen.task, "direction": gen.direction, "metric": metric,
-            "value": _fmt(scored.score), "n": scored.n, "ci_low": _fmt(low), "ci_high": _fmt(high),
-            "signature": scored.signature}
+    return {
+        **meta,
+        "lang": gen.lang,
+        "task": gen.task,
+        "direction": gen.direction,
+        "metric": metric,
+        "value": _fmt(scored.score),
+        "n": scored.n,
+        "ci_low": _fmt(low),
+        "ci_high": _fmt(high),
+        "signature": scored.signature,
+    }
 
 
 @dataclass(frozen=True)
@@ -106,8 +129,17 @@ def gather(inputs, out, n_boot: int = 1000, seed: int = 0) -> int:
         if key in seen:
             raise UserError(f"duplicate score {'/'.join(key)} across the inputs")
         seen.add(key)
-    write_scores(out, rows, {"inputs": [str(p) for p in inputs], "rows": len(rows), "bootstrap": n_boot,
-                             "ci_level": 0.95, "provenance": provenance(seed=seed)})
+    write_scores(
+        out,
+        rows,
+        {
+            "inputs": [str(p) for p in inputs],
+            "rows": len(rows),
+            "bootstrap": n_boot,
+            "ci_level": 0.95,
+            "provenance": provenance(seed=seed),
+        },
+    )
     return len(rows)
 
 
@@ -115,10 +147,17 @@ def run(gen_dir, plan_path, model_id: str, out, config: ScoreConfig, options: re
     """Score one model: its table at ``out``, the segment statistics and a JSON sidecar beside it."""
     rows, details, scored_items = score_generations(gen_dir, plan_path, model_id, config, options)
     sidecar = {
-        "model": model_id, "generations_dir": str(gen_dir), "plan": str(plan_path),
-        "mt_metrics": config.mt_metrics, "qa_metrics": config.qa_metrics,
-        "metric_models": {"spm_model": options.spm_model, "comet_model": options.comet_model,
-                          "comet_encoder": options.comet_encoder, "bleurt_model": options.bleurt_model},
+        "model": model_id,
+        "generations_dir": str(gen_dir),
+        "plan": str(plan_path),
+        "mt_metrics": config.mt_metrics,
+        "qa_metrics": config.qa_metrics,
+        "metric_models": {
+            "spm_model": options.spm_model,
+            "comet_model": options.comet_model,
+            "comet_encoder": options.comet_encoder,
+            "bleurt_model": options.bleurt_model,
+        },
         "details": details,
         "provenance": provenance(signatures=sorted({r["signature"] for r in rows})),
     }
@@ -126,7 +165,10 @@ def run(gen_dir, plan_path, model_id: str, out, config: ScoreConfig, options: re
     write_scores(Path(out), rows, sidecar)
     for d in details:
         if d.get("n_over_max_length"):
-            print(f"{d['task']}/{d['direction']} {d['metric']}: {d['n_over_max_length']} inputs over "
-                  f"the model's maximum length ({d['max_length']} tokens) were truncated", flush=True)
+            print(
+                f"{d['task']}/{d['direction']} {d['metric']}: {d['n_over_max_length']} inputs over "
+                f"the model's maximum length ({d['max_length']} tokens) were truncated",
+                flush=True,
+            )
     print(f"wrote {len(rows)} scores to {out}")
     return len(rows)

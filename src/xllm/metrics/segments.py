@@ -32,8 +32,16 @@ def save(path: str | Path, entries: list[tuple[str, str, str, Scored]]) -> None:
     for task, direction, lang, scored in entries:
         key = f"{task}|{direction}|{scored.metric}"
         arrays[key] = np.asarray(scored.stats, dtype=np.float64)
-        index.append({"key": key, "task": task, "direction": direction, "metric": scored.metric, "lang": lang,
-                      "signature": scored.signature})
+        index.append(
+            {
+                "key": key,
+                "task": task,
+                "direction": direction,
+                "metric": scored.metric,
+                "lang": lang,
+                "signature": scored.signature,
+            }
+        )
     arrays[INDEX] = np.frombuffer(json.dumps(index).encode("utf-8"), dtype=np.uint8)
     with atomic_open(path, "wb") as handle:
         np.savez_compressed(handle, **arrays)
@@ -51,6 +59,9 @@ def load(path: str | Path) -> dict[tuple[str, str, str], Scored]:
         raise UserError(f"{path}: no such segment statistics file") from None
     except (OSError, ValueError, KeyError) as err:
         raise UserError(f"{path}: not a segment statistics file ({err})") from None
-    return {(e["task"], e["direction"], e["metric"]):
-            Scored(e["metric"], stats[e["key"]], reducer(e["metric"], e["lang"]), e["signature"])
-            for e in index}
+    return {
+        (e["task"], e["direction"], e["metric"]): Scored(
+            e["metric"], stats[e["key"]], reducer(e["metric"], e["lang"]), e["signature"]
+        )
+        for e in index
+    }

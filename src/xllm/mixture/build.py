@@ -84,9 +84,16 @@ def build_mixture(
                     raise UserError(f"recipe {recipe.name}: no Alpaca file given for {lang!r}")
                 items = _read_alpaca(alpaca[lang])[: part.size]
                 for item in items:
-                    rows.append({"id": f"alpaca-{lang}:{item['id']}", "instruction": item["instruction"],
-                                 "input": item.get("input", ""), "output": item["output"],
-                                 "kind": "alpaca", "lang": lang})
+                    rows.append(
+                        {
+                            "id": f"alpaca-{lang}:{item['id']}",
+                            "instruction": item["instruction"],
+                            "input": item.get("input", ""),
+                            "output": item["output"],
+                            "kind": "alpaca",
+                            "lang": lang,
+                        }
+                    )
                 parts_count[f"alpaca:{lang}"] += len(items)
         elif part.kind == "translation":
             for lang in langs:
@@ -99,11 +106,18 @@ def build_mixture(
                     src_lang, tgt_lang = ("en", lang) if part.direction == "en-x" else (lang, "en")
                     src, tgt = (pair["src"], pair["tgt"]) if part.direction == "en-x" else (pair["tgt"], pair["src"])
                     template = pick_template(templates, n, instruction_choice, rng)
-                    rows.append({
-                        "id": f"{part.direction}-{lang}:{pair.get('id', n)}",
-                        "instruction": translation_instruction(lang_names[src_lang], lang_names[tgt_lang], template),
-                        "input": src, "output": tgt, "kind": "translation", "lang": lang,
-                    })
+                    rows.append(
+                        {
+                            "id": f"{part.direction}-{lang}:{pair.get('id', n)}",
+                            "instruction": translation_instruction(
+                                lang_names[src_lang], lang_names[tgt_lang], template
+                            ),
+                            "input": src,
+                            "output": tgt,
+                            "kind": "translation",
+                            "lang": lang,
+                        }
+                    )
                     parts_count[f"translation:{src_lang}-{tgt_lang}"] += 1
         elif part.kind == "monolingual":
             for lang in expand(part.lang):
@@ -112,8 +126,10 @@ def build_mixture(
                     raise UserError(f"recipe {recipe.name}: no monolingual text given for {lang!r}")
                 with open(path, encoding="utf-8") as handle:
                     texts = [json.loads(line)["text"] for line in handle if line.strip()][: part.size]
-                rows += [{"id": f"mono-{lang}:{i}", "text": t, "kind": "monolingual", "lang": lang}
-                         for i, t in enumerate(texts)]
+                rows += [
+                    {"id": f"mono-{lang}:{i}", "text": t, "kind": "monolingual", "lang": lang}
+                    for i, t in enumerate(texts)
+                ]
                 parts_count[f"monolingual:{lang}"] += len(texts)
 
     if not rows:

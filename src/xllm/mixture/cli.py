@@ -24,8 +24,11 @@ def cmd_build_mixture(args) -> int:
     if args.allocation:
         allocation = read_json(args.allocation, "an allocation")
         # a split file of one kind (split-uniform) or allocate-fits' record of both
-        chosen = (allocation["uniform"]["allocation"] if args.alloc == "uniform" and "uniform" in allocation
-                  else allocation["allocation"])
+        chosen = (
+            allocation["uniform"]["allocation"]
+            if args.alloc == "uniform" and "uniform" in allocation
+            else allocation["allocation"]
+        )
         missing = [lang for lang in langs if lang not in chosen]
         if missing:
             raise UserError(f"{args.allocation}: no {args.alloc} allocation for {', '.join(missing)}")
@@ -76,13 +79,25 @@ def register(sub) -> None:
     p.add_argument("--lang-name", action="append", default=[], metavar="LANG=NAME")
     p.add_argument("--allocation", help="results/allocation/{budget}.json for muit-budget models")
     p.add_argument("--alloc", choices=["uniform", "optimized"], default="optimized")
-    p.add_argument("--template", action="append", default=[],
-                   help="a translation instruction template ({src}, {tgt}); repeated: several (overrides "
-                        "--translation-instructions)")
-    p.add_argument("--translation-instructions", choices=["authors", "single"], default="authors",
-                   help="authors: their 33 templates; single: the first only (the test-time instruction)")
-    p.add_argument("--instruction-choice", choices=["rotate", "random"], default="rotate",
-                   help="rotate: pair k gets template k mod n (the authors'); random: a seeded draw")
+    p.add_argument(
+        "--template",
+        action="append",
+        default=[],
+        help="a translation instruction template ({src}, {tgt}); repeated: several (overrides "
+        "--translation-instructions)",
+    )
+    p.add_argument(
+        "--translation-instructions",
+        choices=["authors", "single"],
+        default="authors",
+        help="authors: their 33 templates; single: the first only (the test-time instruction)",
+    )
+    p.add_argument(
+        "--instruction-choice",
+        choices=["rotate", "random"],
+        default="rotate",
+        help="rotate: pair k gets template k mod n (the authors'); random: a seeded draw",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tokenizer", help="count tokens with this tokenizer (model directory)")
     p.add_argument("--config-hash", default=None)

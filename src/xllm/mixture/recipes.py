@@ -45,9 +45,11 @@ class Recipe:
 
     def definition(self) -> dict:
         """What determines a mixture built from this recipe (its description does not)."""
-        return {"scope": self.scope, "base": self.base,
-                "parts": [{"kind": p.kind, "lang": p.lang, "direction": p.direction, "size": p.size}
-                          for p in self.parts]}
+        return {
+            "scope": self.scope,
+            "base": self.base,
+            "parts": [{"kind": p.kind, "lang": p.lang, "direction": p.direction, "size": p.size} for p in self.parts],
+        }
 
 
 def load_recipes(path: str | Path) -> dict[str, Recipe]:
@@ -99,14 +101,25 @@ class ModelId:
         return "m" if self.scale else "baseline"
 
     def columns(self) -> dict[str, str]:
-        return {"model": self.model, "recipe": self.recipe, "lang": self.lang, "scale": self.scale,
-                "budget": self.budget, "alloc": self.alloc}
+        return {
+            "model": self.model,
+            "recipe": self.recipe,
+            "lang": self.lang,
+            "scale": self.scale,
+            "budget": self.budget,
+            "alloc": self.alloc,
+        }
 
 
 def model_id(recipe: Recipe, lang: str = "", scale: str = "", budget: str = "", alloc: str = "") -> str:
     """The id of a recipe's model: the inverse of ``parse_model_id``."""
-    parts = {"baseline": [recipe.name], "x": [recipe.name, lang, scale], "m": [recipe.name, scale],
-             "budget": [recipe.name, budget, alloc], "ablation": ["ablation", lang, recipe.name]}[recipe.scope]
+    parts = {
+        "baseline": [recipe.name],
+        "x": [recipe.name, lang, scale],
+        "m": [recipe.name, scale],
+        "budget": [recipe.name, budget, alloc],
+        "ablation": ["ablation", lang, recipe.name],
+    }[recipe.scope]
     if any(not p for p in parts):
         raise UserError(f"recipe {recipe.name!r} ({recipe.scope} scope) needs {', '.join(parts)}")
     return "/".join(str(p) for p in parts)
@@ -129,12 +142,16 @@ def parse_model_id(model: str, recipes: dict[str, Recipe] | None = None) -> Mode
     if meta is not None and meta.scale and not re.fullmatch(r"[0-9]+|full", meta.scale):
         meta = None
     if meta is None or not all(parts):
-        raise UserError(f"model id {model!r} does not match RECIPE, RECIPE/LANG/SCALE, RECIPE/SCALE, "
-                        f"RECIPE/BUDGET/{'|'.join(ALLOCS).upper()} or ablation/LANG/RECIPE")
+        raise UserError(
+            f"model id {model!r} does not match RECIPE, RECIPE/LANG/SCALE, RECIPE/SCALE, "
+            f"RECIPE/BUDGET/{'|'.join(ALLOCS).upper()} or ablation/LANG/RECIPE"
+        )
     if recipes is not None:
         if meta.recipe not in recipes:
             raise UserError(f"model id {model!r}: unknown recipe {meta.recipe!r}")
         if recipes[meta.recipe].scope != meta.scope:
-            raise UserError(f"model id {model!r}: recipe {meta.recipe!r} has scope "
-                            f"{recipes[meta.recipe].scope}, but the id has the shape of a {meta.scope} model")
+            raise UserError(
+                f"model id {model!r}: recipe {meta.recipe!r} has scope "
+                f"{recipes[meta.recipe].scope}, but the id has the shape of a {meta.scope} model"
+            )
     return meta

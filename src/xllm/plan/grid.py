@@ -30,16 +30,23 @@ class Grid:
     # ------------------------------------------------------------ models
 
     def x_models(self, lang: str | None = None) -> list[str]:
-        return [model_id(self.recipes[r], lang=code, scale=scale)
-                for r in self.mix["x_recipes"] for code in ([lang] if lang else self.langs)
-                for scale in self.scales]
+        return [
+            model_id(self.recipes[r], lang=code, scale=scale)
+            for r in self.mix["x_recipes"]
+            for code in ([lang] if lang else self.langs)
+            for scale in self.scales
+        ]
 
     def m_models(self) -> list[str]:
         return [model_id(self.recipes[r], scale=self.muit_scale) for r in self.mix["m_recipes"]]
 
     def budget_models(self) -> list[str]:
-        return [model_id(self.recipes[r], budget=b, alloc=a)
-                for r in self.mix["budget_recipes"] for b in self.budgets for a in self.allocs]
+        return [
+            model_id(self.recipes[r], budget=b, alloc=a)
+            for r in self.mix["budget_recipes"]
+            for b in self.budgets
+            for a in self.allocs
+        ]
 
     def ablation_models(self) -> list[str]:
         return [model_id(self.recipes[r], lang=self.mix["ablation_lang"]) for r in self.mix["ablations"]]
@@ -48,8 +55,9 @@ class Grid:
         return [model_id(self.recipes[r]) for r in self.mix["baselines"]]
 
     def all_models(self) -> list[str]:
-        return (self.baseline_models() + self.x_models() + self.m_models() + self.budget_models()
-                + self.ablation_models())
+        return (
+            self.baseline_models() + self.x_models() + self.m_models() + self.budget_models() + self.ablation_models()
+        )
 
     def scaling_models(self, lang: str) -> list[str]:
         """The models whose scores a language's scaling law is fitted to: the first x-recipe's."""
@@ -99,12 +107,22 @@ class Grid:
                     alpaca[code] = alpaca_file(code)
             elif part.kind == "translation":
                 if meta.budget:  # the uniform split does not depend on the fits: its own file
-                    allocation = (f"results/allocation/{meta.budget}.json" if meta.alloc == "optimized"
-                                  else f"results/allocation/{meta.budget}/uniform.json")
-                pairs.update({code: f"results/corpora/{code}/scale-{'full' if meta.budget else scale}.jsonl"
-                              for code in langs})
-        return {"langs": langs, "alpaca": alpaca, "pairs": pairs, "monolingual": mono,
-                "allocation": allocation, "alloc": meta.alloc}
+                    allocation = (
+                        f"results/allocation/{meta.budget}.json"
+                        if meta.alloc == "optimized"
+                        else f"results/allocation/{meta.budget}/uniform.json"
+                    )
+                pairs.update(
+                    {code: f"results/corpora/{code}/scale-{'full' if meta.budget else scale}.jsonl" for code in langs}
+                )
+        return {
+            "langs": langs,
+            "alpaca": alpaca,
+            "pairs": pairs,
+            "monolingual": mono,
+            "allocation": allocation,
+            "alloc": meta.alloc,
+        }
 
     def eval_plan(self, model: str) -> list[dict]:
         """Every (task, direction) a model is evaluated on, with its test files."""
@@ -115,17 +133,32 @@ class Grid:
         for lang in self.model_langs(model):
             if "flores" in tasks:
                 for src, tgt in (("en", lang), (lang, "en")):
-                    plan.append({"task": "flores", "direction": f"{src}-{tgt}", "src_lang": src, "tgt_lang": tgt,
-                                 "lang": lang, "source": f"results/testsets/flores/{split}/{src}.txt",
-                                 "reference": f"results/testsets/flores/{split}/{tgt}.txt"})
+                    plan.append(
+                        {
+                            "task": "flores",
+                            "direction": f"{src}-{tgt}",
+                            "src_lang": src,
+                            "tgt_lang": tgt,
+                            "lang": lang,
+                            "source": f"results/testsets/flores/{split}/{src}.txt",
+                            "reference": f"results/testsets/flores/{split}/{tgt}.txt",
+                        }
+                    )
             if "xquad" in tasks:
-                plan.append({"task": "xquad", "direction": lang, "lang": lang,
-                             "testset": f"results/testsets/xquad/{lang}.json"})
+                plan.append(
+                    {"task": "xquad", "direction": lang, "lang": lang, "testset": f"results/testsets/xquad/{lang}.json"}
+                )
             if "mlqa" in tasks:
                 for setting in self.config["eval"]["mlqa_settings"]:
                     if setting.split("-")[1] == lang:
-                        plan.append({"task": "mlqa", "direction": setting, "lang": lang,
-                                     "testset": f"results/testsets/mlqa/{setting}.json"})
+                        plan.append(
+                            {
+                                "task": "mlqa",
+                                "direction": setting,
+                                "lang": lang,
+                                "testset": f"results/testsets/mlqa/{setting}.json",
+                            }
+                        )
         return plan
 
     def eval_files(self, model: str) -> list[str]:

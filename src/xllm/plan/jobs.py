@@ -37,10 +37,16 @@ class Jobs:
 
     def prepare_corpus(self, lang: str) -> dict:
         data = self.config["data"]
-        return {"min_margin": data["wikimatrix_min_margin"], "max_chars": data["max_chars"],
-                "max_ratio": data["max_length_ratio"],
-                "sources": {name: [s.corpus, s.format, s.langs] for name, s in sorted(self.sources.items())
-                            if s.corpus in data["corpora"] and lang in s.langs}}
+        return {
+            "min_margin": data["wikimatrix_min_margin"],
+            "max_chars": data["max_chars"],
+            "max_ratio": data["max_length_ratio"],
+            "sources": {
+                name: [s.corpus, s.format, s.langs]
+                for name, s in sorted(self.sources.items())
+                if s.corpus in data["corpora"] and lang in s.langs
+            },
+        }
 
     def translate_alpaca(self, lang: str) -> dict:
         t = self.config["translate"]
@@ -57,11 +63,16 @@ class Jobs:
         recipe = self.grid.recipes[parse_model_id(model).recipe]
         mix = self.config["mixture"]
         translates = any(p.kind == "translation" for p in recipe.parts)
-        return {"recipe": recipe.definition(), "langs": plan["langs"], "alloc": plan["alloc"],
-                "lang_names": self.grid.lang_names(plan["langs"]), "seed": self.config["seed"],
-                # only a recipe with translation pairs words them with the instructions
-                "templates": self.grid.translation_templates() if translates else [],
-                "instruction_choice": mix["instruction_choice"] if translates else None}
+        return {
+            "recipe": recipe.definition(),
+            "langs": plan["langs"],
+            "alloc": plan["alloc"],
+            "lang_names": self.grid.lang_names(plan["langs"]),
+            "seed": self.config["seed"],
+            # only a recipe with translation pairs words them with the instructions
+            "templates": self.grid.translation_templates() if translates else [],
+            "instruction_choice": mix["instruction_choice"] if translates else None,
+        }
 
     def train_model(self, model: str) -> dict:
         from ..train.loop import TrainConfig
@@ -78,8 +89,7 @@ class Jobs:
         from ..generate.run import RunOptions
 
         gen = self.config["generate"]
-        section = {**gen, "seed": self.config["seed"],
-                   "lang_names": self.grid.lang_names(self.grid.model_langs(model))}
+        section = {**gen, "seed": self.config["seed"], "lang_names": self.grid.lang_names(self.grid.model_langs(model))}
         return {**output_settings(Settings, section), **output_settings(RunOptions, section)}
 
     def score_model(self, model: str | None = None) -> dict:
@@ -87,8 +97,11 @@ class Jobs:
 
         ev = self.config["eval"]
         out = output_settings(ScoreConfig, ev)
-        for metric, keys in (("comet", ("comet_model", "comet_encoder")), ("bleurt", ("bleurt_model",)),
-                             ("spbleu", ("spm_model",))):
+        for metric, keys in (
+            ("comet", ("comet_model", "comet_encoder")),
+            ("bleurt", ("bleurt_model",)),
+            ("spbleu", ("spm_model",)),
+        ):
             if metric in ev["mt_metrics"]:
                 out.update({k: self.local_or_hub(ev[k]) for k in keys if ev.get(k)})
         return out

@@ -120,8 +120,15 @@ def _scatter(ax, clouds: list[tuple[str, str, list]], names, legend: bool = True
         pts = np.array(points, dtype=float).reshape(-1, 2)
         if len(pts) == 0:
             continue
-        ax.scatter(pts[:, 0], pts[:, 1], s=9, color=color, alpha=0.6 if code == "en" else 0.75,
-                   marker="o" if code == "en" else "^", label=lang_label(code, names))
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            s=9,
+            color=color,
+            alpha=0.6 if code == "en" else 0.75,
+            marker="o" if code == "en" else "^",
+            label=lang_label(code, names),
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -149,8 +156,15 @@ def _layer_panel(ax, models: dict[str, ModelAlignment], langs: list[str], center
         if curves:
             depth = min(len(c) for c in curves)
             mean = np.mean([c[:depth] for c in curves], axis=0)
-            ax.plot(range(depth), mean, "-o", color=color, lw=2.2, ms=3,
-                    label=f"{name} (mean over languages)" if len(langs) > 1 else name)
+            ax.plot(
+                range(depth),
+                mean,
+                "-o",
+                color=color,
+                lw=2.2,
+                ms=3,
+                label=f"{name} (mean over languages)" if len(langs) > 1 else name,
+            )
     for j, lang in enumerate(langs if len(langs) > 1 else []):
         ax.plot([], [], LINESTYLES[j % len(LINESTYLES)], color="#555555", lw=0.9, label=lang_label(lang, names))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -160,8 +174,9 @@ def _layer_panel(ax, models: dict[str, ModelAlignment], langs: list[str], center
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
 
 
-def plot_alignment(path: str | Path, out: str | Path, *, langs: list[str] | None = None,
-                   names: dict[str, str] | None = None) -> Path:
+def plot_alignment(
+    path: str | Path, out: str | Path, *, langs: list[str] | None = None, names: dict[str, str] | None = None
+) -> Path:
     names = names or {}
     models = load_alignment(path)
     all_langs = ordered_langs((lang for model in models.values() for lang in model.langs), langs)
@@ -174,8 +189,7 @@ def plot_alignment(path: str | Path, out: str | Path, *, langs: list[str] | None
     n_models = len(models)
     plt = pyplot()
     fig = plt.figure(figsize=(5.0 * n_layer_panels + 3.0 * proj_cols, max(4.2, 3.0 * n_models)))
-    spec = fig.add_gridspec(n_models, n_layer_panels + proj_cols,
-                            width_ratios=[1.7] * n_layer_panels + [1] * proj_cols)
+    spec = fig.add_gridspec(n_models, n_layer_panels + proj_cols, width_ratios=[1.7] * n_layer_panels + [1] * proj_cols)
     for k in range(n_layer_panels):
         _layer_panel(fig.add_subplot(spec[:, k]), models, all_langs, centered=k == 1, names=names)
     lang_color = {lang: LANG_CYCLE[i % len(LANG_CYCLE)] for i, lang in enumerate(all_langs)}
@@ -185,17 +199,31 @@ def plot_alignment(path: str | Path, out: str | Path, *, langs: list[str] | None
             for col, (title, clouds) in enumerate(model.projections):
                 keys = ["en"] + [lang for lang in all_langs if lang in clouds]
                 ax = fig.add_subplot(spec[row, n_layer_panels + col])
-                _scatter(ax, [(k, lang_color[k], clouds[k]) for k in keys if k in clouds], names,
-                         legend=row == 0 and col == len(model.projections) - 1)
+                _scatter(
+                    ax,
+                    [(k, lang_color[k], clouds[k]) for k in keys if k in clouds],
+                    names,
+                    legend=row == 0 and col == len(model.projections) - 1,
+                )
                 ax.set_title(f"{name}: {title}")
             continue
         for col, lang in enumerate(all_langs):
             ax = fig.add_subplot(spec[row, n_layer_panels + col])
             proj = model.langs[lang].projection if lang in model.langs else {}
-            _scatter(ax, [(k, lang_color[k if k == "en" else lang], proj[side])
-                          for k, side in (("en", "en"), (lang, "x")) if side in proj], names, legend=row == 0)
+            _scatter(
+                ax,
+                [
+                    (k, lang_color[k if k == "en" else lang], proj[side])
+                    for k, side in (("en", "en"), (lang, "x"))
+                    if side in proj
+                ],
+                names,
+                legend=row == 0,
+            )
             ax.set_title(f"{name}: en vs. {lang}")
-    fig.suptitle("Representation alignment of English and non-English sentences, base vs. tuned "
-                 "(2-D PCA of sentence vectors on the right)")
+    fig.suptitle(
+        "Representation alignment of English and non-English sentences, base vs. tuned "
+        "(2-D PCA of sentence vectors on the right)"
+    )
     fig.tight_layout()
     return save_png(fig, out, [str(path)], models=list(models))

@@ -68,21 +68,27 @@ def load_allocation(path: str | Path) -> Allocation:
     if not isinstance(data["uniform"], dict) or "allocation" not in data["uniform"]:
         raise UserError(f"{path}: 'uniform' must hold its own 'allocation'")
     parts = {"optimized": data, "uniform": data["uniform"]}
-    pairs = {a: _lang_numbers(parts[a]["allocation"], path, f"{'uniform.' if a == 'uniform' else ''}allocation")
-             for a in ALLOCS}
+    pairs = {
+        a: _lang_numbers(parts[a]["allocation"], path, f"{'uniform.' if a == 'uniform' else ''}allocation")
+        for a in ALLOCS
+    }
     predicted = {a: _lang_numbers(parts[a].get("predicted") or {}, path, "predicted") for a in ALLOCS}
     means = {}
     for a in ALLOCS:
         mean = parts[a].get("mean_predicted")
-        means[a] = float(mean) if mean is not None else (
-            sum(predicted[a].values()) / len(predicted[a]) if predicted[a] else None)
+        means[a] = (
+            float(mean)
+            if mean is not None
+            else (sum(predicted[a].values()) / len(predicted[a]) if predicted[a] else None)
+        )
     budget = number(data, "budget", path) if "budget" in data else sum(pairs["optimized"].values())
     name = str(data.get("name") or data.get("budget_name") or Path(path).stem)
     uncertainty = data.get("uncertainty")
     if uncertainty is not None and not isinstance(uncertainty, dict):
         raise UserError(f"{path}: 'uncertainty' must be an object")
-    return Allocation(str(path), name, budget, pairs, predicted, means, data.get("metric") or _fits_metric(data),
-                      uncertainty)
+    return Allocation(
+        str(path), name, budget, pairs, predicted, means, data.get("metric") or _fits_metric(data), uncertainty
+    )
 
 
 def _fits_metric(data: dict) -> str:
@@ -103,8 +109,13 @@ def measured_scores(rows: list[dict], name: str, task: str, metric: str) -> dict
     """alloc -> {lang: value} of the budget m-models (``budget`` column = the allocation's name)."""
     out: dict[str, dict[str, float]] = {a: {} for a in ALLOCS}
     for r in rows:
-        if (r.get("budget") == name and r.get("alloc") in out and r["task"] == task and r["metric"] == metric
-                and direction_kind(r["direction"], r["task"]) == "en-x"):
+        if (
+            r.get("budget") == name
+            and r.get("alloc") in out
+            and r["task"] == task
+            and r["metric"] == metric
+            and direction_kind(r["direction"], r["task"]) == "en-x"
+        ):
             out[r["alloc"]][eval_lang(r)] = r["value"]
     return out
 
@@ -128,9 +139,16 @@ def _fmt_pairs(value: float) -> str:
     return f"{value:.0f}"
 
 
-def plot_allocation(allocation_paths: list[str], out: str | Path, *, scores: str | Path | None = None,
-                    task: str = "flores", metric: str | None = None, langs: list[str] | None = None,
-                    names: dict[str, str] | None = None) -> Path:
+def plot_allocation(
+    allocation_paths: list[str],
+    out: str | Path,
+    *,
+    scores: str | Path | None = None,
+    task: str = "flores",
+    metric: str | None = None,
+    langs: list[str] | None = None,
+    names: dict[str, str] | None = None,
+) -> Path:
     import numpy as np
 
     names = names or {}
@@ -155,18 +173,26 @@ def plot_allocation(allocation_paths: list[str], out: str | Path, *, scores: str
             xs = centers + (i - 0.5) * 0.4
             heights = [alloc.pairs[kind].get(lang, np.nan) for lang in all_langs]
             bars = ax_pairs.bar(xs, heights, 0.4, color=COLORS[kind], label=kind)
-            ax_pairs.bar_label(bars, labels=[_fmt_pairs(h) if not math.isnan(h) else "" for h in heights],
-                               fontsize=7, padding=2)
+            ax_pairs.bar_label(
+                bars, labels=[_fmt_pairs(h) if not math.isnan(h) else "" for h in heights], fontsize=7, padding=2
+            )
             predicted = [alloc.predicted[kind].get(lang, np.nan) for lang in all_langs]
             if not all(math.isnan(p) for p in predicted):
-                ax_score.plot(xs, predicted, "o", mfc="white", mec=COLORS[kind], mew=1.5, ms=7,
-                              label=f"{kind}: predicted (mean {alloc.mean_predicted[kind]:.2f})")
+                ax_score.plot(
+                    xs,
+                    predicted,
+                    "o",
+                    mfc="white",
+                    mec=COLORS[kind],
+                    mew=1.5,
+                    ms=7,
+                    label=f"{kind}: predicted (mean {alloc.mean_predicted[kind]:.2f})",
+                )
             got = [measured[kind].get(lang, np.nan) for lang in all_langs]
             if not all(math.isnan(g) for g in got):
                 any_measured = True
                 mean = float(np.nanmean(got))
-                ax_score.bar(xs, got, 0.4, color=COLORS[kind], alpha=0.55,
-                             label=f"{kind}: measured (mean {mean:.2f})")
+                ax_score.bar(xs, got, 0.4, color=COLORS[kind], alpha=0.55, label=f"{kind}: measured (mean {mean:.2f})")
         ax_pairs.set_xticks(centers, labels)
         ax_pairs.set_ylabel("translation pairs")
         ax_pairs.set_title(f"budget {alloc.name}: {alloc.budget:,.0f} pairs")
@@ -176,8 +202,9 @@ def plot_allocation(allocation_paths: list[str], out: str | Path, *, scores: str
         ax_score.set_xticks(centers, labels)
         ax_score.set_ylabel(f"{metric or 'score'} ({task} En→X)")
         note = alloc.gain_note()
-        ax_score.set_title(f"budget {alloc.name}: predicted vs. measured" + (f"\n{note}" if note else ""),
-                           fontsize="medium")
+        ax_score.set_title(
+            f"budget {alloc.name}: predicted vs. measured" + (f"\n{note}" if note else ""), fontsize="medium"
+        )
         ax_score.margins(y=0.15)
         ax_score.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
         for ax in (ax_pairs, ax_score):

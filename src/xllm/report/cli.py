@@ -22,8 +22,13 @@ def cmd_plot_scaling(args) -> int:
 
 
 def _common(p) -> None:
-    p.add_argument("--lang-name", action="append", default=[], metavar="CODE=NAME",
-                   help="display name of a language (built-in languages are named already)")
+    p.add_argument(
+        "--lang-name",
+        action="append",
+        default=[],
+        metavar="CODE=NAME",
+        help="display name of a language (built-in languages are named already)",
+    )
     p.add_argument("--langs", help="comma-separated languages, in this order (default: all found, as found)")
     p.add_argument("--out", required=True)
 
@@ -38,8 +43,17 @@ def register_scaling(sub) -> None:
 def cmd_plot_x_vs_m(args) -> int:
     from .x_vs_m import plot_x_vs_m
 
-    out = plot_x_vs_m(args.scores, args.task, args.metric, args.out, x_recipe=args.x_recipe,
-                      m_recipe=args.m_recipe, baseline=args.baseline, langs=_langs(args), names=_names(args))
+    out = plot_x_vs_m(
+        args.scores,
+        args.task,
+        args.metric,
+        args.out,
+        x_recipe=args.x_recipe,
+        m_recipe=args.m_recipe,
+        baseline=args.baseline,
+        langs=_langs(args),
+        names=_names(args),
+    )
     print(f"x- vs m-model plot ({args.task}, {args.metric}): {out}")
     return 0
 
@@ -59,8 +73,15 @@ def register_x_vs_m(sub) -> None:
 def cmd_plot_allocation(args) -> int:
     from .allocation_plot import plot_allocation
 
-    out = plot_allocation(args.allocations, args.out, scores=args.scores, task=args.task, metric=args.metric,
-                          langs=_langs(args), names=_names(args))
+    out = plot_allocation(
+        args.allocations,
+        args.out,
+        scores=args.scores,
+        task=args.task,
+        metric=args.metric,
+        langs=_langs(args),
+        names=_names(args),
+    )
     print(f"allocation plot of {len(args.allocations)} budget(s): {out}")
     return 0
 
@@ -93,8 +114,16 @@ def register_alignment(sub) -> None:
 def cmd_scores_summary(args) -> int:
     from .summary import summarize
 
-    out = summarize(args.scores, args.out, paper_tables=args.paper_tables, langs=_langs(args),
-                    names=_names(args), ci=args.ci, fits=args.fits, generations=args.generations)
+    out = summarize(
+        args.scores,
+        args.out,
+        paper_tables=args.paper_tables,
+        langs=_langs(args),
+        names=_names(args),
+        ci=args.ci,
+        fits=args.fits,
+        generations=args.generations,
+    )
     print(f"scores summary: {out}")
     return 0
 
@@ -105,8 +134,12 @@ def register_summary(sub) -> None:
     p.add_argument("--paper-tables", help="workflow/paper_tables.yaml (the paper's published numbers)")
     p.add_argument("--ci", action="store_true", help="show bootstrap confidence intervals in the cells")
     p.add_argument("--fits", nargs="+", metavar="FIT.json", help="results/scaling/*.json: add the fitted laws' table")
-    p.add_argument("--generations", nargs="+", metavar="generation.json",
-                   help="results/generations/{model}/generation.json: add the table of prompts cut to fit")
+    p.add_argument(
+        "--generations",
+        nargs="+",
+        metavar="generation.json",
+        help="results/generations/{model}/generation.json: add the table of prompts cut to fit",
+    )
     _common(p)
     p.set_defaults(func=cmd_scores_summary)
 

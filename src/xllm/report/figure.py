@@ -33,18 +33,20 @@ def pyplot():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({
-        "figure.dpi": 100,
-        "savefig.dpi": 150,
-        "font.size": 9,
-        "axes.titlesize": 10,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "legend.fontsize": 8,
-        "legend.frameon": False,
-    })
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "font.size": 9,
+            "axes.titlesize": 10,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.fontsize": 8,
+            "legend.frameon": False,
+        }
+    )
     return plt
 
 
@@ -54,8 +56,12 @@ def save_png(fig, out: str | Path, inputs: list[str], **extra) -> Path:
     record = provenance(inputs=[str(p) for p in inputs], **extra)
     out = Path(out)
     with atomic_open(out, "wb") as handle:
-        fig.savefig(handle, format="png", bbox_inches="tight",
-                    metadata={"Software": "xllm", "Comment": json.dumps(record, sort_keys=True)})
+        fig.savefig(
+            handle,
+            format="png",
+            bbox_inches="tight",
+            metadata={"Software": "xllm", "Comment": json.dumps(record, sort_keys=True)},
+        )
     plt.close(fig)
     return out
 

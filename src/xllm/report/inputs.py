@@ -15,8 +15,22 @@ from ..args import key_values
 from ..errors import UserError
 from ..languages import BUILTIN
 
-SCORE_COLUMNS = ("model", "recipe", "lang", "scale", "budget", "alloc", "task", "direction",
-                 "metric", "value", "n", "ci_low", "ci_high", "signature")
+SCORE_COLUMNS = (
+    "model",
+    "recipe",
+    "lang",
+    "scale",
+    "budget",
+    "alloc",
+    "task",
+    "direction",
+    "metric",
+    "value",
+    "n",
+    "ci_low",
+    "ci_high",
+    "signature",
+)
 REQUIRED_SCORE_COLUMNS = ("model", "recipe", "task", "direction", "metric", "value")
 
 

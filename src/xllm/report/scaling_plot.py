@@ -41,11 +41,15 @@ class Fit:
     @property
     def band_kind(self) -> str:
         return {"segment-bootstrap": "segment bootstrap", "point-bootstrap": "point bootstrap"}.get(
-            self.ci_method, "bootstrap")
+            self.ci_method, "bootstrap"
+        )
 
 
-FLAG_LABELS = {"beta_at_bound": "β on its bound", "low_r2": "R² < 0.8",
-               "loso_outside_interval": "held-out scale missed by more than the band"}
+FLAG_LABELS = {
+    "beta_at_bound": "β on its bound",
+    "low_r2": "R² < 0.8",
+    "loso_outside_interval": "held-out scale missed by more than the band",
+}
 
 
 def _flags(raw, path) -> list[dict]:
@@ -82,8 +86,13 @@ def load_fit(path: str | Path) -> Fit:
         if not isinstance(point, dict):
             raise UserError(f"{path}: points[{i}] must be an object with 'pairs' and 'score'")
         points.append((number(point, "pairs", path, f"points[{i}]."), number(point, "score", path, f"points[{i}].")))
-    common = dict(path=str(path), lang=lang, points=points, metric=str(data.get("metric", "")),
-                  direction=str(data.get("direction", "")))
+    common = dict(
+        path=str(path),
+        lang=lang,
+        points=points,
+        metric=str(data.get("metric", "")),
+        direction=str(data.get("direction", "")),
+    )
     if not data.get("ok", True):
         return Fit(ok=False, reason=str(data.get("reason") or data.get("error") or "fit failed"), **common)
     alpha, beta, gamma = (number(data, key, path) for key in ("alpha", "beta", "gamma"))
@@ -98,10 +107,19 @@ def load_fit(path: str | Path) -> Fit:
             ci[key] = (lo, hi)
     r2 = data.get("r2")
     rmse = data.get("rmse")
-    return Fit(ok=True, alpha=alpha, beta=beta, gamma=gamma, ci=ci,
-               r2=float(r2) if r2 is not None else None, rmse=float(rmse) if rmse is not None else None,
-               samples=_samples(data.get("bootstrap"), path), ci_method=str(data.get("ci_method") or ""),
-               flags=_flags(data.get("flags"), path), **common)
+    return Fit(
+        ok=True,
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        ci=ci,
+        r2=float(r2) if r2 is not None else None,
+        rmse=float(rmse) if rmse is not None else None,
+        samples=_samples(data.get("bootstrap"), path),
+        ci_method=str(data.get("ci_method") or ""),
+        flags=_flags(data.get("flags"), path),
+        **common,
+    )
 
 
 def law(x, alpha: float, beta: float, gamma: float):
@@ -152,8 +170,9 @@ def _log_pairs_axis(ax) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | None = None,
-                 names: dict[str, str] | None = None) -> Path:
+def plot_scaling(
+    fit_paths: list[str], out: str | Path, *, langs: list[str] | None = None, names: dict[str, str] | None = None
+) -> Path:
     """One panel per fit file; ``langs`` orders the panels (languages not listed come last)."""
     import numpy as np
 
@@ -180,21 +199,28 @@ def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | No
             grid_x = np.geomspace(lo_x, hi_x, 200)
             ci = band(fit, grid_x)
             if ci is not None:
-                ax.fill_between(grid_x, ci[0], ci[1], color=COLORS["x"], alpha=0.15, lw=0,
-                                label=f"95% band ({ci[2]})")
+                ax.fill_between(grid_x, ci[0], ci[1], color=COLORS["x"], alpha=0.15, lw=0, label=f"95% band ({ci[2]})")
                 band_kinds.add(ci[2])
-            ax.plot(grid_x, law(grid_x, fit.alpha, fit.beta, fit.gamma), ":", color="black", lw=1.6,
-                    label=formula(fit))
+            ax.plot(grid_x, law(grid_x, fit.alpha, fit.beta, fit.gamma), ":", color="black", lw=1.6, label=formula(fit))
             if fit.flags:
                 flagged[fit.lang] = [f["flag"] for f in fit.flags]
-                ax.plot([], [], " ", label="warning: " + "; ".join(FLAG_LABELS.get(f["flag"], f["flag"])
-                                                                   for f in fit.flags))
+                ax.plot(
+                    [], [], " ", label="warning: " + "; ".join(FLAG_LABELS.get(f["flag"], f["flag"]) for f in fit.flags)
+                )
             legend = ax.legend(loc="best", fontsize="small", framealpha=0.85)
             if fit.flags:
                 legend.get_texts()[-1].set_color("#B00020")
         else:
-            ax.text(0.5, 0.5, f"fit failed:\n{fit.reason}", transform=ax.transAxes, ha="center",
-                    va="center", color="#B00020", wrap=True)
+            ax.text(
+                0.5,
+                0.5,
+                f"fit failed:\n{fit.reason}",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="#B00020",
+                wrap=True,
+            )
             if xs:
                 ax.legend(loc="lower right")
         if ys and min(ys) >= 0:  # scores live in [0, 100]: the band's extrapolation below 0 is noise
@@ -204,7 +230,7 @@ def plot_scaling(fit_paths: list[str], out: str | Path, *, langs: list[str] | No
         ax.set_xlabel("translation pairs X (log scale)")
         metric = fit.metric or "score"
         ax.set_ylabel(f"{metric} ({fit.direction})" if fit.direction else metric)
-    for ax in list(axes.flat)[len(fits):]:
+    for ax in list(axes.flat)[len(fits) :]:
         ax.set_visible(False)
     fig.suptitle("Translation performance vs. translation data scale, with the fitted scaling law")
     fig.tight_layout()

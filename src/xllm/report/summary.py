@@ -21,14 +21,26 @@ from ..errors import UserError
 from ..provenance import provenance
 from .inputs import direction_kind, eval_lang, kind_title, lang_label, ordered_langs, read_scores, scale_key
 
-PAPER_MODELS = {"alpaca-7b": "Alpaca-7B", "chinese-alpaca-7b": "Chinese-Alpaca-7B", "bayling-7b": "BayLing-7B",
-                "x-llama-7b": "x-LLaMA-7B"}
-PAPER_QA_TABLES = {"match": ("table6_match", "Table 6"), "judge": ("table2_judge_accuracy", "Table 2"),
-                   "judge_accuracy": ("table2_judge_accuracy", "Table 2")}
+PAPER_MODELS = {
+    "alpaca-7b": "Alpaca-7B",
+    "chinese-alpaca-7b": "Chinese-Alpaca-7B",
+    "bayling-7b": "BayLing-7B",
+    "x-llama-7b": "x-LLaMA-7B",
+}
+PAPER_QA_TABLES = {
+    "match": ("table6_match", "Table 6"),
+    "judge": ("table2_judge_accuracy", "Table 2"),
+    "judge_accuracy": ("table2_judge_accuracy", "Table 2"),
+}
 # Our Figure 6 ablation recipes (on the config's ablation_lang) and the paper's names for them (on zh).
-PAPER_ABLATIONS = {"alpaca-en": "alpaca-en", "abl-alpaca-x": "alpaca-zh", "abl-en-x": "en-zh",
-                   "abl-alpaca-en-x": "alpaca-en+alpaca-zh", "abl-alpaca-en-x-enx": "alpaca-en+alpaca-zh+en-zh",
-                   "abl-alpaca-en-x-xen": "alpaca-en+alpaca-zh+zh-en"}
+PAPER_ABLATIONS = {
+    "alpaca-en": "alpaca-en",
+    "abl-alpaca-x": "alpaca-zh",
+    "abl-en-x": "en-zh",
+    "abl-alpaca-en-x": "alpaca-en+alpaca-zh",
+    "abl-alpaca-en-x-enx": "alpaca-en+alpaca-zh+en-zh",
+    "abl-alpaca-en-x-xen": "alpaca-en+alpaca-zh+zh-en",
+}
 GROUP_RANK = {"baseline": 0, "x": 1, "m": 2, "budget": 3, "ablation": 4, "other": 5}
 
 
@@ -58,8 +70,12 @@ def _columns(rows: list[dict], langs: list[str] | None) -> list[tuple[str, str]]
     """(kind, direction) columns: En→X, then X→En, then QA languages, each in language order."""
     found = ordered_langs((eval_lang(r) for r in rows), langs)
     present = {(direction_kind(r["direction"], r["task"]), eval_lang(r), r["direction"]) for r in rows}
-    return [(kind, direction) for kind in ("en-x", "x-en", "x") for lang in found
-            for direction in sorted(d for k, code, d in present if k == kind and code == lang)]
+    return [
+        (kind, direction)
+        for kind in ("en-x", "x-en", "x")
+        for lang in found
+        for direction in sorted(d for k, code, d in present if k == kind and code == lang)
+    ]
 
 
 def _header(task: str, direction: str, names: dict[str, str]) -> str:
@@ -107,8 +123,9 @@ def paper_rows(paper: dict, task: str, metric: str, columns: list[tuple[str, str
     rows = []
     table_key, where = PAPER_QA_TABLES.get(metric, (None, None))
     # the paper's QA numbers are same-language (XQuAD X, MLQA X-X): never a cross-lingual column
-    col_lang = {direction: eval_lang({"task": task, "direction": direction}) for kind, direction in columns
-                if kind == "x"}
+    col_lang = {
+        direction: eval_lang({"task": task, "direction": direction}) for kind, direction in columns if kind == "x"
+    }
     if table_key and isinstance(paper.get(table_key), dict) and task in paper[table_key]:
         for model, per_lang in (paper[table_key][task] or {}).items():
             values = {d: 100.0 * float(per_lang[lang]) for d, lang in col_lang.items() if lang in (per_lang or {})}
@@ -137,14 +154,17 @@ def fits_table(fit_paths: list[str], names: dict[str, str], langs: list[str] | N
     order = {lang: i for i, lang in enumerate(langs or [])}
     fits = sorted(((load_fit(p), p) for p in fit_paths), key=lambda item: order.get(item[0].lang, len(order)))
 
-    lines = ["## Scaling laws S(X) = 100 − α·(γ·X)^β", "",
-             "Fitted to the x-models' scores (see the scaling-law figure); 95% intervals by the bootstrap in "
-             "the CI column: *segment* resamples the test sentences (paired over scales), *point* resamples "
-             "the 4-6 points and understates the uncertainty; the extrapolation error is the score error at "
-             "the largest scale when it is held out. Flagged laws are listed under the table.", "",
-             "| language | metric | points | α [95% CI] | β [95% CI] | γ | R² | RMSE | extrapolation error "
-             "| CI | flags |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = [
+        "## Scaling laws S(X) = 100 − α·(γ·X)^β",
+        "",
+        "Fitted to the x-models' scores (see the scaling-law figure); 95% intervals by the bootstrap in "
+        "the CI column: *segment* resamples the test sentences (paired over scales), *point* resamples "
+        "the 4-6 points and understates the uncertainty; the extrapolation error is the score error at "
+        "the largest scale when it is held out. Flagged laws are listed under the table.",
+        "",
+        "| language | metric | points | α [95% CI] | β [95% CI] | γ | R² | RMSE | extrapolation error | CI | flags |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
     warnings = []
     for fit, path in fits:
         label = lang_label(fit.lang, names)
@@ -156,13 +176,19 @@ def fits_table(fit_paths: list[str], names: dict[str, str], langs: list[str] | N
         cis = {k: f" [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in fit.ci.items()}
         method = fit.ci_method.replace("-bootstrap", "") if fit.ci_method else ("point" if fit.ci else "–")
         flags = ", ".join(f["flag"] for f in fit.flags) or "–"
-        lines.append(f"| {label} | {metric} | {len(fit.points)} | {fit.alpha:.3g}{cis.get('alpha', '')} | "
-                     f"{fit.beta:.3g}{cis.get('beta', '')} | {fit.gamma:.3g} | {_num(fit.r2, '.3f')} | "
-                     f"{_num(fit.rmse, '.2f')} | {_num(loso, '.2f')} | {method} | {flags} |")
+        lines.append(
+            f"| {label} | {metric} | {len(fit.points)} | {fit.alpha:.3g}{cis.get('alpha', '')} | "
+            f"{fit.beta:.3g}{cis.get('beta', '')} | {fit.gamma:.3g} | {_num(fit.r2, '.3f')} | "
+            f"{_num(fit.rmse, '.2f')} | {_num(loso, '.2f')} | {method} | {flags} |"
+        )
         warnings += [f"- **{label}**: {f.get('message', f['flag'])}" for f in fit.flags]
     if warnings:
-        lines += ["", "**Warnings** (read these before trusting the laws or the allocation built on them):", "",
-                  *warnings]
+        lines += [
+            "",
+            "**Warnings** (read these before trusting the laws or the allocation built on them):",
+            "",
+            *warnings,
+        ]
     return lines + [""]
 
 
@@ -173,7 +199,7 @@ def generation_model_id(path: str | Path) -> str:
     if "generations" in parts:
         at = len(parts) - 1 - parts[::-1].index("generations")
         if at + 1 < len(parts):
-            return "/".join(parts[at + 1:])
+            return "/".join(parts[at + 1 :])
     return parent.name
 
 
@@ -191,32 +217,52 @@ def truncation_table(generation_files: list[str | Path]) -> list[str]:
             cut, n = per_task.get(task, (0, 0))
             per_task[task] = (cut + int(item.get("n_truncated_prompts", 0)), n + int(item.get("n", 0)))
     tasks = sorted({task for per_task in counts.values() for task in per_task})
-    lines = ["## Prompts cut to fit the context", "",
-             "Prompts of each model and task cut from the left to leave room for the new tokens "
-             "(cut / all); none should be.", "",
-             "| model | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    lines = [
+        "## Prompts cut to fit the context",
+        "",
+        "Prompts of each model and task cut from the left to leave room for the new tokens "
+        "(cut / all); none should be.",
+        "",
+        "| model | " + " | ".join(tasks) + " |",
+        "|---|" + "---:|" * len(tasks),
+    ]
     for model in sorted(counts, key=lambda m: _sort_key(row_key(m)) + (m,)):
         cells = [f"{counts[model][t][0]} / {counts[model][t][1]}" if t in counts[model] else "–" for t in tasks]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
-def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path | None = None,
-              langs: list[str] | None = None, names: dict[str, str] | None = None, ci: bool = False,
-              fits: list[str] | None = None, generations: list[str] | None = None) -> Path:
+def summarize(
+    scores: str | Path,
+    out: str | Path,
+    *,
+    paper_tables: str | Path | None = None,
+    langs: list[str] | None = None,
+    names: dict[str, str] | None = None,
+    ci: bool = False,
+    fits: list[str] | None = None,
+    generations: list[str] | None = None,
+) -> Path:
     names = names or {}
     rows = read_scores(scores)
     paper = load_paper_tables(paper_tables)
     sections = sorted({(r["task"], r["metric"]) for r in rows})
-    lines = ["# Scores summary", "",
-             f"From `{scores}`: {len(rows)} scores, {len({r['model'] for r in rows})} models. "
-             "Corpus-level scores on a 0-100 scale; a row `RECIPE/X/SCALE (x-models)` gathers the "
-             "one-language models of that recipe and scale, each in its own language's columns. "
-             "Means are over languages and shown only for rows that have every language."
-             + (" Brackets hold the bootstrap 95% confidence interval." if ci else ""), ""]
+    lines = [
+        "# Scores summary",
+        "",
+        f"From `{scores}`: {len(rows)} scores, {len({r['model'] for r in rows})} models. "
+        "Corpus-level scores on a 0-100 scale; a row `RECIPE/X/SCALE (x-models)` gathers the "
+        "one-language models of that recipe and scale, each in its own language's columns. "
+        "Means are over languages and shown only for rows that have every language."
+        + (" Brackets hold the bootstrap 95% confidence interval." if ci else ""),
+        "",
+    ]
     if paper:
-        lines += [f"Rows marked *paper* are the published numbers (from `{paper_tables}`), fractions "
-                  "scaled to 0-100; they share a column with ours only where the language is the paper's.", ""]
+        lines += [
+            f"Rows marked *paper* are the published numbers (from `{paper_tables}`), fractions "
+            "scaled to 0-100; they share a column with ours only where the language is the paper's.",
+            "",
+        ]
     if not rows:
         lines += ["No scores yet.", ""]
     for task, metric in sections:
@@ -269,8 +315,12 @@ def summarize(scores: str | Path, out: str | Path, *, paper_tables: str | Path |
         lines += fits_table(fits, names, langs)
     if generations:
         lines += truncation_table(generations)
-    record = provenance(inputs=[str(scores)] + ([str(paper_tables)] if paper_tables else []) + list(fits or [])
-                        + list(generations or []))
+    record = provenance(
+        inputs=[str(scores)]
+        + ([str(paper_tables)] if paper_tables else [])
+        + list(fits or [])
+        + list(generations or [])
+    )
     lines.append(f"<!-- provenance: {json.dumps(record, sort_keys=True)} -->")
     out = Path(out)
     with atomic_open(out) as handle:

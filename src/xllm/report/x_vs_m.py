@@ -17,8 +17,9 @@ from .inputs import direction_kind, eval_lang, kind_title, lang_label, ordered_l
 
 def select_models(rows: list[dict], x_recipe: str, m_recipe: str, baseline: str) -> dict:
     """Which model each series uses: the m-model of largest scale, per language the matching x-model."""
-    m_models = sorted({(r["scale"], r["model"]) for r in rows if r["recipe"] == m_recipe},
-                      key=lambda item: scale_key(item[0]))
+    m_models = sorted(
+        {(r["scale"], r["model"]) for r in rows if r["recipe"] == m_recipe}, key=lambda item: scale_key(item[0])
+    )
     m_scale, m_model = m_models[-1] if m_models else ("", None)
     x_by_lang: dict[str, dict[str, str]] = {}
     for r in rows:
@@ -72,9 +73,18 @@ def _model_for(chosen: dict, role: str, lang: str):
     return chosen["m"][1]
 
 
-def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, x_recipe: str = "coit",
-                m_recipe: str = "muit", baseline: str = "alpaca-en", langs: list[str] | None = None,
-                names: dict[str, str] | None = None) -> Path:
+def plot_x_vs_m(
+    scores: str | Path,
+    task: str,
+    metric: str,
+    out: str | Path,
+    *,
+    x_recipe: str = "coit",
+    m_recipe: str = "muit",
+    baseline: str = "alpaca-en",
+    langs: list[str] | None = None,
+    names: dict[str, str] | None = None,
+) -> Path:
     """``task`` and ``metric`` may list several (comma-separated, one metric per task or one for all)."""
     import numpy as np
 
@@ -98,8 +108,9 @@ def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, 
     }
     plt = pyplot()
     widths = [max(4.0, 1.2 * len(p[5]) + 1.5) for p in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths), 3.9), squeeze=False,
-                             gridspec_kw={"width_ratios": widths})
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(sum(widths), 3.9), squeeze=False, gridspec_kw={"width_ratios": widths}
+    )
     width = 0.8 / 3
     handles = {}
     for ax, (t, m, kind, rows, chosen, panel_langs) in zip(axes.flat, panels):
@@ -119,8 +130,9 @@ def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, 
             if not any(present):
                 continue
             xs = centers + (i - 1) * width
-            bars = ax.bar(xs, heights, width, yerr=errors, capsize=2, color=COLORS[role], label=labels[role],
-                          error_kw={"lw": 0.8})
+            bars = ax.bar(
+                xs, heights, width, yerr=errors, capsize=2, color=COLORS[role], label=labels[role], error_kw={"lw": 0.8}
+            )
             ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
             handles.setdefault(role, bars)
         ax.set_xticks(centers, [lang_label(lang, names) for lang in panel_langs])
@@ -129,12 +141,22 @@ def plot_x_vs_m(scores: str | Path, task: str, metric: str, out: str | Path, *, 
         ax.grid(axis="x", visible=False)
         ax.margins(y=0.15)
     order = [role for role in ("baseline", "x", "m") if role in handles]
-    fig.legend([handles[r] for r in order], [labels[r] for r in order], loc="lower center", ncol=len(order),
-               bbox_to_anchor=(0.5, -0.02))
+    fig.legend(
+        [handles[r] for r in order],
+        [labels[r] for r in order],
+        loc="lower center",
+        ncol=len(order),
+        bbox_to_anchor=(0.5, -0.02),
+    )
     what = ", ".join(f"{t} {m}" for t, m in zip(tasks, metrics))
     fig.suptitle(f"x-models (one language each) vs. the m-model (all languages): {what}")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    chosen_by = {f"{t}:{m}": {"baseline": c["baseline"], "m": c["m"][1],
-                              "x": {lang: model for lang, (_, model) in c["x"].items()}}
-                 for t, m, _, _, c, _ in panels}
+    chosen_by = {
+        f"{t}:{m}": {
+            "baseline": c["baseline"],
+            "m": c["m"][1],
+            "x": {lang: model for lang, (_, model) in c["x"].items()},
+        }
+        for t, m, _, _, c, _ in panels
+    }
     return save_png(fig, out, [str(scores)], task=tasks, metric=metrics, models=chosen_by)

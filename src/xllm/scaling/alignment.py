@@ -61,8 +61,9 @@ def common_lines(en_path, x_paths: dict[str, str], max_sentences: int | None, se
     xs = {lang: read_lines(path) for lang, path in x_paths.items()}
     for lang, lines in xs.items():
         if len(lines) != len(en):
-            raise UserError(f"{x_paths[lang]}: {len(lines)} lines but {en_path} has {len(en)}; "
-                            "files must be line-aligned")
+            raise UserError(
+                f"{x_paths[lang]}: {len(lines)} lines but {en_path} has {len(en)}; files must be line-aligned"
+            )
     keep = [i for i in range(len(en)) if en[i].strip() and all(lines[i].strip() for lines in xs.values())]
     if len(keep) < 2:
         raise UserError(f"{en_path}: fewer than 2 lines are non-empty in every language")
@@ -79,13 +80,19 @@ def projection(vectors: dict[str, np.ndarray], layer: int) -> tuple[dict, list[f
     out, start = {}, 0
     for code in codes:
         n = vectors[code].shape[1]
-        out[code] = [[float(a), float(b)] for a, b in proj[start:start + n]]
+        out[code] = [[float(a), float(b)] for a, b in proj[start : start + n]]
         start += n
     return out, ratio
 
 
-def alignment_record(models: dict[str, str], en_path: str, x_paths: dict[str, str], max_sentences: int | None = 100,
-                     batch_size: int = 16, seed: int = 0) -> dict:
+def alignment_record(
+    models: dict[str, str],
+    en_path: str,
+    x_paths: dict[str, str],
+    max_sentences: int | None = 100,
+    batch_size: int = 16,
+    seed: int = 0,
+) -> dict:
     """Figure 5's data: for each model (name -> directory) and language (code -> file aligned with
     ``en_path``), the per-layer alignment with English and two PCA projections of the sentences."""
     from ..provenance import provenance
@@ -106,9 +113,14 @@ def alignment_record(models: dict[str, str], en_path: str, x_paths: dict[str, st
         proj_last, ratio_last = projection(vecs, last)
         proj_mid, ratio_mid = projection(vecs, middle)
         record["models"][name] = {
-            "path": str(model_dir), "n_layers": encoder.n_layers, "languages": per_lang,
-            "projection": proj_last, "projection_layer": last, "projection_explained_variance": ratio_last,
-            "projection_middle": proj_mid, "projection_middle_layer": middle,
+            "path": str(model_dir),
+            "n_layers": encoder.n_layers,
+            "languages": per_lang,
+            "projection": proj_last,
+            "projection_layer": last,
+            "projection_explained_variance": ratio_last,
+            "projection_middle": proj_mid,
+            "projection_middle_layer": middle,
             "projection_middle_explained_variance": ratio_mid,
         }
         del encoder
@@ -119,6 +131,7 @@ def alignment_record(models: dict[str, str], en_path: str, x_paths: dict[str, st
 def alignment_summary(record: dict) -> str:
     """One line: each model's last-layer centered cosine per language."""
     return "; ".join(
-        f"{name}: last-layer centered cos " + ", ".join(
-            f"{lang}={m['languages'][lang]['layers'][-1]['cosine_centered']:.3f}" for lang in m["languages"])
-        for name, m in record["models"].items())
+        f"{name}: last-layer centered cos "
+        + ", ".join(f"{lang}={m['languages'][lang]['layers'][-1]['cosine_centered']:.3f}" for lang in m["languages"])
+        for name, m in record["models"].items()
+    )

@@ -137,7 +137,7 @@ def round_allocation(value, cap, budget: int, x: np.ndarray) -> np.ndarray:
             xi[i] += 1
     elif rest < 0:  # floors cannot exceed, but guard against float drift
         loss = np.where(xi > 0, gain(np.maximum(xi - 1, 0), everyone), np.inf)
-        for i in np.argsort(loss, kind="stable")[: -rest]:
+        for i in np.argsort(loss, kind="stable")[:-rest]:
             xi[i] -= 1
     add = np.where(xi < cap, gain(xi, everyone), -np.inf)
     drop = np.where(xi > 0, gain(np.maximum(xi - 1, 0), everyone), np.inf)
@@ -234,8 +234,10 @@ def replicate_arrays(names: list[str], replicates: dict):
     bad = ~((alpha > 0) & np.isfinite(alpha) & (beta > -1) & (beta < 0))
     if bad.any():
         i, k = np.argwhere(bad)[0]
-        raise AllocationError(f"{names[i]}: replicate {k} has alpha {alpha[i, k]:g}, beta {beta[i, k]:g} "
-                              "outside alpha > 0, beta in (-1, 0)")
+        raise AllocationError(
+            f"{names[i]}: replicate {k} has alpha {alpha[i, k]:g}, beta {beta[i, k]:g} "
+            "outside alpha > 0, beta in (-1, 0)"
+        )
     return np.log(alpha), beta
 
 
@@ -352,8 +354,14 @@ def _quantile(values, q):
     return float(np.quantile(values, q))
 
 
-def uncertain_allocation(laws: dict[str, ScalingLaw], caps: dict[str, int], budget, replicates: dict,
-                         objective: str = "point", level: float = 0.95):
+def uncertain_allocation(
+    laws: dict[str, ScalingLaw],
+    caps: dict[str, int],
+    budget,
+    replicates: dict,
+    objective: str = "point",
+    level: float = 0.95,
+):
     """(chosen, uniform, uncertainty): the split chosen by ``objective`` and, over the replicate laws,
     its predicted gain over the uniform split per replicate (its interval, P(gain > 0))."""
     kind, q = parse_objective(objective)
@@ -398,10 +406,16 @@ def uncertain_allocation(laws: dict[str, ScalingLaw], caps: dict[str, int], budg
         oracle = 100.0 - np.exp(loga + rbeta * np.log(gamma[:, None] * own)).mean(axis=0)
     regret = oracle - scores[pick]
     tail = (1 - level) / 2
-    objective_value = {"point": chosen.mean_predicted, "expected": float(scores[pick].mean()),
-                       "quantile": _quantile(scores[pick], q) if q else None}[kind]
+    objective_value = {
+        "point": chosen.mean_predicted,
+        "expected": float(scores[pick].mean()),
+        "quantile": _quantile(scores[pick], q) if q else None,
+    }[kind]
     uncertainty = {
-        "objective": objective, "objective_value": objective_value, "n_replicates": r, "level": level,
+        "objective": objective,
+        "objective_value": objective_value,
+        "n_replicates": r,
+        "level": level,
         "chosen_by": pick,
         "gain": {"mean": float(gains.mean()), "ci": [float(v) for v in np.quantile(gains, [tail, 1 - tail])]},
         "p_optimized_better": float(np.mean(gains > 0)),
@@ -409,7 +423,8 @@ def uncertain_allocation(laws: dict[str, ScalingLaw], caps: dict[str, int], budg
         "regret": {"mean": float(regret.mean()), "ci": [float(v) for v in np.quantile(regret, [tail, 1 - tail])]},
         "mean_predicted_ci": {
             "optimized": [float(v) for v in np.quantile(scores[pick], [tail, 1 - tail])],
-            "uniform": [float(v) for v in np.quantile(uni, [tail, 1 - tail])]},
+            "uniform": [float(v) for v in np.quantile(uni, [tail, 1 - tail])],
+        },
         "replicate_gains": [float(g) for g in gains],
     }
     return chosen, uniform, uncertainty

@@ -17,21 +17,23 @@ flagged (``law.fit_flags``): the law misses by more than its intervals account f
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..metrics.bootstrap import resample_counts
 from ..metrics.scored import Scored
-from .law import DEFAULT_HUBER_DELTA, FitError, Fit, fit_scaling_law, huber_irls, with_replicates
+from .law import DEFAULT_HUBER_DELTA, Fit, FitError, fit_scaling_law, huber_irls, with_replicates
 
 
 def replicate_scores(scored: Sequence[Scored], n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, n_points) corpus scores, every point resampled with the same sentence counts."""
     sizes = {s.n for s in scored}
     if len(sizes) != 1:
-        raise FitError("the segment bootstrap needs every scale scored on the same test segments; got "
-                       f"{', '.join(str(s.n) for s in scored)} segments")
+        raise FitError(
+            "the segment bootstrap needs every scale scored on the same test segments; got "
+            f"{', '.join(str(s.n) for s in scored)} segments"
+        )
     n = sizes.pop()
     if n < 2:
         raise FitError(f"{n} test segment(s): too few to resample")
@@ -39,8 +41,14 @@ def replicate_scores(scored: Sequence[Scored], n_boot: int, seed: int) -> np.nda
     return np.column_stack([np.asarray(s.resampled(counts), dtype=float) for s in scored])
 
 
-def fit_segment_bootstrap(points: Sequence[tuple[float, Scored]], gamma: float, n_boot: int = 200, seed: int = 0,
-                          delta: float = DEFAULT_HUBER_DELTA, level: float = 0.95) -> Fit:
+def fit_segment_bootstrap(
+    points: Sequence[tuple[float, Scored]],
+    gamma: float,
+    n_boot: int = 200,
+    seed: int = 0,
+    delta: float = DEFAULT_HUBER_DELTA,
+    level: float = 0.95,
+) -> Fit:
     """Fit the law to the points' corpus scores; intervals from ``n_boot`` paired segment resamples.
 
     A replicate in which some resampled score reaches 100 (no gap left to fit) is dropped and
@@ -59,9 +67,11 @@ def fit_segment_bootstrap(points: Sequence[tuple[float, Scored]], gamma: float, 
     a, b = huber_irls(logx, np.log(100.0 - reps[ok]), delta)
     alphas = np.exp(np.clip(a, -700.0, 700.0))
     tail = (1 - level) / 2 * 100
-    ci = {"alpha": [float(v) for v in np.percentile(alphas, [tail, 100 - tail])],
-          "beta": [float(v) for v in np.percentile(b, [tail, 100 - tail])],
-          "level": level}
+    ci = {
+        "alpha": [float(v) for v in np.percentile(alphas, [tail, 100 - tail])],
+        "beta": [float(v) for v in np.percentile(b, [tail, 100 - tail])],
+        "level": level,
+    }
     samples = tuple((float(x), float(y)) for x, y in zip(alphas, b))
     loso = loso_noise(fit.loso, pairs, reps[ok], gamma, delta, level)
     return with_replicates(fit, ci, samples, "segment-bootstrap", level, n_segments=scored[0].n, loso=loso)

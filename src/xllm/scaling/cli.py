@@ -39,16 +39,26 @@ def _fit_and_write(pairs, scores, gamma, out, n_boot, seed, extra: dict, segment
         else:
             fit = fit_scaling_law(pairs, scores, gamma, n_boot=n_boot, seed=seed)
     except FitError as err:
-        write_json(out, {"ok": False, "reason": str(err), **extra, "gamma": gamma,
-                         "points": [{"pairs": p, "score": s} for p, s in zip(pairs, scores)],
-                         "provenance": provenance(seed=seed)})
+        write_json(
+            out,
+            {
+                "ok": False,
+                "reason": str(err),
+                **extra,
+                "gamma": gamma,
+                "points": [{"pairs": p, "score": s} for p, s in zip(pairs, scores)],
+                "provenance": provenance(seed=seed),
+            },
+        )
         raise UserError(f"{out}: scaling-law fit failed: {err}") from None
     record = {**fit.to_json(), **extra, "provenance": provenance(seed=seed, n_bootstrap=n_boot)}
     write_json(out, record)
     ci = fit.ci
-    print(f"{out}: alpha={fit.law.alpha:.4g} beta={fit.law.beta:.4g} (gamma={gamma:.4g}, "
-          f"{len(pairs)} points, R2={fit.r2 if fit.r2 is None else round(fit.r2, 4)}, "
-          f"beta CI={[round(v, 4) for v in ci.get('beta', [])]} by {fit.ci_method})")
+    print(
+        f"{out}: alpha={fit.law.alpha:.4g} beta={fit.law.beta:.4g} (gamma={gamma:.4g}, "
+        f"{len(pairs)} points, R2={fit.r2 if fit.r2 is None else round(fit.r2, 4)}, "
+        f"beta CI={[round(v, 4) for v in ci.get('beta', [])]} by {fit.ci_method})"
+    )
     for flag in fit.flags:
         print(f"{out}: warning: {flag['message']}")
     return 0
@@ -60,8 +70,7 @@ def cmd_fit(args) -> int:
     if not 0 < args.gamma <= 1:
         raise UserError(f"--gamma must be in (0, 1], got {args.gamma}")
     pairs, scores = read_points_csv(args.points)
-    return _fit_and_write(pairs, scores, args.gamma, args.out, args.bootstrap, args.seed,
-                          {"source": str(args.points)})
+    return _fit_and_write(pairs, scores, args.gamma, args.out, args.bootstrap, args.seed, {"source": str(args.points)})
 
 
 def gamma_from_similarity(path: str) -> float:
@@ -76,21 +85,38 @@ def cmd_fit_scores(args) -> int:
     from .points import direction_of, read_score_points
 
     gamma = gamma_from_similarity(args.similarity)
-    points = read_score_points(args.scores, args.lang, args.task, args.metric, args.direction,
-                               recipe=args.recipe or None)
+    points = read_score_points(
+        args.scores, args.lang, args.task, args.metric, args.direction, recipe=args.recipe or None
+    )
     direction = direction_of(args.lang, args.direction)
-    extra = {"lang": args.lang, "task": args.task, "metric": args.metric,
-             "direction": direction, "recipe": args.recipe,
-             "similarity": str(args.similarity), "models": [p["model"] for p in points]}
+    extra = {
+        "lang": args.lang,
+        "task": args.task,
+        "metric": args.metric,
+        "direction": direction,
+        "recipe": args.recipe,
+        "similarity": str(args.similarity),
+        "models": [p["model"] for p in points],
+    }
     segments = None
     if args.segments:
         if len(args.segments) != len(args.scores):
-            raise UserError(f"--segments: {len(args.segments)} file(s) for {len(args.scores)} --scores file(s); "
-                            "give one per scores file, in the same order")
+            raise UserError(
+                f"--segments: {len(args.segments)} file(s) for {len(args.scores)} --scores file(s); "
+                "give one per scores file, in the same order"
+            )
         segments = point_segments(points, args.segments, args.task, direction, args.metric)
         extra["segments"] = [str(args.segments[p["source"]]) for p in points]
-    return _fit_and_write([p["pairs"] for p in points], [p["score"] for p in points], gamma,
-                          args.out, args.bootstrap, args.seed, extra, segments=segments)
+    return _fit_and_write(
+        [p["pairs"] for p in points],
+        [p["score"] for p in points],
+        gamma,
+        args.out,
+        args.bootstrap,
+        args.seed,
+        extra,
+        segments=segments,
+    )
 
 
 def point_segments(points: list[dict], paths: list[str], task: str, direction: str, metric: str) -> list:
@@ -107,8 +133,7 @@ def point_segments(points: list[dict], paths: list[str], task: str, direction: s
                 raise UserError(f"{path}: cannot read segment statistics ({err})") from None
         scored = loaded[path].get((task, direction, metric))
         if scored is None:
-            raise UserError(f"{path}: no segment statistics for {task} {direction} {metric} "
-                            f"(model {point['model']})")
+            raise UserError(f"{path}: no segment statistics for {task} {direction} {metric} (model {point['model']})")
         out.append(scored)
     return out
 
@@ -130,12 +155,12 @@ def _laws_and_caps(obj: dict, path: str):
     return laws, caps
 
 
-def allocate_record(laws, caps, budget: int, where: str, replicates: dict | None = None,
-                    objective: str = "point") -> dict:
+def allocate_record(
+    laws, caps, budget: int, where: str, replicates: dict | None = None, objective: str = "point"
+) -> dict:
     """The allocation JSON; with every language's bootstrap replicates, also the chosen split's gain
     over uniform per replicate (``uncertainty``), and ``objective`` may use them to choose the split."""
-    from .allocate import (AllocationError, optimal_allocation, parse_objective, uncertain_allocation,
-                           uniform_allocation)
+    from .allocate import AllocationError, optimal_allocation, parse_objective, uncertain_allocation, uniform_allocation
 
     try:
         kind, _ = parse_objective(objective)
@@ -163,13 +188,17 @@ def allocate_record(laws, caps, budget: int, where: str, replicates: dict | None
 def _report_allocation(out, record) -> None:
     pairs = ", ".join(f"{k}={v}" for k, v in record["allocation"].items())
     mean = record["mean_predicted"]
-    print(f"{out}: {pairs} (mean predicted {mean if mean is None else round(mean, 3)}, "
-          f"uniform {record['uniform']['mean_predicted']})")
+    print(
+        f"{out}: {pairs} (mean predicted {mean if mean is None else round(mean, 3)}, "
+        f"uniform {record['uniform']['mean_predicted']})"
+    )
     unc = record.get("uncertainty")
     if unc:
         lo, hi = unc["gain"]["ci"]
-        print(f"{out}: gain over uniform {lo:+.3f} to {hi:+.3f} (95%, {unc['n_replicates']} replicates), "
-              f"P(optimized better) = {unc['p_optimized_better']:.2f}, objective {unc['objective']}")
+        print(
+            f"{out}: gain over uniform {lo:+.3f} to {hi:+.3f} (95%, {unc['n_replicates']} replicates), "
+            f"P(optimized better) = {unc['p_optimized_better']:.2f}, objective {unc['objective']}"
+        )
 
 
 def cmd_allocate(args) -> int:
@@ -217,8 +246,10 @@ def cmd_split_uniform(args) -> int:
     budget = parse_budget(args.budget)
     caps = configured_caps(args)
     split = uniform_split(caps, budget)
-    write_json(args.out, {"budget": budget, "kind": "uniform", "allocation": split, "max_pairs": caps,
-                          "provenance": provenance()})
+    write_json(
+        args.out,
+        {"budget": budget, "kind": "uniform", "allocation": split, "max_pairs": caps, "provenance": provenance()},
+    )
     print(f"uniform split of {budget} pairs: {split} -> {args.out}")
     return 0
 
@@ -267,8 +298,16 @@ def cmd_similarity(args) -> int:
     from ..atomic import write_json
     from .similarity import similarity_record
 
-    record = similarity_record(args.lang, args.base, args.en, args.x, gamma=args.gamma, layer=args.layer,
-                               max_sentences=args.max_sentences, batch_size=args.batch_size)
+    record = similarity_record(
+        args.lang,
+        args.base,
+        args.en,
+        args.x,
+        gamma=args.gamma,
+        layer=args.layer,
+        max_sentences=args.max_sentences,
+        batch_size=args.batch_size,
+    )
     write_json(args.out, record)
     print(f"{args.out}: gamma({args.lang}) = {record['gamma']:.4f} ({record['gamma_source']})")
     return 0
@@ -280,8 +319,9 @@ def cmd_alignment(args) -> int:
 
     models = parse_named(args.model, "--model")
     xs = parse_named(args.x, "--x")
-    record = alignment_record(models, args.en, xs, max_sentences=args.max_sentences, batch_size=args.batch_size,
-                              seed=args.seed)
+    record = alignment_record(
+        models, args.en, xs, max_sentences=args.max_sentences, batch_size=args.batch_size, seed=args.seed
+    )
     write_json(args.out, record)
     print(f"{args.out}: {alignment_summary(record)}")
     return 0
@@ -290,15 +330,25 @@ def cmd_alignment(args) -> int:
 def cmd_allocation_table(args) -> int:
     from .table import table_command
 
-    return table_command(args.allocations, args.scores, args.out,
-                         metrics=[m.strip() for m in args.metrics.split(",") if m.strip()], task=args.task,
-                         generations_root=args.generations_root, paper_tables=args.paper_tables,
-                         n_boot=args.bootstrap, seed=args.seed)
+    return table_command(
+        args.allocations,
+        args.scores,
+        args.out,
+        metrics=[m.strip() for m in args.metrics.split(",") if m.strip()],
+        task=args.task,
+        generations_root=args.generations_root,
+        paper_tables=args.paper_tables,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+    )
 
 
 def _manifests_flag(p) -> None:
-    p.add_argument("--corpus-manifests", nargs="+", help="prepare-corpus manifests: each cap becomes min(max "
-                   "pairs, pairs left after cleaning)")
+    p.add_argument(
+        "--corpus-manifests",
+        nargs="+",
+        help="prepare-corpus manifests: each cap becomes min(max pairs, pairs left after cleaning)",
+    )
 
 
 def register(sub) -> None:
@@ -318,9 +368,14 @@ def register(sub) -> None:
     p.add_argument("--direction", default="en-x", help="en-x, x-en or an explicit pair like en-ar")
     p.add_argument("--recipe", default="coit", help="recipe whose models give the points ('' = any)")
     p.add_argument("--similarity", required=True, help="JSON with the language's gamma")
-    p.add_argument("--segments", nargs="+", action="extend", default=None,
-                   help="per-segment statistics (.segments.npz), one per --scores file in the same order: "
-                        "intervals by the segment bootstrap instead of resampling the points")
+    p.add_argument(
+        "--segments",
+        nargs="+",
+        action="extend",
+        default=None,
+        help="per-segment statistics (.segments.npz), one per --scores file in the same order: "
+        "intervals by the segment bootstrap instead of resampling the points",
+    )
     p.add_argument("--bootstrap", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
@@ -345,9 +400,12 @@ def register(sub) -> None:
     _manifests_flag(p)
     p.add_argument("--budget", required=True)
     p.add_argument("--budget-name", default=None, help="name of the budget (default: the output's stem)")
-    p.add_argument("--objective", default="point",
-                   help="point (the fitted laws), expected (mean over the fits' bootstrap replicates) or "
-                        "quantile:Q (the Q-quantile over replicates of the mean score, e.g. quantile:0.1)")
+    p.add_argument(
+        "--objective",
+        default="point",
+        help="point (the fitted laws), expected (mean over the fits' bootstrap replicates) or "
+        "quantile:Q (the Q-quantile over replicates of the mean score, e.g. quantile:0.1)",
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_allocate_fits)
 

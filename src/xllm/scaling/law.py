@@ -175,8 +175,15 @@ def _fit_core(pairs: np.ndarray, scores: np.ndarray, gamma: float, delta: float,
     return ScalingLaw(math.exp(log_alpha), b, gamma)
 
 
-def fit_scaling_law(pairs, scores, gamma: float, n_boot: int = 200, seed: int = 0,
-                    delta: float = DEFAULT_HUBER_DELTA, level: float = 0.95) -> Fit:
+def fit_scaling_law(
+    pairs,
+    scores,
+    gamma: float,
+    n_boot: int = 200,
+    seed: int = 0,
+    delta: float = DEFAULT_HUBER_DELTA,
+    level: float = 0.95,
+) -> Fit:
     """Fit α, β for fixed γ; bootstrap CIs over points, R²/RMSE on scores, leave-one-scale-out error."""
     pairs = np.asarray(pairs, dtype=float)
     scores = np.asarray(scores, dtype=float)
@@ -192,8 +199,19 @@ def fit_scaling_law(pairs, scores, gamma: float, n_boot: int = 200, seed: int = 
     at_bound = law.beta <= BETA_BOUNDS[0] + 1e-4 or law.beta >= BETA_BOUNDS[1] - 1e-4
 
     ci, samples = _bootstrap(pairs, scores, gamma, delta, n_boot, seed, level)
-    fit = Fit(law, tuple(pairs.tolist()), tuple(scores.tolist()), rmse, r2, ci, len(samples), samples,
-              _loso(pairs, scores, gamma, delta), bool(at_bound), delta)
+    fit = Fit(
+        law,
+        tuple(pairs.tolist()),
+        tuple(scores.tolist()),
+        rmse,
+        r2,
+        ci,
+        len(samples),
+        samples,
+        _loso(pairs, scores, gamma, delta),
+        bool(at_bound),
+        delta,
+    )
     return with_replicates(fit, ci, samples, "point-bootstrap", level)
 
 
@@ -216,8 +234,7 @@ def with_replicates(fit: Fit, ci: dict, samples, method: str, level: float, **ex
         tail = (1 - level) / 2 * 100
         lo, hi = np.percentile(curves, [tail, 100 - tail], axis=0)
         prediction["ci"] = [[float(x), float(y)] for x, y in zip(lo, hi)]
-    fit = replace(fit, ci=ci, boot=samples, n_boot_ok=len(samples), ci_method=method, prediction=prediction,
-                  **extra)
+    fit = replace(fit, ci=ci, boot=samples, n_boot_ok=len(samples), ci_method=method, prediction=prediction, **extra)
     return replace(fit, flags=tuple(fit_flags(fit)))
 
 
@@ -228,10 +245,16 @@ def fit_flags(fit: Fit) -> list[dict]:
     otherwise against the half-width of the predicted score's interval at that scale."""
     flags = []
     if fit.at_bound:
-        flags.append({"flag": "beta_at_bound",
-                      "message": f"beta = {fit.law.beta:.3g} is on its bound (-1, 0): the points do not determine it"})
+        flags.append(
+            {
+                "flag": "beta_at_bound",
+                "message": f"beta = {fit.law.beta:.3g} is on its bound (-1, 0): the points do not determine it",
+            }
+        )
     if fit.r2 is not None and fit.r2 < MIN_R2:
-        flags.append({"flag": "low_r2", "message": f"R2 = {fit.r2:.3f} < {MIN_R2}: the law explains little of the points"})
+        flags.append(
+            {"flag": "low_r2", "message": f"R2 = {fit.r2:.3f} < {MIN_R2}: the law explains little of the points"}
+        )
     cis = dict(zip(fit.prediction.get("pairs", []), fit.prediction.get("ci", [])))
     worse = []
     for row in fit.loso.get("per_scale", []):
@@ -240,16 +263,23 @@ def fit_flags(fit: Fit) -> list[dict]:
         if "noise_ci" in row:  # segment bootstrap: the held-out error's own range under test-set noise
             lo, hi = row["noise_ci"]
             if not lo <= 0.0 <= hi:
-                worse.append(f"{row['held_out']:g} pairs: {row['error']:+.2f}, its interval under test-set "
-                             f"noise [{lo:+.2f}, {hi:+.2f}] excludes 0")
+                worse.append(
+                    f"{row['held_out']:g} pairs: {row['error']:+.2f}, its interval under test-set "
+                    f"noise [{lo:+.2f}, {hi:+.2f}] excludes 0"
+                )
             continue
         ci = cis.get(row["held_out"])
         if ci is not None and abs(row["error"]) > (ci[1] - ci[0]) / 2:
             worse.append(f"{row['held_out']:g} pairs: {row['error']:+.2f} vs +-{(ci[1] - ci[0]) / 2:.2f}")
     if worse:
-        flags.append({"flag": "loso_outside_interval",
-                      "message": "leave-one-scale-out error larger than the intervals allow ("
-                                 + "; ".join(worse) + "): the law's real error exceeds its intervals"})
+        flags.append(
+            {
+                "flag": "loso_outside_interval",
+                "message": "leave-one-scale-out error larger than the intervals allow ("
+                + "; ".join(worse)
+                + "): the law's real error exceeds its intervals",
+            }
+        )
     return flags
 
 
@@ -296,9 +326,11 @@ def _bootstrap(pairs, scores, gamma, delta, n_boot, seed, level):
     a, b = huber_irls(np.log(gamma * p[ok]), np.log(100.0 - s[ok]), delta)
     alphas = np.exp(np.clip(a, -700.0, 700.0))
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    ci = {"alpha": [float(np.percentile(alphas, lo)), float(np.percentile(alphas, hi))],
-          "beta": [float(np.percentile(b, lo)), float(np.percentile(b, hi))],
-          "level": level}
+    ci = {
+        "alpha": [float(np.percentile(alphas, lo)), float(np.percentile(alphas, hi))],
+        "beta": [float(np.percentile(b, lo)), float(np.percentile(b, hi))],
+        "level": level,
+    }
     return ci, tuple((float(x), float(y)) for x, y in zip(alphas, b))
 
 
@@ -316,8 +348,9 @@ def _loso(pairs, scores, gamma, delta) -> dict:
             continue
         observed = float(scores[~keep].mean())
         predicted = float(law.predict(scale))
-        rows.append({"held_out": float(scale), "observed": observed, "predicted": predicted,
-                     "error": predicted - observed})
+        rows.append(
+            {"held_out": float(scale), "observed": observed, "predicted": predicted, "error": predicted - observed}
+        )
     errors = [abs(r["error"]) for r in rows if r["error"] is not None]
     largest = rows[-1] if rows else None
     return {
@@ -337,4 +370,3 @@ def law_from_json(obj: dict, where: str) -> ScalingLaw:
         raise ValueError(f"{where}: alpha, beta and gamma must be numbers") from None
     law.check(where)
     return law
-

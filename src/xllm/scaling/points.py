@@ -44,8 +44,9 @@ def direction_of(lang: str, direction: str) -> str:
     return direction
 
 
-def read_score_points(paths, lang: str, task: str, metric: str, direction: str,
-                      recipe: str | None = "coit") -> list[dict]:
+def read_score_points(
+    paths, lang: str, task: str, metric: str, direction: str, recipe: str | None = "coit"
+) -> list[dict]:
     """Rows of the long scores table for one language/task/metric/direction with a numeric scale;
     ``source`` is the index in ``paths`` of the file a point came from (its segments file's index)."""
     want = direction_of(lang, direction)
@@ -70,7 +71,13 @@ def read_score_points(paths, lang: str, task: str, metric: str, direction: str,
                 if row["model"] in seen:
                     continue  # the same model's score listed in two files counts once
                 seen.add(row["model"])
-                points.append({"pairs": scale, "score": _number(row["value"], path, line, "value"),
-                               "model": row["model"], "source": source})
+                points.append(
+                    {
+                        "pairs": scale,
+                        "score": _number(row["value"], path, line, "value"),
+                        "model": row["model"],
+                        "source": source,
+                    }
+                )
     points.sort(key=lambda p: (p["pairs"], p["model"]))
     return points

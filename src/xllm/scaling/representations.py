@@ -59,9 +59,10 @@ class Encoder:
         out = []
         with torch.inference_mode():
             for start in range(0, len(sentences), self.batch_size):
-                batch = sentences[start:start + self.batch_size]
-                enc = self.tokenizer(batch, return_tensors="pt", padding=True, truncation=True,
-                                     max_length=self.max_length)
+                batch = sentences[start : start + self.batch_size]
+                enc = self.tokenizer(
+                    batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
+                )
                 enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
                 hidden = self.model(**enc, output_hidden_states=True).hidden_states
                 mask = enc["attention_mask"].clone()

@@ -22,8 +22,9 @@ import numpy as np
 from ..errors import UserError
 
 GAMMA_CLIP = (1e-6, 1.0 - 1e-6)
-FORMULA = ("gamma = (1 + mean_i cos(h(en_i) - mu, h(x_i) - mu)) / 2; "
-           "h = token-mean hidden state, mu = mean of all 2n vectors")
+FORMULA = (
+    "gamma = (1 + mean_i cos(h(en_i) - mu, h(x_i) - mu)) / 2; h = token-mean hidden state, mu = mean of all 2n vectors"
+)
 
 
 def gamma_from_vectors(en: np.ndarray, x: np.ndarray) -> dict:
@@ -36,12 +37,25 @@ def gamma_from_vectors(en: np.ndarray, x: np.ndarray) -> dict:
     en_n = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
     x_n = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
     nearest = (en_n @ x_n.T).argmax(1)
-    return {"gamma": gamma, "mean_centered_cosine": mean_cos, "std_centered_cosine": float(cos.std()),
-            "retrieval_accuracy": float((nearest == np.arange(len(en))).mean()), "n_sentences": len(en)}
+    return {
+        "gamma": gamma,
+        "mean_centered_cosine": mean_cos,
+        "std_centered_cosine": float(cos.std()),
+        "retrieval_accuracy": float((nearest == np.arange(len(en))).mean()),
+        "n_sentences": len(en),
+    }
 
 
-def similarity_record(lang: str, base: str, en_path: str, x_path: str, gamma: float | None = None,
-                      layer: str = "middle", max_sentences: int | None = 200, batch_size: int = 16) -> dict:
+def similarity_record(
+    lang: str,
+    base: str,
+    en_path: str,
+    x_path: str,
+    gamma: float | None = None,
+    layer: str = "middle",
+    max_sentences: int | None = 200,
+    batch_size: int = 16,
+) -> dict:
     """γ of ``lang`` from ``base``'s hidden states on line-aligned English and X files; a given
     ``gamma`` (the config's) wins and no model is loaded."""
     from ..provenance import provenance
@@ -57,8 +71,17 @@ def similarity_record(lang: str, base: str, en_path: str, x_path: str, gamma: fl
         encoder = Encoder(base, batch_size=batch_size)
         index = encoder.layer_index(layer)
         computed = gamma_from_vectors(encoder.vectors(en)[index], encoder.vectors(x)[index])
-        record.update(gamma=computed["gamma"], gamma_source="computed",
-                      computed={**computed, "layer": index, "n_layers": encoder.n_layers,
-                                "base": str(base), "en": str(en_path), "x": str(x_path)})
+        record.update(
+            gamma=computed["gamma"],
+            gamma_source="computed",
+            computed={
+                **computed,
+                "layer": index,
+                "n_layers": encoder.n_layers,
+                "base": str(base),
+                "en": str(en_path),
+                "x": str(x_path),
+            },
+        )
     record["provenance"] = provenance()
     return record

@@ -79,8 +79,14 @@ def mean_gap_test(dir_a: Path, dir_b: Path, langs, task: str, metric: str, n_boo
     # sacrebleu calls a zero difference significant (multeval's convention); a table should not star +0.00.
     significant = bool(p_value < SIGNIFICANCE_LEVEL and abs(delta) > 1e-12)
     low, high = np.percentile(diffs, [2.5, 97.5])
-    return {"delta": float(delta), "p_value": float(p_value), "significant": significant,
-            "ci": [float(low), float(high)], "n_boot": n_boot, "seed": seed}
+    return {
+        "delta": float(delta),
+        "p_value": float(p_value),
+        "significant": significant,
+        "ci": [float(low), float(high)],
+        "n_boot": n_boot,
+        "seed": seed,
+    }
 
 
 def _fmt(value, digits=2) -> str:
@@ -94,8 +100,11 @@ def _fmt_ci(ci, digits=2, sign="") -> str:
 def gain_rows(allocations: list[dict], measured: dict, tests: dict, metrics: list[str]) -> tuple[list[str], dict]:
     """Predicted gain (interval, P(better)) beside the measured one, per budget, on the laws' metric:
     from the rescored generations (with the paired bootstrap's interval) when tested, else from the scores."""
-    lines = ["| Budget | Objective | Predicted gain [95%] | P(optimized better) | Measured gain | "
-             "Measured [95%] (paired bootstrap) | p |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| Budget | Objective | Predicted gain [95%] | P(optimized better) | Measured gain | "
+        "Measured [95%] (paired bootstrap) | p |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     record = {}
     for alloc in allocations:
         name = alloc["budget_name"]
@@ -104,41 +113,62 @@ def gain_rows(allocations: list[dict], measured: dict, tests: dict, metrics: lis
         predicted = opt - uni if opt is not None and uni is not None else None
         metric = alloc.get("metric") or (metrics[0] if metrics else None)  # the laws' metric, else the first shown
         got = test = None
-        if metric and measured.get((name, "optimized", metric)) is not None \
-                and measured.get((name, "uniform", metric)) is not None:
+        if (
+            metric
+            and measured.get((name, "optimized", metric)) is not None
+            and measured.get((name, "uniform", metric)) is not None
+        ):
             got = measured[name, "optimized", metric] - measured[name, "uniform", metric]
             test = tests.get((name, metric))
             got = test["delta"] if test else got  # rescored: the gain and its interval from one computation
         ci = (unc.get("gain") or {}).get("ci")
         p_better = unc.get("p_optimized_better")
-        cells = [name, alloc.get("objective", "point"),
-                 ("–" if predicted is None else f"{predicted:+.3f}") + _fmt_ci(ci, 3, "+"),
-                 "–" if p_better is None else f"{p_better:.2f}",
-                 "–" if got is None else f"{got:+.3f} ({METRIC_NAMES.get(metric, metric)})",
-                 _fmt_ci(test["ci"], 3, "+").strip() if test and test.get("ci") else "–",
-                 f"{test['p_value']:.3f}" if test else "–"]
+        cells = [
+            name,
+            alloc.get("objective", "point"),
+            ("–" if predicted is None else f"{predicted:+.3f}") + _fmt_ci(ci, 3, "+"),
+            "–" if p_better is None else f"{p_better:.2f}",
+            "–" if got is None else f"{got:+.3f} ({METRIC_NAMES.get(metric, metric)})",
+            _fmt_ci(test["ci"], 3, "+").strip() if test and test.get("ci") else "–",
+            f"{test['p_value']:.3f}" if test else "–",
+        ]
         lines.append(f"| {' | '.join(cells)} |")
-        record[name] = {"predicted_gain": predicted, "predicted_ci": ci, "p_optimized_better": p_better,
-                        "metric": metric, "measured_gain": got,
-                        "measured_ci": test.get("ci") if test else None}
+        record[name] = {
+            "predicted_gain": predicted,
+            "predicted_ci": ci,
+            "p_optimized_better": p_better,
+            "metric": metric,
+            "measured_gain": got,
+            "measured_ci": test.get("ci") if test else None,
+        }
     return lines, record
 
 
-def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], task: str,
-                generations_root: str | None, n_boot: int, seed: int, paper: dict | None) -> tuple[str, dict]:
+def build_table(
+    allocations: list[dict],
+    rows: list[dict],
+    metrics: list[str],
+    task: str,
+    generations_root: str | None,
+    n_boot: int,
+    seed: int,
+    paper: dict | None,
+) -> tuple[str, dict]:
     langs = list(allocations[0]["allocation"])
     for alloc in allocations[1:]:
         if list(alloc["allocation"]) != langs:
-            raise UserError(f"allocation {alloc.get('budget_name')}: languages differ from "
-                            f"{allocations[0].get('budget_name')}")
+            raise UserError(
+                f"allocation {alloc.get('budget_name')}: languages differ from {allocations[0].get('budget_name')}"
+            )
     measured = {}
     for alloc in allocations:
         name = alloc["budget_name"]
         for which in ALLOCS:
             for metric in metrics:
                 measured[name, which, metric] = measured_means(rows, name, which, langs, task, metric)
-    shown = [m for m in metrics
-             if any(measured[a["budget_name"], w, m] is not None for a in allocations for w in ALLOCS)]
+    shown = [
+        m for m in metrics if any(measured[a["budget_name"], w, m] is not None for a in allocations for w in ALLOCS)
+    ]
     tests = {}
     if generations_root:
         for alloc in allocations:
@@ -159,8 +189,7 @@ def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], t
         for which in ALLOCS:
             pairs = [f"{parts[which]['allocation'][lang]:,}" for lang in langs]
             ci = ((alloc.get("uncertainty") or {}).get("mean_predicted_ci") or {}).get(which)
-            cells = [f"{name} ({alloc['budget']:,})", which, *pairs,
-                     _fmt(parts[which]["mean_predicted"]) + _fmt_ci(ci)]
+            cells = [f"{name} ({alloc['budget']:,})", which, *pairs, _fmt(parts[which]["mean_predicted"]) + _fmt_ci(ci)]
             for metric in shown:
                 value = measured[name, which, metric]
                 cell = _fmt(value)
@@ -172,21 +201,35 @@ def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], t
             lines.append(f"| {' | '.join(cells)} |")
         caps = alloc.get("max_pairs") or {}
         if caps:  # min(configured max_pairs, pairs left after cleaning): what the splits could use
-            lines.append(f"| {name} ({alloc['budget']:,}) | cap | "
-                         + " | ".join(f"{caps[lang]:,}" if lang in caps else "" for lang in langs)
-                         + " |" + " |" * (1 + len(shown)))
-    text = [f"# Uniform vs optimized allocation ({task}, En→X, means over {', '.join(langs)})", "",
-            *lines, "",
-            "Pairs per language (cap: the most a split may give a language, min(max_pairs, pairs left after "
-            "cleaning)); Predicted: the mean score the fitted scaling laws predict for the "
-            "allocation; measured columns: the m-model trained on it. In brackets: optimized − uniform; "
-            "\"*\": paired bootstrap over test sentences (all languages resampled jointly), p < 0.1."
-            + (" Predicted in brackets: 95% range over the laws' bootstrap replicates."
-               if any(a.get("uncertainty") for a in allocations) else "")]
+            lines.append(
+                f"| {name} ({alloc['budget']:,}) | cap | "
+                + " | ".join(f"{caps[lang]:,}" if lang in caps else "" for lang in langs)
+                + " |"
+                + " |" * (1 + len(shown))
+            )
+    text = [
+        f"# Uniform vs optimized allocation ({task}, En→X, means over {', '.join(langs)})",
+        "",
+        *lines,
+        "",
+        "Pairs per language (cap: the most a split may give a language, min(max_pairs, pairs left after "
+        "cleaning)); Predicted: the mean score the fitted scaling laws predict for the "
+        "allocation; measured columns: the m-model trained on it. In brackets: optimized − uniform; "
+        '"*": paired bootstrap over test sentences (all languages resampled jointly), p < 0.1.'
+        + (
+            " Predicted in brackets: 95% range over the laws' bootstrap replicates."
+            if any(a.get("uncertainty") for a in allocations)
+            else ""
+        ),
+    ]
     gains, gain_record = gain_rows(allocations, measured, tests, shown)
-    text += ["", "Predicted against measured gain, optimized − uniform (the predicted interval and "
-             "P(optimized better) come from re-scoring both splits under every bootstrap replicate of the laws):",
-             "", *gains]
+    text += [
+        "",
+        "Predicted against measured gain, optimized − uniform (the predicted interval and "
+        "P(optimized better) come from re-scoring both splits under every bootstrap replicate of the laws):",
+        "",
+        *gains,
+    ]
     if tests:
         text += ["", "| Budget | Metric | Δ (rescored from generations) | p |", "|---|---|---|---|"]
         for (name, metric), t in tests.items():
@@ -198,9 +241,13 @@ def build_table(allocations: list[dict], rows: list[dict], metrics: list[str], t
         text += ["", f"Not measured (left out): {', '.join(omitted)}."]
     if paper:
         text += ["", *paper_rows(paper)]
-    record = {"languages": langs, "metrics": shown,
-              "measured": {f"{b}/{w}/{m}": v for (b, w, m), v in measured.items() if m in shown},
-              "tests": {f"{b}/{m}": t for (b, m), t in tests.items()}, "gains": gain_record}
+    record = {
+        "languages": langs,
+        "metrics": shown,
+        "measured": {f"{b}/{w}/{m}": v for (b, w, m), v in measured.items() if m in shown},
+        "tests": {f"{b}/{m}": t for (b, m), t in tests.items()},
+        "gains": gain_record,
+    }
     return "\n".join(text) + "\n", record
 
 
@@ -212,13 +259,22 @@ def paper_rows(paper: dict) -> list[str]:
     langs = list(next(iter(table.values()))["uniform"]["pairs"])
     metrics = [m for m in ("comet", "bleurt", "bleu") if m in next(iter(table.values()))["uniform"]]
     head = ["Budget", "Allocation", *langs, *(METRIC_NAMES[m] for m in metrics)]
-    lines = ["The paper's Table 4 (LLaMA-7B, FLORES-101 En→X):", "",
-             f"| {' | '.join(head)} |", f"|{'---|' * len(head)}"]
+    lines = [
+        "The paper's Table 4 (LLaMA-7B, FLORES-101 En→X):",
+        "",
+        f"| {' | '.join(head)} |",
+        f"|{'---|' * len(head)}",
+    ]
     for budget, body in table.items():
         for which in ALLOCS:
             row = body[which]
-            lines.append(f"| {budget} | {which} | " + " | ".join(f"{row['pairs'][lang]:,}" for lang in langs)
-                         + " | " + " | ".join(f"{row[m]:.2f}" for m in metrics) + " |")
+            lines.append(
+                f"| {budget} | {which} | "
+                + " | ".join(f"{row['pairs'][lang]:,}" for lang in langs)
+                + " | "
+                + " | ".join(f"{row[m]:.2f}" for m in metrics)
+                + " |"
+            )
     return lines
 
 
@@ -237,9 +293,18 @@ def read_allocations(paths) -> list[dict]:
     return allocations
 
 
-def table_command(allocations: list[str], scores: str, out: str, *, metrics: list[str], task: str = "flores",
-                  generations_root: str | None = None, paper_tables: str | None = None, n_boot: int = 1000,
-                  seed: int = 0) -> int:
+def table_command(
+    allocations: list[str],
+    scores: str,
+    out: str,
+    *,
+    metrics: list[str],
+    task: str = "flores",
+    generations_root: str | None = None,
+    paper_tables: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> int:
     """Write Table 4 (markdown) from allocation JSONs, the scores table and, if given, the generations."""
     import yaml
 

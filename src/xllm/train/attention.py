@@ -25,8 +25,9 @@ def _flash_varlen():
         from flash_attn import flash_attn_varlen_func
 
         def flash(q, k, v, cu, max_len, dropout, scale):
-            return flash_attn_varlen_func(q, k, v, cu, cu, max_len, max_len, dropout_p=dropout,
-                                          softmax_scale=scale, causal=True)
+            return flash_attn_varlen_func(
+                q, k, v, cu, cu, max_len, max_len, dropout_p=dropout, softmax_scale=scale, causal=True
+            )
 
         return flash
     except ImportError:
@@ -51,22 +52,41 @@ def _flash_varlen():
     return torch_varlen
 
 
-def varlen_attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None,
-                     is_causal=None, cu_seq_lens_q=None, max_length_q=None, **kwargs):
+def varlen_attention(
+    module,
+    query,
+    key,
+    value,
+    attention_mask,
+    dropout: float = 0.0,
+    scaling=None,
+    is_causal=None,
+    cu_seq_lens_q=None,
+    max_length_q=None,
+    **kwargs,
+):
     import torch
     from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
 
     if cu_seq_lens_q is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                      scaling=scaling, is_causal=is_causal, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, is_causal=is_causal, **kwargs
+        )
     assert query.shape[0] == 1, "packed rows are flat: batch dimension 1"
     if not module.training:
         dropout = 0.0
     flash = _flash_varlen() if query.is_cuda and query.dtype in (torch.float16, torch.bfloat16) else None
     if flash is not None and not dropout:
         cu = cu_seq_lens_q.to(query.device, torch.int32)
-        out = flash(query[0].transpose(0, 1), key[0].transpose(0, 1), value[0].transpose(0, 1),
-                    cu, max_length_q, dropout, scaling)
+        out = flash(
+            query[0].transpose(0, 1),
+            key[0].transpose(0, 1),
+            value[0].transpose(0, 1),
+            cu,
+            max_length_q,
+            dropout,
+            scaling,
+        )
         return out.unsqueeze(0), None
     groups = getattr(module, "num_key_value_groups", 1)
     key, value = repeat_kv(key, groups), repeat_kv(value, groups)

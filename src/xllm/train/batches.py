@@ -22,8 +22,9 @@ from .examples import IGNORE, Example
 
 def grad_accumulation(global_batch: int, per_device: int, world: int) -> int:
     if global_batch <= 0 or per_device <= 0:
-        raise UserError(f"--global-batch-size ({global_batch}) and --per-device-batch-size ({per_device}) "
-                        "must be positive")
+        raise UserError(
+            f"--global-batch-size ({global_batch}) and --per-device-batch-size ({per_device}) must be positive"
+        )
     if global_batch % (per_device * world):
         raise UserError(
             f"--global-batch-size {global_batch} is not divisible by --per-device-batch-size {per_device} "
@@ -43,15 +44,16 @@ def steps_per_epoch(n: int, global_batch: int) -> int:
     return n // global_batch
 
 
-def step_micro_batches(n: int, seed: int, step: int, global_batch: int, per_device: int,
-                       rank: int = 0, world: int = 1) -> list[list[int]]:
+def step_micro_batches(
+    n: int, seed: int, step: int, global_batch: int, per_device: int, rank: int = 0, world: int = 1
+) -> list[list[int]]:
     """Example indices of this rank's micro-batches for global ``step`` (0-based)."""
     per_epoch = steps_per_epoch(n, global_batch)
     epoch, k = divmod(step, per_epoch)
     order = epoch_order(n, seed, epoch)
-    batch = order[k * global_batch:(k + 1) * global_batch]
+    batch = order[k * global_batch : (k + 1) * global_batch]
     mine = batch[rank::world]
-    return [mine[i:i + per_device] for i in range(0, len(mine), per_device)]
+    return [mine[i : i + per_device] for i in range(0, len(mine), per_device)]
 
 
 def shifted_targets(ex: Example) -> list[int]:

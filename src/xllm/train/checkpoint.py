@@ -24,8 +24,9 @@ def latest(checkpoint_dir: str | Path) -> Path | None:
     root = Path(checkpoint_dir)
     if not root.is_dir():
         return None
-    found = [(int(m.group(1)), p) for p in root.iterdir()
-             if (m := _STEP_DIR.match(p.name)) and (p / STATE_FILE).exists()]
+    found = [
+        (int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name)) and (p / STATE_FILE).exists()
+    ]
     return max(found)[1] if found else None
 
 
@@ -80,7 +81,7 @@ def save(rt, checkpoint_dir: str | Path, step: int, model, optimizer, scheduler,
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         older = sorted(p for p in root.iterdir() if _STEP_DIR.match(p.name) and p != final)
-        for old in older[:max(0, len(older) - (keep - 1))]:
+        for old in older[: max(0, len(older) - (keep - 1))]:
             shutil.rmtree(old, ignore_errors=True)
         for stale in root.glob(".step-*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)

@@ -13,8 +13,10 @@ def cmd_train(args) -> int:
     cfg = settings_from_args(args, TrainConfig)
     manifest = train(cfg)
     if manifest is not None and manifest["provenance"] and _is_main():
-        print(f"trained {manifest['steps']} steps, final loss {manifest['final_loss']:.4f}, "
-              f"{manifest['tokens_per_s']:.0f} tokens/s -> {cfg.out}")
+        print(
+            f"trained {manifest['steps']} steps, final loss {manifest['final_loss']:.4f}, "
+            f"{manifest['tokens_per_s']:.0f} tokens/s -> {cfg.out}"
+        )
     return 0
 
 
@@ -50,8 +52,9 @@ def cmd_launch_train(args) -> int:
     train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
     if settings["checkpoint_every"] is not None and "--checkpoint-every" not in train_args:
         train_args = [*train_args, "--checkpoint-every", str(settings["checkpoint_every"])]
-    cmd = launch_command(settings["nodes"], settings["gpus_per_node"], settings["accelerate_config"], train_args,
-                         args.job_id)
+    cmd = launch_command(
+        settings["nodes"], settings["gpus_per_node"], settings["accelerate_config"], train_args, args.job_id
+    )
     if args.dry_run:
         print(shlex.join(cmd))
         return 0

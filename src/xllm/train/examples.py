@@ -77,14 +77,15 @@ def encode_text(tokenizer, text: str, max_len: int) -> list[Example]:
     labels = [IGNORE if tid in special else tid for tid in ids]
     chunks = []
     for start in range(0, len(ids), max_len):
-        ex = Example(ids[start:start + max_len], labels[start:start + max_len])
+        ex = Example(ids[start : start + max_len], labels[start : start + max_len])
         if ex.n_targets > 0:
             chunks.append(ex)
     return chunks
 
 
-def encode_rows(rows: list[dict], tokenizer, style: str, max_len: int,
-                source: str = "data") -> tuple[list[Example], EncodeStats]:
+def encode_rows(
+    rows: list[dict], tokenizer, style: str, max_len: int, source: str = "data"
+) -> tuple[list[Example], EncodeStats]:
     """Encode mixture rows ({instruction, input, output} or {text}); count what was cut or dropped."""
     if tokenizer.eos_token_id is None:
         raise UserError(f"{source}: the tokenizer has no EOS token")

@@ -21,8 +21,9 @@ def rendezvous_port(job_id: str | int) -> int:
         raise UserError(f"--job-id {job_id!r} is not a number") from None
 
 
-def launch_command(nodes: int, gpus_per_node: int, accelerate_config: str | None, train_args: list[str],
-                   job_id: str | None = None) -> list[str]:
+def launch_command(
+    nodes: int, gpus_per_node: int, accelerate_config: str | None, train_args: list[str], job_id: str | None = None
+) -> list[str]:
     if nodes < 1 or gpus_per_node < 0:
         raise UserError(f"--nodes {nodes} / --gpus-per-node {gpus_per_node}: need nodes >= 1, gpus >= 0")
     if gpus_per_node == 0:
@@ -39,9 +40,20 @@ def launch_command(nodes: int, gpus_per_node: int, accelerate_config: str | None
     job_id = job_id or os.environ.get("SLURM_JOB_ID")
     if not job_id:
         raise UserError("multi-node training needs a Slurm job (--job-id or $SLURM_JOB_ID)")
-    inner = shlex.join([*launch, "--num_machines", str(nodes), "--num_processes", str(nodes * gpus_per_node),
-                        "--main_process_port", str(rendezvous_port(job_id))])
-    inner += (' --machine_rank "$SLURM_PROCID"'
-              ' --main_process_ip "$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"')
+    inner = shlex.join(
+        [
+            *launch,
+            "--num_machines",
+            str(nodes),
+            "--num_processes",
+            str(nodes * gpus_per_node),
+            "--main_process_port",
+            str(rendezvous_port(job_id)),
+        ]
+    )
+    inner += (
+        ' --machine_rank "$SLURM_PROCID"'
+        ' --main_process_ip "$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"'
+    )
     inner += " " + shlex.join(["-m", "xllm", "train", *train_args])
     return ["srun", "--nodes", str(nodes), "--ntasks-per-node", "1", "bash", "-c", inner]

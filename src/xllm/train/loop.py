@@ -67,14 +67,22 @@ class TrainConfig:
     threads: int | None = setting(None, help="CPU threads (default: all this process may use)")
     compile: bool = setting(False, runtime=True, help="torch.compile the model (GPU)")
     # The authors' protocol by default; each alternative is ours (see the README's fidelity table).
-    prompt_format: str | None = setting(None, choices=("authors", "ours", "compact"),
-                                        help="authors | ours | compact (default: the base's xllm_prompt.json, "
-                                        "else authors)")
-    loss_normalization: str = setting("micro_batch", choices=("micro_batch", "token"),
-                                      help="micro_batch: mean per micro-batch, averaged (the authors' HF Trainer); "
-                                      "token: mean over every response token of the global batch")
-    pad_token: str = setting("add", choices=("add", "eos"),
-                             help='add: "<pad>" with a mean-initialized embedding row (the authors); eos: pad with EOS')
+    prompt_format: str | None = setting(
+        None,
+        choices=("authors", "ours", "compact"),
+        help="authors | ours | compact (default: the base's xllm_prompt.json, else authors)",
+    )
+    loss_normalization: str = setting(
+        "micro_batch",
+        choices=("micro_batch", "token"),
+        help="micro_batch: mean per micro-batch, averaged (the authors' HF Trainer); "
+        "token: mean over every response token of the global batch",
+    )
+    pad_token: str = setting(
+        "add",
+        choices=("add", "eos"),
+        help='add: "<pad>" with a mean-initialized embedding row (the authors); eos: pad with EOS',
+    )
 
 
 def train_style(cfg: TrainConfig) -> str:
@@ -94,8 +102,9 @@ def _check(cfg: TrainConfig) -> None:
     if not 0 <= cfg.warmup_ratio < 1:
         raise UserError(f"--warmup-ratio {cfg.warmup_ratio} is not in [0, 1)")
     if cfg.loss_normalization not in LOSS_NORMALIZATIONS:
-        raise UserError(f"--loss-normalization: {cfg.loss_normalization!r} is not one of "
-                        f"{', '.join(LOSS_NORMALIZATIONS)}")
+        raise UserError(
+            f"--loss-normalization: {cfg.loss_normalization!r} is not one of {', '.join(LOSS_NORMALIZATIONS)}"
+        )
     if cfg.pad_token not in PAD_POLICIES:
         raise UserError(f"--pad-token: {cfg.pad_token!r} is not one of {', '.join(PAD_POLICIES)}")
     try:
@@ -150,9 +159,14 @@ def micro_batch_loss(model, batch: dict, packing: bool, device, autocast):
     import torch
 
     if packing:
-        kwargs = {"input_ids": batch["input_ids"].to(device), "position_ids": batch["position_ids"].to(device),
-                  "cu_seq_lens_q": batch["cu_seq_lens"].to(device), "cu_seq_lens_k": batch["cu_seq_lens"].to(device),
-                  "max_length_q": batch["max_length"], "max_length_k": batch["max_length"]}
+        kwargs = {
+            "input_ids": batch["input_ids"].to(device),
+            "position_ids": batch["position_ids"].to(device),
+            "cu_seq_lens_q": batch["cu_seq_lens"].to(device),
+            "cu_seq_lens_k": batch["cu_seq_lens"].to(device),
+            "max_length_q": batch["max_length"],
+            "max_length_k": batch["max_length"],
+        }
     else:
         kwargs = {"input_ids": batch["input_ids"].to(device), "attention_mask": batch["attention_mask"].to(device)}
     with autocast:
@@ -225,13 +239,17 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
     examples, stats = encode_rows(_read_rows(cfg.data), tokenizer, style, cfg.max_seq_length, source=cfg.data)
     accum = batches.grad_accumulation(cfg.global_batch_size, cfg.per_device_batch_size, rt.world)
     if rt.is_main:
-        print(f"{cfg.data}: {stats.rows} rows -> {stats.examples} examples, {stats.tokens} tokens "
-              f"({stats.target_tokens} trained); {stats.truncated} truncated to {cfg.max_seq_length}, "
-              f"{stats.dropped_all_masked} dropped (prompt fills the max length)", file=sys.stderr)
+        print(
+            f"{cfg.data}: {stats.rows} rows -> {stats.examples} examples, {stats.tokens} tokens "
+            f"({stats.target_tokens} trained); {stats.truncated} truncated to {cfg.max_seq_length}, "
+            f"{stats.dropped_all_masked} dropped (prompt fills the max length)",
+            file=sys.stderr,
+        )
     per_epoch = batches.steps_per_epoch(len(examples), cfg.global_batch_size)
     if per_epoch == 0:
-        raise UserError(f"{cfg.data}: {len(examples)} usable examples, "
-                        f"fewer than one global batch ({cfg.global_batch_size})")
+        raise UserError(
+            f"{cfg.data}: {len(examples)} usable examples, fewer than one global batch ({cfg.global_batch_size})"
+        )
     total = math.ceil(cfg.epochs * per_epoch)
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
@@ -247,9 +265,18 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
 
     # What a checkpoint's step means: resuming under anything else would silently train on other data,
     # so checkpoints of another run (the mixture was rebuilt, the seed changed...) are dropped.
-    run = {"data_sha256": file_sha256(cfg.data), "examples": len(examples), "global_batch_size": cfg.global_batch_size,
-           "seed": cfg.seed, "steps": total, "packing": cfg.packing, "max_seq_length": cfg.max_seq_length,
-           "loss_normalization": cfg.loss_normalization, "pad_token": cfg.pad_token, "prompt_format": style}
+    run = {
+        "data_sha256": file_sha256(cfg.data),
+        "examples": len(examples),
+        "global_batch_size": cfg.global_batch_size,
+        "seed": cfg.seed,
+        "steps": total,
+        "packing": cfg.packing,
+        "max_seq_length": cfg.max_seq_length,
+        "loss_normalization": cfg.loss_normalization,
+        "pad_token": cfg.pad_token,
+        "prompt_format": style,
+    }
     start, state = 0, {"tokens": 0, "target_tokens": 0, "train_seconds": 0.0, "loss": None, "run": run}
     resume_from = checkpoint.latest(cfg.checkpoint_dir)
     if resume_from is not None:
@@ -257,8 +284,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         changed = sorted(k for k in run if saved.get(k) != run[k])
         if changed:
             if rt.is_main:
-                print(f"{cfg.checkpoint_dir}: checkpoints of another run ({', '.join(changed)} changed): "
-                      "starting afresh", file=sys.stderr)
+                print(
+                    f"{cfg.checkpoint_dir}: checkpoints of another run ({', '.join(changed)} changed): starting afresh",
+                    file=sys.stderr,
+                )
                 checkpoint.remove_all(cfg.checkpoint_dir)
             rt.barrier()
             resume_from = None
@@ -273,15 +302,23 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
         Path(cfg.metrics_file).parent.mkdir(parents=True, exist_ok=True)
         metrics = open(cfg.metrics_file, "a", encoding="utf-8")
     trackers = _Trackers(cfg.log_with, cfg, rt.is_main)
-    bar = tqdm(total=total, initial=start, disable=not rt.is_main, file=sys.stderr, desc="train",
-               dynamic_ncols=True, mininterval=2.0)
+    bar = tqdm(
+        total=total,
+        initial=start,
+        disable=not rt.is_main,
+        file=sys.stderr,
+        desc="train",
+        dynamic_ncols=True,
+        mininterval=2.0,
+    )
     autocast = rt.autocast()
     model.train()
     try:
         for step in range(start, total):
             t0 = time.perf_counter()
-            micro = batches.step_micro_batches(len(examples), cfg.seed, step, cfg.global_batch_size,
-                                               cfg.per_device_batch_size, rt.rank, rt.world)
+            micro = batches.step_micro_batches(
+                len(examples), cfg.seed, step, cfg.global_batch_size, cfg.per_device_batch_size, rt.rank, rt.world
+            )
             local_targets = sum(examples[i].n_targets for mb in micro for i in mb)
             local_tokens = sum(len(examples[i]) for mb in micro for i in mb)
             global_targets, _ = rt.all_sum([float(local_targets), 0.0])
@@ -291,8 +328,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
                 batch = batches.collate_packed(group) if cfg.packing else batches.collate_padded(group, pad_id)
                 loss = micro_batch_loss(model, batch, cfg.packing, rt.device, autocast)
                 # the authors' per-micro-batch mean or ours over the global batch (see loss_scale)
-                scaled = loss * loss_scale(cfg.loss_normalization, sum(e.n_targets for e in group), len(micro),
-                                           global_targets, rt.world)
+                scaled = loss * loss_scale(
+                    cfg.loss_normalization, sum(e.n_targets for e in group), len(micro), global_targets, rt.world
+                )
                 scaled.backward()
                 loss_sum += loss.item()
                 mean_sum += loss.item() / max(sum(e.n_targets for e in group), 1)
@@ -303,8 +341,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            loss_total, tokens, means, n_micro = rt.all_sum([loss_sum, float(local_tokens), mean_sum,
-                                                             float(len(micro))])
+            loss_total, tokens, means, n_micro = rt.all_sum(
+                [loss_sum, float(local_tokens), mean_sum, float(len(micro))]
+            )
             seconds = time.perf_counter() - t0
             step_loss = loss_total / global_targets if cfg.loss_normalization == "token" else means / n_micro
             if not math.isfinite(step_loss):
@@ -313,9 +352,15 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             state["target_tokens"] += int(global_targets)
             state["train_seconds"] += seconds
             state["loss"] = step_loss
-            row = {"step": step + 1, "epoch": round((step + 1) / per_epoch, 4), "loss": round(step_loss, 6),
-                   "lr": lr, "grad_norm": round(float(grad_norm), 6), "tokens": int(tokens),
-                   "tokens_per_s": round(tokens / seconds, 1)}
+            row = {
+                "step": step + 1,
+                "epoch": round((step + 1) / per_epoch, 4),
+                "loss": round(step_loss, 6),
+                "lr": lr,
+                "grad_norm": round(float(grad_norm), 6),
+                "tokens": int(tokens),
+                "tokens_per_s": round(tokens / seconds, 1),
+            }
             if metrics:
                 metrics.write(json.dumps(row) + "\n")
                 metrics.flush()
@@ -323,8 +368,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.4f}", refresh=False)
             if rt.is_main and ((step + 1) % cfg.log_every == 0 or step + 1 == total):
-                bar.write(f"step {step + 1}/{total} loss {step_loss:.4f} lr {lr:.3g} "
-                          f"grad_norm {float(grad_norm):.3f} tokens/s {tokens / seconds:.0f}", file=sys.stderr)
+                bar.write(
+                    f"step {step + 1}/{total} loss {step_loss:.4f} lr {lr:.3g} "
+                    f"grad_norm {float(grad_norm):.3f} tokens/s {tokens / seconds:.0f}",
+                    file=sys.stderr,
+                )
             done = step + 1
             if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < total:
                 checkpoint.save(rt, cfg.checkpoint_dir, done, model, optimizer, scheduler, state, cfg.keep_checkpoints)
@@ -338,12 +386,23 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             metrics.close()
 
     manifest = {
-        "base": cfg.base, "data": cfg.data, "data_sha256": run["data_sha256"], "hyperparameters": asdict(cfg),
-        "world_size": rt.world, "gradient_accumulation": accum, "steps": total, "steps_per_epoch": per_epoch,
-        "warmup_steps": warmup, "final_loss": state["loss"], "tokens": state["tokens"],
-        "target_tokens": state["target_tokens"], "train_seconds": round(state["train_seconds"], 3),
+        "base": cfg.base,
+        "data": cfg.data,
+        "data_sha256": run["data_sha256"],
+        "hyperparameters": asdict(cfg),
+        "world_size": rt.world,
+        "gradient_accumulation": accum,
+        "steps": total,
+        "steps_per_epoch": per_epoch,
+        "warmup_steps": warmup,
+        "final_loss": state["loss"],
+        "tokens": state["tokens"],
+        "target_tokens": state["target_tokens"],
+        "train_seconds": round(state["train_seconds"], 3),
         "tokens_per_s": round(state["tokens"] / max(state["train_seconds"], 1e-9), 1),
-        "examples": stats.as_dict(), "resumed_from_step": start or None, "prompt_format": style,
+        "examples": stats.as_dict(),
+        "resumed_from_step": start or None,
+        "prompt_format": style,
         "wall_seconds": round(time.time() - started, 3),
         "provenance": provenance(config=asdict(cfg), seed=cfg.seed),
     }

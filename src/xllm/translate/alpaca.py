@@ -63,8 +63,9 @@ class UnitTranslator:
 
     def count_sources(self, items: Iterable[dict]) -> int:
         """How many texts one ``translate_items(items)`` call sends to the backend (for progress)."""
-        units = {p for item in items for f in FIELDS
-                 for flag, p in split_field(item.get(f, ""), self.split_chars) if flag}
+        units = {
+            p for item in items for f in FIELDS for flag, p in split_field(item.get(f, ""), self.split_chars) if flag
+        }
         return len({protect(u).text for u in units})
 
     def translate_items(self, items: list[dict], on_batch=None) -> list[dict]:
@@ -151,7 +152,11 @@ def load_partial(path: Path, key: str, ids: list) -> list[dict]:
 
 
 def translate_shard(
-    items: list[dict], backend, out: str | os.PathLike, chunk: int = 256, split_chars: int = 200,
+    items: list[dict],
+    backend,
+    out: str | os.PathLike,
+    chunk: int = 256,
+    split_chars: int = 200,
     progress: bool = True,
 ) -> dict:
     """Translate ``items`` into ``out`` (JSON list), resuming from the partial file; returns stats."""
@@ -174,8 +179,14 @@ def translate_shard(
         handle.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in done)
     os.replace(tmp, partial)
     total = sum(translator.count_sources(todo[i : i + chunk]) for i in range(0, len(todo), chunk))
-    bar = tqdm(total=total, unit="sent", desc=out.name, file=sys.stderr, disable=not progress,
-               mininterval=0.1 if sys.stderr.isatty() else 10)  # a log file gets a line every 10 s
+    bar = tqdm(
+        total=total,
+        unit="sent",
+        desc=out.name,
+        file=sys.stderr,
+        disable=not progress,
+        mininterval=0.1 if sys.stderr.isatty() else 10,
+    )  # a log file gets a line every 10 s
     with open(partial, "a", encoding="utf-8") as handle:
         for start in range(0, len(todo), chunk):
             batch = translator.translate_items(todo[start : start + chunk], on_batch=bar.update)

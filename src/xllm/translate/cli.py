@@ -23,16 +23,20 @@ def cmd_translate(args) -> int:
     from ..errors import UserError
     from .alpaca import read_items, shard_range, translate_shard
 
-    needs = {"demo": ("spec", "the synthetic language's JSON spec"), "hf-seq2seq": ("model", "hub id or local path"),
-             "import": ("import_file", "translated Alpaca with the same ids")}
+    needs = {
+        "demo": ("spec", "the synthetic language's JSON spec"),
+        "hf-seq2seq": ("model", "hub id or local path"),
+        "import": ("import_file", "translated Alpaca with the same ids"),
+    }
     option, what = needs[args.backend]
     if not getattr(args, option):
         raise UserError(f"--backend {args.backend} needs --{option.replace('_', '-')} ({what})")
     items = read_items(args.input)
     start, end = shard_range(len(items), args.shard, args.num_shards)
     shard = items[start:end]
-    print(f"{args.lang} shard {args.shard}/{args.num_shards}: items {start}..{end - 1} of {len(items)}",
-          file=sys.stderr)
+    print(
+        f"{args.lang} shard {args.shard}/{args.num_shards}: items {start}..{end - 1} of {len(items)}", file=sys.stderr
+    )
     if args.backend == "import":
         from ..atomic import write_json
         from .importer import import_shard
@@ -49,15 +53,24 @@ def cmd_translate(args) -> int:
         from .seq2seq import Seq2SeqBackend
 
         backend = Seq2SeqBackend(
-            args.model, get(args.src_lang), _target_language(args), batch_size=args.batch_size,
-            beam_size=args.beam_size, max_length=args.max_length, device=args.device, dtype=args.dtype,
+            args.model,
+            get(args.src_lang),
+            _target_language(args),
+            batch_size=args.batch_size,
+            beam_size=args.beam_size,
+            max_length=args.max_length,
+            device=args.device,
+            dtype=args.dtype,
             target_token=args.target_token,
         )
-    stats = translate_shard(shard, backend, args.out, chunk=args.chunk, split_chars=args.split_chars,
-                            progress=not args.no_progress)
-    print(f"translated {stats['items']} items ({stats['unique_units']} unique sentences, "
-          f"{stats['resumed_items']} resumed, {stats['marker_fallbacks']} marker fallbacks) -> {args.out}",
-          file=sys.stderr)
+    stats = translate_shard(
+        shard, backend, args.out, chunk=args.chunk, split_chars=args.split_chars, progress=not args.no_progress
+    )
+    print(
+        f"translated {stats['items']} items ({stats['unique_units']} unique sentences, "
+        f"{stats['resumed_items']} resumed, {stats['marker_fallbacks']} marker fallbacks) -> {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -72,14 +85,17 @@ def cmd_merge(args) -> int:
     if args.source:
         source = read_items(args.source)
         check_against_source(merged, source, args.source)
-    qc = quality_check(merged, source, args.lang, english_threshold=args.english_threshold,
-                       max_ratio=args.max_length_ratio)
+    qc = quality_check(
+        merged, source, args.lang, english_threshold=args.english_threshold, max_ratio=args.max_length_ratio
+    )
     qc["provenance"] = provenance(shards=[str(s) for s in args.shards], source=args.source)
     write_json(args.out, merged)
     write_json(args.qc, qc)
     counts = ", ".join(f"{k}={v}" for k, v in qc["flags"].items())
-    print(f"{args.lang}: {len(merged)} items from {len(args.shards)} shards; flagged fields: {counts}; "
-          f"items flagged: {qc['items_flagged']}")
+    print(
+        f"{args.lang}: {len(merged)} items from {len(args.shards)} shards; flagged fields: {counts}; "
+        f"items flagged: {qc['items_flagged']}"
+    )
     return 0
 
 
@@ -113,7 +129,11 @@ def register(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--qc", required=True)
     p.add_argument("--source", help="the English Alpaca: checks ids and enables the source-based flags")
-    p.add_argument("--english-threshold", type=float, default=0.8,
-                   help="flag still-English when this share of output words is copied from the source")
+    p.add_argument(
+        "--english-threshold",
+        type=float,
+        default=0.8,
+        help="flag still-English when this share of output words is copied from the source",
+    )
     p.add_argument("--max-length-ratio", type=float, default=3.0)
     p.set_defaults(func=cmd_merge)

@@ -68,8 +68,9 @@ def copy_rate(source: str, output: str) -> tuple[float, int]:
     return sum(w in src for w in words) / len(words), len(words)
 
 
-def field_flags(src: str, out: str, lang: str, english_threshold: float, max_ratio: float,
-                min_words: int = 4, min_chars: int = 20) -> list[str]:
+def field_flags(
+    src: str, out: str, lang: str, english_threshold: float, max_ratio: float, min_words: int = 4, min_chars: int = 20
+) -> list[str]:
     if not src.strip():
         return []
     if not out.strip():
@@ -86,8 +87,14 @@ def field_flags(src: str, out: str, lang: str, english_threshold: float, max_rat
     return flags
 
 
-def quality_check(merged: list[dict], source: list[dict] | None, lang: str,
-                  english_threshold: float = 0.8, max_ratio: float = 3.0, examples: int = 5) -> dict:
+def quality_check(
+    merged: list[dict],
+    source: list[dict] | None,
+    lang: str,
+    english_threshold: float = 0.8,
+    max_ratio: float = 3.0,
+    examples: int = 5,
+) -> dict:
     """Counts per flag (fields and items) with a few example ids per flag."""
     by_id = {str(i["id"]): i for i in source} if source is not None else {}
     counts, items_flagged, example_ids = Counter(), 0, {}
@@ -121,6 +128,9 @@ def quality_check(merged: list[dict], source: list[dict] | None, lang: str,
         # How much a typical output shares with its English: near 0 for a real language.
         "median_copy_rate": round(statistics.median(rates), 3) if rates else None,
         "examples": example_ids,
-        "thresholds": {"english_copy_rate": english_threshold, "max_length_ratio": max_ratio,
-                       "char_ratio": CHAR_RATIO.get(lang, 1.0)},
+        "thresholds": {
+            "english_copy_rate": english_threshold,
+            "max_length_ratio": max_ratio,
+            "char_ratio": CHAR_RATIO.get(lang, 1.0),
+        },
     }

@@ -81,10 +81,19 @@ class Seq2SeqBackend:
         elif target_token:
             self.prefix = target_token + " "
         self.settings = {
-            "backend": self.name, "model": model, "family": self.family, "src": src.code, "tgt": tgt.code,
-            "batch_size": batch_size, "beam_size": beam_size, "max_length": max_length,
-            "device": self.device, "dtype": dtype, "target_token": target_token,
-            "max_len_a": max_len_a, "max_len_b": max_len_b,
+            "backend": self.name,
+            "model": model,
+            "family": self.family,
+            "src": src.code,
+            "tgt": tgt.code,
+            "batch_size": batch_size,
+            "beam_size": beam_size,
+            "max_length": max_length,
+            "device": self.device,
+            "dtype": dtype,
+            "target_token": target_token,
+            "max_len_a": max_len_a,
+            "max_len_b": max_len_b,
         }
 
     def batches(self, texts: list[str]) -> list[list[int]]:
@@ -110,7 +119,10 @@ class Seq2SeqBackend:
 
         try:
             enc = self.tokenizer(
-                [self.prefix + t for t in texts], return_tensors="pt", padding=True, truncation=True,
+                [self.prefix + t for t in texts],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
                 max_length=self.max_length,
             ).to(self.device)
             # fairseq's max_len_a * source + b: a batch of short sentences stops early (no runaway).
