@@ -96,14 +96,42 @@ def read_json(path: str | os.PathLike, what: str = "", expected: type = dict):
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """A JSONL file's objects (blank lines skipped); a bad line is a one-line error with its number."""
+    rows = []
+    for number, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}: line {number}: not JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{path}: line {number}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
+    return rows
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file; a directory, a missing file or bytes that are not UTF-8 are one-line errors."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, not a file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise UserError(f"{path}: line {line} is not UTF-8 text (byte 0x{data[err.start]:02x})") from None
 
 
 def read_lines(path: str | os.PathLike) -> list[str]:
-    """A UTF-8 text file's lines without their ends (text mode: ``\\r\\n`` and ``\\r`` end lines too)."""
-    with open(path, encoding="utf-8") as handle:
-        return [line.rstrip("\n") for line in handle]
+    """A UTF-8 text file's lines without their ends (``\\r\\n`` and ``\\r`` end lines too, as in text mode)."""
+    text = read_text(path).replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def file_sha256(path: str | os.PathLike) -> str:

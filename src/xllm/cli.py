@@ -19,8 +19,15 @@ from .errors import UserError
 STAGES = ("data", "translate", "mixture", "train", "generate", "metrics", "scaling", "report", "demo", "hub")
 
 
+class Parser(argparse.ArgumentParser):
+    """A usage mistake is one line too, like every other error (the usage is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xllm", description=__doc__.splitlines()[0])
+    parser = Parser(prog="xllm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for stage in STAGES:
         importlib.import_module(f"xllm.{stage}.cli").register(sub)
@@ -29,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error already printed on one line
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return int(args.func(args) or 0)
     except UserError as err:

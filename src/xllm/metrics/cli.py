@@ -18,6 +18,9 @@ def score_mt(args) -> int:
 
     hyps, refs = read_lines(args.hyp), read_lines(args.ref)
     srcs = read_lines(args.src) if args.src else None
+    _check_lang(args.lang)
+    if not hyps and not refs:
+        raise UserError(f"{args.hyp}: no lines to score (and none in {args.ref})")
     if len(hyps) != len(refs):
         raise UserError(f"{args.hyp}: {len(hyps)} lines but {args.ref} has {len(refs)}")
     if srcs is not None and len(srcs) != len(hyps):
@@ -41,23 +44,37 @@ def score_mt(args) -> int:
     return 0
 
 
+def _check_lang(code: str) -> None:
+    """Tokenization and QA normalization depend on the language: an unknown code is a mistake."""
+    from ..languages import BUILTIN
+
+    if code not in BUILTIN:
+        raise UserError(f"--lang {code!r}: unknown language (known: {', '.join(sorted(BUILTIN))})")
+
+
 def score_qa(args) -> int:
     from ..atomic import read_jsonl
     from ..data.squad import gold_answers
     from .registry import compute
 
-    try:
-        gold = gold_answers(args.references)
-        preds = read_jsonl(args.predictions)
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
-        raise UserError(f"{args.predictions} or {args.references}: malformed ({err})") from None
+    _check_lang(args.lang)
+    gold = gold_answers(args.references)
+    if not gold:
+        raise UserError(f"{args.references}: no questions to score")
+    preds = read_jsonl(args.predictions)
     by_id = {}
     for i, row in enumerate(preds):
+        where = f"{args.predictions}: line {i + 1}"
         if "id" not in row or "prediction" not in row:
-            raise UserError(f"{args.predictions}: line {i + 1} needs id and prediction")
-        if str(row["id"]) not in gold:
-            raise UserError(f"{args.predictions}: id {row['id']!r} is not in {args.references}")
-        by_id[str(row["id"])] = str(row["prediction"])
+            raise UserError(f"{where} needs id and prediction")
+        qid = str(row["id"])
+        if qid not in gold:
+            raise UserError(f"{where}: id {row['id']!r} is not in {args.references}")
+        if qid in by_id:
+            raise UserError(f"{where}: id {qid!r} appears twice")
+        if not isinstance(row["prediction"], str):
+            raise UserError(f"{where}: the prediction is {json.dumps(row['prediction'])}, not text")
+        by_id[qid] = row["prediction"]
     missing = [qid for qid in gold if qid not in by_id]
     if missing:
         raise UserError(f"{args.predictions}: no prediction for {len(missing)} question(s), e.g. id {missing[0]!r}")

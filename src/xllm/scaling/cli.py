@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 import zipfile
@@ -10,7 +11,19 @@ from pathlib import Path
 from ..atomic import read_json
 from ..errors import UserError
 
+MAX_PAIRS = 10**12  # far above any parallel corpus; larger numbers are typos (and overflow int64 sums)
 _SUFFIX = {"": 1, "k": 10**3, "K": 10**3, "m": 10**6, "M": 10**6}
+
+
+def resamples(text: str) -> int:
+    """--bootstrap: a count of resamples, 0 for none."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative (0: no bootstrap)")
+    return value
 
 
 def parse_budget(text: str) -> int:
@@ -21,6 +34,8 @@ def parse_budget(text: str) -> int:
     value = float(match.group(1)) * _SUFFIX[match.group(2)]
     if not math.isfinite(value) or abs(value - round(value)) > 1e-6:
         raise UserError(f"--budget: {text!r} is not a whole number of pairs")
+    if not 1 <= value <= MAX_PAIRS:
+        raise UserError(f"--budget: {text!r} is not between 1 pair and {MAX_PAIRS:.0e} (more than any corpus)")
     return int(round(value))
 
 
@@ -151,7 +166,10 @@ def _laws_and_caps(obj: dict, path: str):
             raise UserError(str(err)) from None
         if "max_pairs" not in entry:
             raise UserError(f"{path}: {lang}: missing key 'max_pairs'")
-        caps[lang] = entry["max_pairs"]
+        cap = entry["max_pairs"]
+        if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not 0 < cap <= MAX_PAIRS or cap != int(cap):
+            raise UserError(f"{path}: {lang}: max_pairs {cap!r} is not a whole number of pairs in 1..{MAX_PAIRS:.0e}")
+        caps[lang] = int(cap)
     return laws, caps
 
 
@@ -175,6 +193,16 @@ def allocate_record(
             uniform = uniform_allocation(laws, caps, budget)
     except AllocationError as err:
         raise UserError(f"{where}: {err}") from None
+    for name, split in (("optimized", best), ("uniform", uniform)):
+        bad = {k: v for k, v in split.predicted.items() if v is None or v < 0}
+        if bad:
+            lang, value = next(iter(bad.items()))
+            raise UserError(
+                f"{where}: budget {budget} is too small for these laws: the {name} split gives {lang} "
+                f"{split.pairs[lang]} pairs, where its law predicts "
+                f"{'nothing (no pairs)' if value is None else f'{value:.0f}'}, outside the 0-100 it "
+                f"was fitted on"
+            )
     record = {"budget": budget, **best.to_json(), "uniform": uniform.to_json(), "objective": objective}
     if uncertainty is not None:
         record["uncertainty"] = uncertainty
@@ -355,7 +383,7 @@ def register(sub) -> None:
     p = sub.add_parser("fit", help="fit S(X) = 100 - alpha*(gamma*X)^beta to a pairs,score CSV")
     p.add_argument("--points", required=True, help="CSV with columns pairs,score")
     p.add_argument("--gamma", type=float, required=True, help="language similarity in (0, 1]")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
+    p.add_argument("--bootstrap", type=resamples, default=200, help="bootstrap resamples for the CIs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_fit)
@@ -376,7 +404,7 @@ def register(sub) -> None:
         help="per-segment statistics (.segments.npz), one per --scores file in the same order: "
         "intervals by the segment bootstrap instead of resampling the points",
     )
-    p.add_argument("--bootstrap", type=int, default=200)
+    p.add_argument("--bootstrap", type=resamples, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_fit_scores)
@@ -438,7 +466,7 @@ def register(sub) -> None:
     p.add_argument("--metrics", default="comet,bleurt,bleu,chrf")
     p.add_argument("--task", default="flores")
     p.add_argument("--paper-tables", default=None)
-    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--bootstrap", type=resamples, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_allocation_table)

@@ -32,6 +32,16 @@ def read_points_csv(path: str | Path) -> tuple[list[float], list[float]]:
         for line, row in enumerate(reader, start=2):
             pairs.append(_number(row["pairs"], path, line, "pairs"))
             scores.append(_number(row["score"], path, line, "score"))
+            if pairs[-1] <= 0:
+                raise UserError(f"{path}: line {line}: pairs {row['pairs']!r} is not a positive number of pairs")
+            if not 0 <= scores[-1] <= 100:
+                raise UserError(f"{path}: line {line}: score {row['score']!r} is not on the 0-100 scale of the law")
+    distinct = sorted(set(pairs))
+    if len(distinct) < 3:
+        raise UserError(
+            f"{path}: a law needs at least 3 distinct scales, got {len(distinct)} "
+            f"({', '.join(f'{p:g}' for p in distinct)}); repeated scales add no information on β"
+        )
     return pairs, scores
 
 
