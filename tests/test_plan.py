@@ -199,3 +199,38 @@ def test_settings_come_from_json_and_flags_with_each_default_declared_once():
     with pytest.raises(UserError, match="missing --base"):
         settings_from_args(parser.parse_args([]), TrainConfig)
     assert output_settings(TrainConfig, {"epochs": 1})["epochs"] == 1
+
+
+def test_check_config_names_the_file_and_line_of_a_yaml_mistake(repo, monkeypatch, tmp_path, capsys):
+    from xllm.cli import main
+
+    monkeypatch.chdir(repo)
+    assert main(["check-config", "config.yaml"]) == 0
+    assert "config.yaml: ok (6 languages" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: 1\nlanguages: [ar\n  scales: [1]\n")
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{bad}:3:" in err and "not valid YAML" in err and "\n" not in err
+    edited = yaml.safe_load((repo / "tests" / "config.test.yaml").read_text())
+    edited["scaling"]["metric"] = "comet"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(edited))
+    assert main(["check-config", str(tmp_path / "c.yaml")]) == 2
+    assert "scaling.metric: 'comet' is not one of eval.mt_metrics" in capsys.readouterr().err
+
+
+def test_an_interruption_and_a_stale_lock_are_explained(tmp_path):
+    from xllm.workflow_hooks import failure_message, stale_lock_hint
+
+    log = tmp_path / "snakemake.log"
+    log.write_text("...\nTerminating processes on user request, this might take some time.\n")
+    assert failure_message(str(log)).startswith("xllm: interrupted; run the same command again")
+    log.write_text("Error in rule train_model:\n")
+    assert failure_message([str(log)]).startswith("xllm: a job failed")
+    assert stale_lock_hint(["snakemake"], {}, tmp_path) is None
+    (tmp_path / ".snakemake" / "locks").mkdir(parents=True)
+    (tmp_path / ".snakemake" / "locks" / "0.input.lock").write_text("x")
+    hint = stale_lock_hint(["snakemake", "all"], {}, tmp_path)
+    assert "--unlock" in hint and "then the same command again" in hint
+    assert stale_lock_hint(["snakemake", "--unlock"], {}, tmp_path) is None  # the unlock run itself
+    assert stale_lock_hint(["snakemake"], {"SLURM_JOB_ID": "7"}, tmp_path) is None  # a cluster job

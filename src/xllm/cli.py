@@ -16,7 +16,7 @@ import sys
 
 from .errors import UserError
 
-STAGES = ("data", "translate", "mixture", "train", "generate", "metrics", "scaling", "report", "demo", "hub")
+STAGES = ("plan", "data", "translate", "mixture", "train", "generate", "metrics", "scaling", "report", "demo", "hub")
 
 
 class Parser(argparse.ArgumentParser):
