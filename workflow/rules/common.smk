@@ -51,6 +51,8 @@ shell.prefix(
 LANGS = GRID.langs
 LANG_NAMES = GRID.lang_names(LANGS)
 LANG_NAME_ARGS = " ".join(f"--lang-name '{k}={v}'" for k, v in LANG_NAMES.items())
+# The report rules' languages and their names: {params.langs} {params.names}
+LANGUAGE_PARAMS = {"langs": ",".join(LANGS), "names": LANG_NAME_ARGS}
 BUDGETS = GRID.budgets
 MIX = config["mixture"]
 RECIPES = GRID.recipes

@@ -27,7 +27,7 @@ rule build_mixture:
         "--manifest {output.manifest:q} > {log:q} 2>&1"
 
 
-rule subset_monolingual:
+use rule subset_corpus as subset_monolingual with:
     input:
         monolingual_source,
     output:
@@ -36,13 +36,5 @@ rule subset_monolingual:
         "results/logs/subset_monolingual/{lang}-{scale}.log",
     benchmark:
         "results/benchmarks/subset_monolingual/{lang}-{scale}.tsv"
-    conda:
-        "../../envs/data.yaml"
-    resources:
-        mem_mb=2000,
-        runtime=lambda wc, attempt: 30 * attempt,
     params:
-        seed=config["seed"],
-    shell:
-        "xllm subset-text --input {input:q} --scale {wildcards.scale} --seed {params.seed} "
-        "--out {output:q} > {log:q} 2>&1"
+        command="subset-text",

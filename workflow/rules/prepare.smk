@@ -46,9 +46,10 @@ rule subset_corpus:
         mem_mb=2000,
         runtime=lambda wc, attempt: 30 * attempt,
     params:
+        command="subset-corpus",  # subset_monolingual: subset-text
         seed=config["seed"],
     shell:
-        "xllm subset-corpus --corpus {input:q} --scale {wildcards.scale} "
+        "xllm {params.command} --input {input:q} --scale {wildcards.scale} "
         "--seed {params.seed} --out {output:q} > {log:q} 2>&1"
 
 
@@ -115,14 +116,15 @@ rule prepare_flores:
         mem_mb=500,
         runtime=lambda wc, attempt: 10 * attempt,
     params:
+        task=lambda wc: f"--task flores --lang {wc.lang} --split {wc.split}",
         sources=config["data"]["sources"],
         lock=config["data"]["lock"],
     shell:
-        "xllm prepare-testset --task flores --lang {wildcards.lang} --split {wildcards.split} "
-        "--input {input:q} --sources {params.sources:q} --lock {params.lock:q} --out {output:q} > {log:q} 2>&1"
+        "xllm prepare-testset {params.task} --input {input:q} --sources {params.sources:q} "
+        "--lock {params.lock:q} --out {output:q} > {log:q} 2>&1"
 
 
-rule prepare_xquad:
+use rule prepare_flores as prepare_xquad with:
     input:
         lambda wc: source_files("xquad", wc.lang),
     output:
@@ -131,20 +133,11 @@ rule prepare_xquad:
         "results/logs/prepare_xquad/{lang}.log",
     benchmark:
         "results/benchmarks/prepare_xquad/{lang}.tsv"
-    conda:
-        "../../envs/data.yaml"
-    resources:
-        mem_mb=500,
-        runtime=lambda wc, attempt: 10 * attempt,
     params:
-        sources=config["data"]["sources"],
-        lock=config["data"]["lock"],
-    shell:
-        "xllm prepare-testset --task xquad --lang {wildcards.lang} --input {input:q} "
-        "--sources {params.sources:q} --lock {params.lock:q} --out {output:q} > {log:q} 2>&1"
+        task=lambda wc: f"--task xquad --lang {wc.lang}",
 
 
-rule prepare_mlqa:
+use rule prepare_flores as prepare_mlqa with:
     input:
         source_files("mlqa", required=False),
     output:
@@ -153,15 +146,8 @@ rule prepare_mlqa:
         "results/logs/prepare_mlqa/{setting}.log",
     benchmark:
         "results/benchmarks/prepare_mlqa/{setting}.tsv"
-    conda:
-        "../../envs/data.yaml"
     resources:
         mem_mb=1000,
         runtime=lambda wc, attempt: 10 * attempt,
     params:
-        sources=config["data"]["sources"],
-        lock=config["data"]["lock"],
-        split=EVAL["mlqa_split"],
-    shell:
-        "xllm prepare-testset --task mlqa --setting {wildcards.setting} --split {params.split} "
-        "--input {input:q} --sources {params.sources:q} --lock {params.lock:q} --out {output:q} > {log:q} 2>&1"
+        task=lambda wc: f"--task mlqa --setting {wc.setting} --split {EVAL['mlqa_split']}",

@@ -20,8 +20,7 @@ rule plot_scaling_laws:
         mem_mb=1000,
         runtime=lambda wc, attempt: 5 * attempt,
     params:
-        names=LANG_NAME_ARGS,
-        langs=",".join(LANGS),
+        **LANGUAGE_PARAMS,
     shell:
         "xllm plot-scaling --fits {input:q} --langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
 
@@ -45,8 +44,7 @@ rule plot_x_vs_m:
         mem_mb=1000,
         runtime=lambda wc, attempt: 5 * attempt,
     params:
-        names=LANG_NAME_ARGS,
-        langs=",".join(LANGS),
+        **LANGUAGE_PARAMS,
         task=",".join(["flores"] + (["xquad"] if "xquad" in TASKS else [])),
         metric=",".join([SCALING["metric"]] + (["f1"] if "xquad" in TASKS else [])),
     shell:
@@ -74,8 +72,7 @@ rule plot_allocation:
         mem_mb=1000,
         runtime=lambda wc, attempt: 5 * attempt,
     params:
-        names=LANG_NAME_ARGS,
-        langs=",".join(LANGS),
+        **LANGUAGE_PARAMS,
     shell:
         "xllm plot-allocation --allocations {input.allocations:q} --scores {input.scores:q} "
         "--langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
@@ -100,8 +97,7 @@ rule plot_alignment:
         mem_mb=1000,
         runtime=lambda wc, attempt: 5 * attempt,
     params:
-        names=LANG_NAME_ARGS,
-        langs=",".join(LANGS),
+        **LANGUAGE_PARAMS,
     shell:
         "xllm plot-alignment --alignment {input:q} --langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
 
@@ -126,8 +122,7 @@ rule summarize_scores:
         mem_mb=1000,
         runtime=lambda wc, attempt: 5 * attempt,
     params:
-        names=LANG_NAME_ARGS,
-        langs=",".join(LANGS),
+        **LANGUAGE_PARAMS,
         paper=PAPER_TABLES,
     shell:
         "xllm scores-summary --scores {input.scores:q} --fits {input.fits:q} --paper-tables {params.paper:q} "

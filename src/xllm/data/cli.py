@@ -116,7 +116,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_prepare_corpus)
 
     p = sub.add_parser("subset-corpus", help="the first N pairs of a seeded permutation (nested scales)")
-    p.add_argument("--corpus", required=True)
+    p.add_argument("--input", "--corpus", dest="corpus", required=True, help="a prepared corpus (clean.parquet)")
     p.add_argument("--scale", required=True, help="number of pairs, or 'full'")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", required=True)
