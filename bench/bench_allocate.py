@@ -31,7 +31,7 @@ from functools import partial
 import numpy as np
 
 from xllm.scaling.allocate import optimal_allocation, replicate_arrays, replicate_means, uncertain_allocation
-from xllm.scaling.law import ScalingLaw, _fit_params, _starts, fit_scaling_law, huber_irls
+from xllm.scaling.law import ScalingLaw, fit_params, fit_scaling_law, huber_irls, start_points
 
 
 def random_problem(rng, n):
@@ -76,7 +76,7 @@ def objective(laws, x):
 
 def refit_each(lx, ly):
     """The per-set SLSQP fit of every bootstrap resample, one at a time."""
-    return [_fit_params(lx[i], ly[i], 0.1, _starts(lx[i], ly[i]))[:2] for i in range(len(lx))]
+    return [fit_params(lx[i], ly[i], 0.1, start_points(lx[i], ly[i]))[:2] for i in range(len(lx))]
 
 
 def best_of(fn, repeats):

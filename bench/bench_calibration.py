@@ -28,15 +28,12 @@ import argparse
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from xllm.metrics.scored import Scored, segment_mean  # noqa: E402
-from xllm.scaling.bootstrap import fit_segment_bootstrap  # noqa: E402
-from xllm.scaling.law import FitError, ScalingLaw, fit_scaling_law  # noqa: E402
+from xllm.metrics.scored import Scored, segment_mean
+from xllm.scaling.bootstrap import fit_segment_bootstrap
+from xllm.scaling.law import FitError, ScalingLaw, fit_scaling_law
 
 PAPER_SCALES = (10_000, 20_000, 50_000, 100_000, 200_000)
 DEMO_SCALES = (100, 200, 400, 800)

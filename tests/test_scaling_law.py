@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from xllm.cli import main
-from xllm.scaling.law import BETA_BOUNDS, FitError, ScalingLaw, _fit_params, _starts, fit_scaling_law, huber_irls
+from xllm.scaling.law import BETA_BOUNDS, FitError, ScalingLaw, fit_params, fit_scaling_law, huber_irls, start_points
 
 SCALES = np.array([1e3, 2e3, 4e3, 8e3, 16e3, 32e3, 64e3, 128e3])
 
@@ -67,7 +67,7 @@ def test_batched_irls_matches_the_multistart_optimizer():
         )
         lx, ly = np.log(x), np.log(100 - s)
         a, b = huber_irls(lx[None], ly[None], 0.1)
-        a0, b0, _ = _fit_params(lx, ly, 0.1, _starts(lx, ly))
+        a0, b0, _ = fit_params(lx, ly, 0.1, start_points(lx, ly))
         assert b[0] == pytest.approx(b0, abs=1e-4) and a[0] == pytest.approx(a0, abs=1e-3)
 
 

@@ -134,7 +134,7 @@ def _huber(r: np.ndarray, delta: float) -> tuple[float, np.ndarray]:
     return float(loss.sum()), grad
 
 
-def _fit_params(logx: np.ndarray, logy: np.ndarray, delta: float, starts: list[tuple[float, float]]):
+def fit_params(logx: np.ndarray, logy: np.ndarray, delta: float, starts: list[tuple[float, float]]):
     """Minimize the Huber loss over (a, β) where log(100 − S) ≈ a + β·log(γX); returns (a, β, loss)."""
     from scipy.optimize import minimize
 
@@ -155,7 +155,7 @@ def _fit_params(logx: np.ndarray, logy: np.ndarray, delta: float, starts: list[t
     return best
 
 
-def _starts(logx: np.ndarray, logy: np.ndarray) -> list[tuple[float, float]]:
+def start_points(logx: np.ndarray, logy: np.ndarray) -> list[tuple[float, float]]:
     """Closed-form start (the least-squares line, β clipped) plus a grid over β, each with its best a."""
     slope, intercept = _ols(logx, logy)
     b_cf = min(max(slope, BETA_BOUNDS[0]), BETA_BOUNDS[1])
@@ -168,7 +168,7 @@ def _starts(logx: np.ndarray, logy: np.ndarray) -> list[tuple[float, float]]:
 def _fit_core(pairs: np.ndarray, scores: np.ndarray, gamma: float, delta: float, starts=None):
     logx = np.log(gamma * pairs)
     logy = np.log(100.0 - scores)
-    a, b, _ = _fit_params(logx, logy, delta, starts or _starts(logx, logy))
+    a, b, _ = fit_params(logx, logy, delta, starts or start_points(logx, logy))
     log_alpha = a  # a = log α because x already includes γ
     if not LOG_ALPHA_BOUNDS[0] <= log_alpha <= LOG_ALPHA_BOUNDS[1]:
         raise FitError(f"fitted log(alpha) = {log_alpha:.3g} is outside {LOG_ALPHA_BOUNDS}")
@@ -284,7 +284,7 @@ def fit_flags(fit: Fit) -> list[dict]:
 
 
 def huber_irls(logx: np.ndarray, logy: np.ndarray, delta: float, iters: int = 100):
-    """The same bounded Huber fit as ``_fit_params`` for a batch of point sets at once (rows of
+    """The same bounded Huber fit as ``fit_params`` for a batch of point sets at once (rows of
     ``logx``/``logy``), by iteratively reweighted least squares; NaN marks padding. The loss is
     convex, so when β leaves (−1, 0) the optimum lies on the nearer bound. Returns (a, β) arrays."""
     valid = np.isfinite(logx)
