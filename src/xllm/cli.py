@@ -16,7 +16,8 @@ import sys
 
 from .errors import UserError
 
-STAGES = ("data", "translate", "mixture", "train", "generate", "metrics", "scaling", "report", "demo", "hub")
+STAGES = ("data", "translate", "mixture", "train", "generate", "metrics", "scaling", "report", "demo", "hub",
+          "estimate")
 
 
 def build_parser() -> argparse.ArgumentParser:
