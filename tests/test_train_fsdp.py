@@ -78,6 +78,38 @@ def test_row_reads_match_safetensors_and_torch_chunk(tmp_path):
     assert plan_files([("x", 40), ("y", 50), ("z", 20)], 100) == [["x", "y"], ["z"]]
 
 
+def test_meta_model_filled_from_files_equals_from_pretrained(tmp_path):
+    """The loading path without sharding (plain tensors): same weights, buffers and ties as from_pretrained."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from xllm.errors import UserError
+    from xllm.train.loop import build_model
+    from xllm.train.weights import load_local_shards, materialize
+
+    base = make_tiny(tmp_path / "base", "gemma")
+    ref = build_model(str(base), False, False)
+    model = build_model(str(base), False, False, empty=True)
+    assert all(p.is_meta for p in model.parameters())
+    materialize(model, "cpu")
+    load_local_shards(model, base)
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+    got, want = model.state_dict(), ref.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+    for (name, a), (_, b) in zip(model.named_buffers(), ref.named_buffers()):
+        assert torch.equal(a, b), name  # rotary frequencies survive to_empty
+    index = json.loads((base / "model.safetensors.index.json").read_text())
+    name = "model.norm.weight"
+    path = base / index["weight_map"][name]
+    tensors = load_file(str(path))
+    del tensors[name]
+    save_file(tensors, str(path), metadata={"format": "pt"})
+    del index["weight_map"][name]
+    (base / "model.safetensors.index.json").write_text(json.dumps(index))
+    with pytest.raises(UserError, match="no weights for model.norm.weight"):
+        load_local_shards(model, base)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     rows = [{"id": f"r{i}", "instruction": f"Echo {i}", "input": "", "output": f"{i} {i} {i}"} for i in range(24)]

@@ -117,7 +117,8 @@ class Runtime:
         kwargs = {"reshard_after_forward": reshard}
         if self.precision == "bf16":
             kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-        if _env_flag("FSDP_OFFLOAD_PARAMS"):
+        offload = _env_flag("FSDP_OFFLOAD_PARAMS")
+        if offload:
             kwargs["offload_policy"] = CPUOffloadPolicy()
         on_meta = any(p.is_meta for p in model.parameters())
         if not on_meta:
@@ -135,7 +136,7 @@ class Runtime:
         if on_meta:
             from .weights import materialize
 
-            materialize(model, self.device)
+            materialize(model, "cpu" if offload else self.device, buffer_device=self.device)
         return model
 
     def unwrap(self, model):

@@ -91,11 +91,12 @@ def _rows(length: int, parts: int, index: int) -> tuple[int, int]:
     return start, min(start + size, length)
 
 
-def materialize(model, device) -> None:
+def materialize(model, device, buffer_device=None) -> None:
     """Give the meta parameters of a sharded model real (uninitialized) storage on ``device``.
 
     ``to_empty`` also replaces the buffers, which were built for real (rotary frequencies are
-    computed, not loaded), and gives each module of a tied parameter (embedding and output layer)
+    computed, not loaded; they go to ``buffer_device`` when the parameters are offloaded to the
+    CPU), and gives each module of a tied parameter (embedding and output layer)
     its own tensor: the buffers are put back and the ties restored (to the first module's tensor,
     the one FSDP tracks).
     """
@@ -108,7 +109,7 @@ def materialize(model, device) -> None:
                 owners.setdefault(id(param), []).append((module, name))
     model.to_empty(device=device)
     for module, name, buf in kept:
-        module._buffers[name] = buf.to(device)
+        module._buffers[name] = buf.to(buffer_device or device)
     for (first, first_name), *others in owners.values():
         for module, name in others:
             module._parameters[name] = first._parameters[first_name]
@@ -128,9 +129,12 @@ def load_local_shards(model, base: str | os.PathLike) -> None:
     for name, tensor in model.state_dict(keep_vars=True).items():
         names.setdefault(id(tensor), []).append(name)
         tensors[id(tensor)] = tensor
+    params = {id(p) for p in model.parameters()}
     by_file: dict[Path, list[tuple[str, object]]] = {}
     for key, tensor in tensors.items():
         found = [n for n in names[key] if n in files]
+        if not found and key not in params:
+            continue  # a persistent buffer the checkpoint lacks keeps the value the model computed
         if not found:
             raise UserError(f"{base}: no weights for {' / '.join(names[key])}")
         by_file.setdefault(files[found[0]], []).append((found[0], tensor))
