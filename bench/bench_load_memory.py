@@ -82,7 +82,7 @@ def run(mode: str, base: Path) -> list[dict]:
                PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            "--master_port", str(port), __file__, "--worker", mode, "--base", str(base)],
-                          env=env, capture_output=True, text=True)
+                          env=env, capture_output=True, text=True, check=False)
     if proc.returncode:
         sys.exit(proc.stderr[-3000:])
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
@@ -101,9 +101,9 @@ def main() -> None:
         return worker(args.worker, args.base)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "model"
-        code = ("import sys; sys.path[:0] = %r; from bench_load_memory import make_model; from pathlib import Path; "
-                "print(make_model(Path(%r), %d, %d, %d))" % ([str(Path(__file__).parent)] + sys.path, str(base),
-                                                              args.hidden, args.layers, args.vocab))
+        path = [str(Path(__file__).parent), *sys.path]
+        code = (f"import sys; sys.path[:0] = {path!r}; from bench_load_memory import make_model; "
+                f"from pathlib import Path; print(make_model(Path({str(base)!r}), {args.hidden}, {args.layers}, {args.vocab}))")
         n = int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()[-1])
         size = sum(f.stat().st_size for f in base.glob("*.safetensors"))
         print(f"model: {n / 1e9:.3f}B parameters, {size / 2**30:.2f} GiB bf16 on disk, {n * 4 / 2**30:.2f} GiB fp32 in memory")

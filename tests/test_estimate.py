@@ -44,8 +44,8 @@ def test_token_counts_agree_with_hand_arithmetic(config):
     train = _jobs(result, "train_model")
     assert list(train) == ["alpaca-en", "coit/zh/10", "coit/zh/full", "coit/hi/10", "coit/hi/full", "muit/full",
                            "muit-budget/b/uniform", "ablation/zh/abl-en-x"]
-    alpaca = lambda f: 10 + 20 * f  # noqa: E731 - template + content x language factor
-    pair = lambda f: 5 + 3 * f  # noqa: E731
+    alpaca = lambda f: 10 + 20 * f  # template + content x language factor
+    pair = lambda f: 5 + 3 * f
     assert train["alpaca-en"]["tokens"] == 2 * 11 * alpaca(1)
     assert train["coit/zh/10"]["tokens"] == 2 * (11 * alpaca(1) + 11 * alpaca(2) + 10 * pair(2))
     assert train["coit/zh/full"]["tokens"] == 2 * (11 * alpaca(1) + 11 * alpaca(2) + 30 * pair(2))  # max_pairs
@@ -60,8 +60,8 @@ def test_token_counts_agree_with_hand_arithmetic(config):
     assert row["flops_6nt"] == pytest.approx(6 * 7e9 * row["tokens"], rel=1e-3)
 
     gen = _jobs(result, "generate_model")
-    flores = lambda src, tgt: 7 * (4 + 6 * src + 6 * tgt)  # noqa: E731 - prompt + expected output
-    qa = lambda n, f: n * (2 + 30 * f + 3)  # noqa: E731
+    flores = lambda src, tgt: 7 * (4 + 6 * src + 6 * tgt)  # prompt + expected output
+    qa = lambda n, f: n * (2 + 30 * f + 3)
     assert gen["coit/zh/10"]["tokens"] == flores(1, 2) + flores(2, 1) + qa(9, 2) + qa(13, 1) + qa(13, 2)
     assert gen["muit-budget/b/uniform"]["tokens"] == flores(1, 2) + flores(2, 1) + flores(1, 4) + flores(4, 1)
     assert gen["coit/zh/10"]["tokens_if_max_new_tokens"] == 14 * (4 + 100) + 7 * 6 + 7 * 12 + 9 * (2 + 60 + 100) \

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,7 +47,8 @@ def _weights(model_dir):
     from safetensors.torch import load_file
 
     index = os.path.join(model_dir, "model.safetensors.index.json")
-    files = sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index) else ["model.safetensors"]
+    files = sorted(set(json.loads(Path(index).read_text())["weight_map"].values())) if os.path.exists(index) \
+        else ["model.safetensors"]
     out = {}
     for f in files:
         out.update(load_file(os.path.join(model_dir, f)))
@@ -57,7 +59,7 @@ def test_row_reads_match_safetensors_and_torch_chunk(tmp_path):
     import torch
     from safetensors.torch import load_file, save_file
 
-    from xllm.train.weights import _rows, _Rows, plan_files
+    from xllm.train.weights import _Rows, _rows, plan_files
 
     tensors = {"a": torch.randn(7, 5, dtype=torch.bfloat16), "b": torch.arange(12, dtype=torch.int64).reshape(3, 4),
                "c": torch.randn(4), "s": torch.tensor(2.5)}

@@ -345,7 +345,7 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
     def job(rule, name, tok, gpus, params, **extra):
         tput, source = throughput(table, sources, params, STAGE_OF_RULE[rule])
         hours = tok / tput / 3600 if gpus else 0.0
-        row = {"rule": rule, "job": name, "tokens": int(round(tok)), "gpus": gpus,
+        row = {"rule": rule, "job": name, "tokens": round(tok), "gpus": gpus,
                "gpu_hours": round(hours, 6), "wall_hours": round(hours / gpus, 6) if gpus else None,
                "tokens_per_s_per_gpu": round(tput, 1), "throughput_source": source if gpus else "no GPU (CPU job)"}
         row.update(extra)
@@ -373,7 +373,7 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
         gen_tok = sum(i["items"] * (i["prompt_tokens"] + i["output_tokens"]) for i in items)
         gen_max = sum(i["items"] * (i["prompt_tokens"] + i["output_tokens_max"]) for i in items)
         job("generate_model", model, gen_tok, gen_gpus, base_params, examples=sum(i["items"] for i in items),
-            tokens_if_max_new_tokens=int(round(gen_max)))
+            tokens_if_max_new_tokens=round(gen_max))
 
     by_rule, tokens_by_rule, jobs_by_rule = {}, {}, {}
     for row in jobs:
@@ -406,8 +406,8 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
         "notes": [
             "GPU-hours = tokens / (tokens/s per GPU) / 3600; wall hours = GPU-hours / GPUs of the job",
             "muit-budget: the allocation is computed later; pairs are estimated as an even split of the budget",
-            "generate: output tokens are the expected reference length (capped by max_new_tokens); "
-            "tokens_if_max_new_tokens is the upper bound",
+            ("generate: output tokens are the expected reference length (capped by max_new_tokens); "
+             "tokens_if_max_new_tokens is the upper bound"),
         ],
         "jobs": jobs,
     }
