@@ -100,6 +100,15 @@ def test_meta_model_filled_from_files_equals_from_pretrained(tmp_path):
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
     for (name, a), (_, b) in zip(model.named_buffers(), ref.named_buffers()):
         assert torch.equal(a, b), name  # rotary frequencies survive to_empty
+    old = tmp_path / "bin"  # an older checkpoint: pytorch_model-*.bin with an index
+    ref.save_pretrained(old, safe_serialization=False, max_shard_size="40KB")
+    assert (old / "pytorch_model.bin.index.json").exists()
+    model = build_model(str(base), False, False, empty=True)
+    materialize(model, "cpu")
+    load_local_shards(model, old)
+    got = model.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+
     index = json.loads((base / "model.safetensors.index.json").read_text())
     name = "model.norm.weight"
     path = base / index["weight_map"][name]

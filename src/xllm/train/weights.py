@@ -4,7 +4,7 @@ Loading: every rank builds the model on the meta device, shards it, then reads f
 safetensors files only the rows of each parameter it keeps (plain reads of those bytes: a memory
 map would leave every page read resident in the process until the file is closed). A node thus
 holds about one copy of the weights in all instead of one per process, and no rank ever holds the
-whole model.
+whole model. Older ``pytorch_model*.bin`` checkpoints are read through a memory map instead.
 
 Saving: the parameters are gathered one at a time (a collective: every rank takes part) and rank 0
 writes them out file by file in the Hugging Face sharded layout (``model-0000i-of-0000n.safetensors``
@@ -22,6 +22,7 @@ from ..errors import UserError
 
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
+BIN, BIN_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"  # older checkpoints
 
 
 def checkpoint_files(base: str | os.PathLike) -> dict[str, Path]:
@@ -32,7 +33,12 @@ def checkpoint_files(base: str | os.PathLike) -> dict[str, Path]:
         return {name: base / file for name, file in weight_map.items()}
     if (base / SINGLE).exists():
         return {name: base / SINGLE for name in _header(base / SINGLE)[0] if name != "__metadata__"}
-    raise UserError(f"{base}: no {SINGLE} nor {INDEX} (sharded loading reads safetensors only)")
+    if (base / BIN_INDEX).exists():
+        weight_map = json.loads((base / BIN_INDEX).read_text())["weight_map"]
+        return {name: base / file for name, file in weight_map.items()}
+    if (base / BIN).exists():
+        return {name: base / BIN for name in _BinRows(base / BIN).state}
+    raise UserError(f"{base}: no weights ({SINGLE}, {INDEX}, {BIN} or {BIN_INDEX})")
 
 
 def _header(path: Path) -> tuple[dict, int]:
@@ -82,6 +88,26 @@ class _Rows:
 
     def close(self) -> None:
         self.handle.close()
+
+
+class _BinRows:
+    """Row ranges of a ``torch.save`` checkpoint (``pytorch_model*.bin``), memory-mapped: only the
+    pages of the rows read are touched, though they stay resident until the file is closed."""
+
+    def __init__(self, path: Path):
+        import torch
+
+        self.state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.state[name].shape)
+
+    def read(self, name: str, start: int = 0, end: int | None = None):
+        tensor = self.state[name]
+        return tensor[start:end].clone() if tensor.ndim else tensor.clone()
+
+    def close(self) -> None:
+        self.state = {}
 
 
 def _rows(length: int, parts: int, index: int) -> tuple[int, int]:
@@ -140,7 +166,7 @@ def load_local_shards(model, base: str | os.PathLike) -> None:
         by_file.setdefault(files[found[0]], []).append((found[0], tensor))
     with torch.no_grad():
         for path, entries in by_file.items():
-            reader = _Rows(path)
+            reader = _Rows(path) if path.name.endswith(".safetensors") else _BinRows(path)
             try:
                 for name, tensor in entries:
                     _read_local(reader, name, tensor, base)
@@ -148,7 +174,7 @@ def load_local_shards(model, base: str | os.PathLike) -> None:
                 reader.close()
 
 
-def _read_local(reader: _Rows, name: str, tensor, base) -> None:
+def _read_local(reader: _Rows | _BinRows, name: str, tensor, base) -> None:
     """Copy into ``tensor`` (a DTensor sharded on dim 0, or a plain tensor) its rows of ``name``."""
     shape = reader.shape(name)
     if shape != tuple(tensor.shape):
