@@ -335,7 +335,10 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
             measured["note"] = f"no sample found ({flores_dir}/en.txt, {alpaca_file}): defaults used"
 
     base_params, base_how = model_params(config["base_model"])
-    recipes = load_recipes(config["mixture"]["recipes"])
+    recipes_path = Path(config["mixture"]["recipes"])
+    if not recipes_path.exists() and Path(config_path).parent.joinpath(recipes_path).exists():
+        recipes_path = Path(config_path).parent / recipes_path  # run from elsewhere than the repository root
+    recipes = load_recipes(recipes_path)
     alpaca_n = int(est["alpaca_examples"])
     epochs = float(train_cfg.get("epochs", 3))
     train_gpus = int(train_cfg.get("nodes", 1)) * int(train_cfg.get("gpus_per_node", 0))
