@@ -4,8 +4,9 @@ before: every process reads the whole model (``from_pretrained``), then shards i
 after:  every process builds the model on the meta device, shards it, and reads only its own rows
         of each tensor from the memory-mapped safetensors (``xllm.train.weights``).
 
-Peak RSS (``ru_maxrss``) of each process is measured right after loading, in the same run for
-both paths, on the same saved model (random weights, bf16 on disk as LLaMA's are, fp32 in memory
+Peak RSS (``ru_maxrss``) of each process is measured right after loading, then after saving the
+final model (before: the whole state dict gathered on rank 0 and ``save_pretrained``; after:
+gathered one file at a time, ``weights.save_gathered``), in the same run for both paths, on the same saved model (random weights, bf16 on disk as LLaMA's are, fp32 in memory
 as training keeps them). A checksum of each rank's local shards shows both paths load the same
 weights.
 
@@ -46,6 +47,9 @@ def make_model(out: Path, hidden: int, layers: int, vocab: int) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+SHARD = "400MB"  # the final model's files (training's default is 5GB: 7B models in 6 files)
+
+
 def worker(mode: str, base: str) -> None:
     import resource
 
@@ -66,9 +70,20 @@ def worker(mode: str, base: str) -> None:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with torch.no_grad():
         checksum = sum(float(p.to_local().double().sum()) for p in model.parameters())
+    # saving the final model: the whole state dict gathered on rank 0 (before) or one file at a time (after)
+    out = Path(base).parent / f"saved-{mode}"
+    if mode == "before":
+        state = rt.full_state_dict(model)
+        if rt.is_main:
+            model.save_pretrained(out, state_dict=state, safe_serialization=True, max_shard_size=SHARD)
+        del state
+    else:
+        weights.save_gathered(model, out if rt.is_main else None, SHARD, rt.is_main)
+    rt.barrier()
+    save_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rows = [None] * rt.world
     dist.all_gather_object(rows, {"rank": rt.rank, "start_mb": start_kb / 1024, "peak_mb": peak_kb / 1024,
-                                  "checksum": checksum})
+                                  "save_peak_mb": save_kb / 1024, "checksum": checksum})
     if rt.is_main:
         print("RESULT " + json.dumps(rows))
     rt.close()
@@ -84,7 +99,7 @@ def run(mode: str, base: Path) -> list[dict]:
                            "--master_port", str(port), __file__, "--worker", mode, "--base", str(base)],
                           env=env, capture_output=True, text=True, check=False)
     if proc.returncode:
-        sys.exit(proc.stderr[-3000:])
+        sys.exit("\n".join(line for line in proc.stderr.splitlines() if "rank0]" in line or "Error" in line)[-3000:])
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
 
@@ -112,12 +127,18 @@ def main() -> None:
         for r in rows:
             print(f"{mode:6s} rank {r['rank']}: peak RSS {r['peak_mb']:8.0f} MiB "
                   f"(after imports and process group: {r['start_mb']:.0f} MiB), shard checksum {r['checksum']:.6f}")
+    for mode, rows in results.items():
+        r = rows[0]
+        print(f"{mode:6s} rank 0: peak RSS {r['save_peak_mb']:8.0f} MiB after also saving the model ({SHARD} files)")
     same = all(abs(a["checksum"] - b["checksum"]) < 1e-6 * max(1.0, abs(a["checksum"]))
                for a, b in zip(results["before"], results["after"]))
     worst = {m: max(r["peak_mb"] for r in rows) for m, rows in results.items()}
     print(f"same weights loaded: {same}")
     print(f"peak RSS per process, worst rank: before {worst['before']:.0f} MiB, after {worst['after']:.0f} MiB, "
           f"ratio after/before {worst['after'] / worst['before']:.2f}")
+    save = {m: rows[0]["save_peak_mb"] for m, rows in results.items()}
+    print(f"peak RSS of rank 0 through loading and saving: before {save['before']:.0f} MiB, after {save['after']:.0f} MiB, "
+          f"ratio after/before {save['after'] / save['before']:.2f}")
 
 
 if __name__ == "__main__":

@@ -238,6 +238,8 @@ def save_gathered(model, out_dir: str | os.PathLike | None, max_shard_size: str 
     by_name = dict(entries)
     total = len(plan)
     weight_map, total_size = {}, 0
+    if is_main:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         for i, names in enumerate(plan, 1):
             chunk = {}
