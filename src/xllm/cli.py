@@ -16,7 +16,20 @@ import sys
 
 from .errors import UserError
 
-STAGES = ("plan", "data", "translate", "mixture", "train", "generate", "metrics", "scaling", "report", "demo", "hub")
+STAGES = (
+    "plan",
+    "data",
+    "translate",
+    "mixture",
+    "train",
+    "generate",
+    "metrics",
+    "scaling",
+    "report",
+    "demo",
+    "hub",
+    "estimate",
+)
 
 
 class Parser(argparse.ArgumentParser):

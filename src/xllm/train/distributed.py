@@ -5,8 +5,10 @@ environment variables (``ACCELERATE_USE_FSDP``, ``FSDP_*``); the sharding itself
 PyTorch's ``fully_shard`` (one unit per decoder layer, then the root), so the same code shards
 on GPUs (NCCL) and on CPUs (gloo) — which lets the test suite run real FSDP on a laptop; the
 accelerate wrapper refuses FSDP without an accelerator. Checkpoints of a sharded model are
-``torch.distributed.checkpoint`` directories (each rank writes its shards); the final model is
-gathered to rank 0 as one full state dict.
+``torch.distributed.checkpoint`` directories (each rank writes its shards). Under FSDP the model is
+built on the meta device and each rank reads only its shards of the weights, and the final model is
+gathered one tensor at a time into sharded safetensors (``xllm.train.weights``): no process ever
+holds the whole model, so it may exceed one GPU and the host memory of one process.
 """
 
 from __future__ import annotations
@@ -28,6 +30,17 @@ def cpu_threads(threads: int | None = None) -> int:
 
 def _env_flag(name: str, default: bool = False) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in ("1", "true", "yes")
+
+
+def wrap_classes(model) -> set[str]:
+    """The layer classes sharded one FSDP unit each: FSDP_TRANSFORMER_CLS_TO_WRAP if the launch config
+    names them, else the model's own ``_no_split_modules`` (its decoder layer: LlamaDecoderLayer,
+    Qwen2DecoderLayer, GPTNeoXLayer...), so one accelerate config serves every architecture."""
+    names = os.environ.get("FSDP_TRANSFORMER_CLS_TO_WRAP", "").replace(",", " ").split()
+    if names:
+        return set(names)
+    found = model._get_no_split_modules("auto") if hasattr(model, "_get_no_split_modules") else None
+    return set(found or getattr(model, "_no_split_modules", None) or ())
 
 
 class Runtime:
@@ -85,7 +98,11 @@ class Runtime:
         return contextlib.nullcontext()
 
     def wrap(self, model):
-        """Shard (FSDP2: each decoder layer, then the root) or replicate (DDP) across processes."""
+        """Shard (FSDP2: each decoder layer, then the root) or replicate (DDP) across processes.
+
+        A model on the meta device (built without weights, for FSDP) gets empty storage for its
+        local shards only; ``weights.load_local_shards`` fills them.
+        """
         import torch
 
         if not self.distributed:
@@ -97,22 +114,32 @@ class Runtime:
             return DistributedDataParallel(model.to(self.device), device_ids=device_ids)
         from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
 
-        names = set(os.environ.get("FSDP_TRANSFORMER_CLS_TO_WRAP", "LlamaDecoderLayer").replace(",", " ").split())
         reshard = os.environ.get("FSDP_SHARDING_STRATEGY", "FULL_SHARD").upper() not in ("SHARD_GRAD_OP", "2")
         kwargs = {"reshard_after_forward": reshard}
         if self.precision == "bf16":
             kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-        if _env_flag("FSDP_OFFLOAD_PARAMS"):
+        offload = _env_flag("FSDP_OFFLOAD_PARAMS")
+        if offload:
             kwargs["offload_policy"] = CPUOffloadPolicy()
-        model.to(self.device)
+        on_meta = any(p.is_meta for p in model.parameters())
+        if not on_meta:
+            model.to(self.device)
+        names = wrap_classes(model)
         layers = [m for m in model.modules() if type(m).__name__ in names]
         if not layers:
             from ..errors import UserError
 
-            raise UserError(f"FSDP_TRANSFORMER_CLS_TO_WRAP={','.join(names)}: no such layer in {type(model).__name__}")
+            raise UserError(
+                f"FSDP layers to wrap ({','.join(sorted(names)) or 'none declared'}): "
+                f"no such layer in {type(model).__name__}"
+            )
         for layer in layers:
             fully_shard(layer, **kwargs)
         fully_shard(model, **kwargs)
+        if on_meta:
+            from .weights import materialize
+
+            materialize(model, "cpu" if offload else self.device, buffer_device=self.device)
         return model
 
     def unwrap(self, model):

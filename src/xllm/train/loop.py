@@ -26,7 +26,7 @@ from ..atomic import atomic_dir, file_sha256, write_json
 from ..errors import UserError
 from ..prompts import STYLE_FILE, check_style, prompt_style
 from ..provenance import provenance
-from . import batches, checkpoint
+from . import batches, checkpoint, weights
 from .distributed import Runtime
 from .examples import IGNORE, encode_rows
 from .tokens import PAD_POLICIES, apply_pad_policy
@@ -83,6 +83,9 @@ class TrainConfig:
         choices=("add", "eos"),
         help='add: "<pad>" with a mean-initialized embedding row (the authors); eos: pad with EOS',
     )
+    max_shard_size: str = setting(
+        "5GB", runtime=True, help="largest file of the final model's safetensors (save_pretrained's default)"
+    )
 
 
 def train_style(cfg: TrainConfig) -> str:
@@ -131,14 +134,27 @@ def _read_rows(path: str) -> list[dict]:
     return rows
 
 
-def build_model(base: str, packing: bool, gradient_checkpointing: bool):
+def build_model(base: str, packing: bool, gradient_checkpointing: bool, empty: bool = False):
+    """The fp32 model of ``base``; ``empty``: its parameters on the meta device, no weights read
+    (FSDP: each rank reads only its shards once the model is sharded, ``weights.load_local_shards``)."""
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
 
     from .attention import register
 
     attn = register() if packing else "sdpa"
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation=attn)
+    if empty:
+        from transformers.integrations.accelerate import init_empty_weights
+
+        with init_empty_weights(include_buffers=False):  # buffers (rotary frequencies) are computed, not read
+            model = AutoModelForCausalLM.from_config(
+                AutoConfig.from_pretrained(base), dtype=torch.float32, attn_implementation=attn
+            )
+        model.tie_weights()  # from_config leaves meta parameters untied; from_pretrained ties them
+        if Path(base, "generation_config.json").exists():
+            model.generation_config = GenerationConfig.from_pretrained(base)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, attn_implementation=attn)
     model.config.use_cache = False
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -414,17 +430,34 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
 
 
 def save_final(rt, model, tokenizer, cfg: TrainConfig, manifest: dict) -> None:
-    """Consolidated safetensors + tokenizer + prompt style + manifest, renamed into place at once."""
-    state_dict = rt.full_state_dict(model)
-    model = rt.unwrap(getattr(model, "_orig_mod", model))
+    """Safetensors (in files of at most ``max_shard_size``, with an index) + tokenizer + prompt style
+    + manifest, renamed into place at once. A sharded model is gathered tensor by tensor
+    (``weights.save_gathered``): rank 0 never holds the whole model."""
+    import contextlib
+
+    model = getattr(model, "_orig_mod", model)
+    state_dict = None if rt.fsdp else rt.full_state_dict(model)
+    model = rt.unwrap(model)
     if state_dict is not None and getattr(model.config, "tie_word_embeddings", False):
         for key in getattr(model, "_tied_weights_keys", None) or ():  # saved once, as the embedding
             state_dict.pop(key, None)
-    if rt.is_main:
-        model.config.use_cache = True
-        model.config._attn_implementation = "sdpa"  # the packing attention is a training detail
-        with atomic_dir(cfg.out) as tmp:
-            model.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
+    model.config.use_cache = True
+    model.config._attn_implementation = "sdpa"  # the packing attention is a training detail
+    # every rank enters: gathering a sharded model is a collective; only rank 0 writes
+    with atomic_dir(cfg.out) if rt.is_main else contextlib.nullcontext() as tmp:
+        if rt.fsdp:
+            weights.save_gathered(model, tmp, cfg.max_shard_size, rt.is_main)
+            if rt.is_main:  # what save_pretrained writes besides the weights
+                model.config.dtype = "float32"
+                model.config.architectures = [type(model).__name__.removeprefix("FSDP")]
+                model.config.save_pretrained(tmp)
+                if model.can_generate():
+                    model.generation_config.save_pretrained(tmp)
+        elif rt.is_main:
+            model.save_pretrained(
+                tmp, state_dict=state_dict, safe_serialization=True, max_shard_size=cfg.max_shard_size
+            )
+        if rt.is_main:
             tokenizer.save_pretrained(tmp)
             write_json(tmp / STYLE_FILE, {"style": train_style(cfg)})
             write_json(tmp / MANIFEST, manifest)

@@ -1,0 +1,1 @@
+"""``xllm estimate``: tokens and GPU-hours of every job of the configured grid, before anything runs."""
