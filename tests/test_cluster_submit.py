@@ -5,6 +5,7 @@ node runs (`xllm launch-train --dry-run`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -16,7 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from xllm import config as xllm_config
+from xllm.plan import train_launch
+
 REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 BIN = Path(sys.executable).parent
 JOB_ID = "4242"
 
@@ -130,6 +135,9 @@ def test_two_node_eight_gpu_training_job_as_submitted(tmp_path, fake_slurm):
     )
     shell = re.search(r"^(?:Shell command: )?(xllm launch-train .*)$", dry.stdout + dry.stderr, re.M).group(1)
     shell = shell.split(" > ")[0].replace("launch-train", f"launch-train --dry-run --job-id {JOB_ID}", 1)
+    # The job's environment as the workflow's shell prefix sets it (workflow/rules/common.smk).
+    job_config = xllm_config.prepare(yaml.safe_load((cwd / "multinode.yaml").read_text()), SCHEMA)
+    env = {**env, "XLLM_TRAIN_LAUNCH": json.dumps(train_launch(job_config))}
     launched = subprocess.run(shell, shell=True, cwd=cwd, env=env, capture_output=True, text=True)
     assert launched.returncode == 0, launched.stderr
     cmd = shlex.split(launched.stdout)

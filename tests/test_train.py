@@ -203,20 +203,42 @@ def test_launch_train_dry_run_and_errors(capsys, monkeypatch):
 
 
 def test_launch_train_takes_the_workflows_runtime_settings_from_the_environment(capsys, monkeypatch, tmp_path):
-    """The workflow passes nodes, GPUs, the accelerate config and checkpointing through
-    $XLLM_TRAIN_LAUNCH, so changing them reruns no training; flags still win."""
+    """The workflow passes nodes, GPUs, the accelerate config and the runtime settings of training
+    (checkpointing, gradient checkpointing, ...) through $XLLM_TRAIN_LAUNCH, so changing them reruns
+    no training; the command line's own flags win."""
     accelerate = tmp_path / "fsdp.yaml"
     accelerate.write_text("distributed_type: FSDP\n")
-    monkeypatch.setenv(
-        "XLLM_TRAIN_LAUNCH",
-        json.dumps({"nodes": 1, "gpus_per_node": 8, "accelerate_config": str(accelerate), "checkpoint_every": 50}),
-    )
+    runtime = {"checkpoint_every": 50, "gradient_checkpointing": True, "max_shard_size": "2GB"}
+    launch = {"nodes": 1, "gpus_per_node": 8, "accelerate_config": str(accelerate), "train": runtime}
+    monkeypatch.setenv("XLLM_TRAIN_LAUNCH", json.dumps(launch))
     assert main(["launch-train", "--dry-run", "--", "--base", "b"]) == 0
     cmd = capsys.readouterr().out.split()
     assert cmd[:4] == ["accelerate", "launch", "--config_file", str(accelerate)]
-    assert cmd[cmd.index("--num_processes") + 1] == "8" and cmd[-4:] == ["--base", "b", "--checkpoint-every", "50"]
-    assert main(["launch-train", "--gpus-per-node", "0", "--dry-run", "--", "--base", "b"]) == 0
-    assert capsys.readouterr().out.strip() == "xllm train --base b --checkpoint-every 50"
+    assert cmd[cmd.index("--num_processes") + 1] == "8"
+    assert cmd[-7:] == [
+        "--base",
+        "b",
+        "--checkpoint-every",
+        "50",
+        "--gradient-checkpointing",
+        "--max-shard-size",
+        "2GB",
+    ]
+    argv = [
+        "launch-train",
+        "--gpus-per-node",
+        "0",
+        "--checkpoint-every",
+        "7",
+        "--dry-run",
+        "--",
+        "--base",
+        "b",
+        "--no-gradient-checkpointing",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == "xllm train --base b --no-gradient-checkpointing --checkpoint-every 7 --max-shard-size 2GB"
 
 
 @pytest.mark.slow

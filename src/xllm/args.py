@@ -119,3 +119,8 @@ def output_settings(cls, section: dict) -> dict:
         for f in dataclasses.fields(cls)
         if not f.metadata.get(RUNTIME) and not _required(f)
     }
+
+
+def runtime_settings(cls, section: dict) -> dict:
+    """The runtime fields of ``cls`` that ``section`` sets: how a job runs, passed outside its params."""
+    return {f.name: section[f.name] for f in dataclasses.fields(cls) if f.metadata.get(RUNTIME) and f.name in section}

@@ -13,7 +13,7 @@ from xllm import config as xllm_config
 from xllm.data.sources import load_sources
 from xllm.errors import UserError
 from xllm.mixture.recipes import parse_model_id
-from xllm.plan import Grid, Jobs, settings_json
+from xllm.plan import Grid, Jobs, settings_json, train_launch
 from xllm.prompts import instruction_texts
 from xllm.provenance import config_hash
 from xllm.workflow_hooks import failure_message, stale_lock_hint
@@ -38,11 +38,7 @@ CONFIG_HASH = config_hash(config)
 PRELOAD = "export XLLM_PRELOAD=1; " if config["preload_imports"] else ""
 # How training runs (one process, accelerate, srun; checkpointing) changes no output: it reaches
 # `xllm launch-train` through the environment, not as params that would retrain every model.
-TRAIN_LAUNCH = {
-    k: config["train"][k]
-    for k in ("nodes", "gpus_per_node", "accelerate_config", "checkpoint_every")
-    if k in config["train"]
-}
+TRAIN_LAUNCH = train_launch(config)
 shell.prefix(
     f"set -euo pipefail; export XLLM_CONFIG_HASH={CONFIG_HASH}; {PRELOAD}"
     # (braces doubled: Snakemake formats the prefix like a shell command)

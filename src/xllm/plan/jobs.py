@@ -20,6 +20,20 @@ def settings_json(values: dict) -> str:
     return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def train_launch(config: dict) -> dict:
+    """How training runs, the value of ``$XLLM_TRAIN_LAUNCH`` for ``xllm launch-train``: nodes, GPUs,
+    the accelerate config, and the train section's runtime settings (checkpointing, gradient
+    checkpointing, shard size...). None of it changes the model, so it is no param of the job."""
+    from ..args import runtime_settings
+    from ..train.loop import TrainConfig
+
+    train = config["train"]
+    return {
+        **{k: train[k] for k in ("nodes", "gpus_per_node", "accelerate_config")},
+        "train": runtime_settings(TrainConfig, train),
+    }
+
+
 class Jobs:
     """Per-rule settings of a grid. ``local_or_hub`` maps a model name to where the workflow keeps it."""
 

@@ -30,16 +30,34 @@ LAUNCH_ENV = "XLLM_TRAIN_LAUNCH"
 
 
 def launch_settings(args) -> dict:
-    """nodes, gpus_per_node, accelerate_config and checkpoint_every: flags, else the workflow's
+    """nodes, gpus_per_node, accelerate_config and ``train`` (the runtime settings of TrainConfig:
+    checkpointing, gradient checkpointing, shard size, logging): flags, else the workflow's
     ``$XLLM_TRAIN_LAUNCH`` (JSON). They change how training runs, not what it writes, so the
     workflow passes them through the environment rather than as params that would retrain."""
     import json
     import os
 
     env = json.loads(os.environ.get(LAUNCH_ENV) or "{}")
-    out = {"nodes": 1, "gpus_per_node": 0, "accelerate_config": None, "checkpoint_every": None, **env}
+    out = {"nodes": 1, "gpus_per_node": 0, "accelerate_config": None, **env}
+    out["train"] = dict(env.get("train") or {})
     out.update({k: v for k, v in vars(args).items() if k in out and v is not None})
+    if args.checkpoint_every is not None:
+        out["train"]["checkpoint_every"] = args.checkpoint_every
     return out
+
+
+def runtime_flags(settings: dict, given: list[str]) -> list[str]:
+    """``xllm train`` flags for runtime settings the command line does not already give."""
+    flags = []
+    for key, value in settings.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or flag in given or f"--no-{flag[2:]}" in given:
+            continue
+        if isinstance(value, bool):
+            flags.append(flag if value else f"--no-{flag[2:]}")
+        else:
+            flags += [flag, str(value)]
+    return flags
 
 
 def cmd_launch_train(args) -> int:
@@ -50,8 +68,7 @@ def cmd_launch_train(args) -> int:
 
     settings = launch_settings(args)
     train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
-    if settings["checkpoint_every"] is not None and "--checkpoint-every" not in train_args:
-        train_args = [*train_args, "--checkpoint-every", str(settings["checkpoint_every"])]
+    train_args = [*train_args, *runtime_flags(settings["train"], train_args)]
     cmd = launch_command(
         settings["nodes"], settings["gpus_per_node"], settings["accelerate_config"], train_args, args.job_id
     )
