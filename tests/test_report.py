@@ -551,6 +551,8 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     zh_xquad = next(r for r in rows if r["model"] == "coit/zh/800" and r["task"] == "xquad")
     rows.append(dict(zh_xquad, model="muit/800", recipe="muit", scale="800", value=9.0))  # xquad em for zh only
     rows += [dict(r, metric="match", value=r["value"] + 1) for r in rows if r["metric"] == "em"]
+    # English XQuAD of the baseline (eval.english_qa): a column of its own, out of the mean
+    rows.append(dict(zh_xquad, model="alpaca-en", recipe="alpaca-en", scale="", lang="en", direction="en", value=70.0))
     scores = write_scores(tmp_path / "scores.csv", rows)
     out = tmp_path / "tables" / "scores_summary.md"
     code, _, _ = run_cli(
@@ -598,8 +600,10 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     uniform = table["muit-budget/small/uniform"]
     assert uniform["far→en"] == "–" and uniform["mean X→en"] == "–"
     header, table = _table(text, "xquad · em")
-    assert header == ["model", "near", "far", "Chinese (zh)", "mean"]
+    assert header == ["model", "near", "far", "Chinese (zh)", "English (en)", "mean"]
     assert table["muit/800"]["Chinese (zh)"] == "9.0" and table["muit/800"]["mean"] == "–"
+    assert table["alpaca-en"]["English (en)"] == "70.0" and table["coit/X/800 (x-models)"]["English (en)"] == "–"
+    assert table["coit/X/800 (x-models)"]["mean"] != "–"  # en is not part of the mean
     header, table = _table(text, "xquad · match")
     # the paper's Table 6 exact match (fractions) next to ours, only in its language's column
     assert table["*paper: x-LLaMA-7B (Table 6)*"]["Chinese (zh)"] == "53.0"

@@ -159,6 +159,22 @@ class Grid:
                                 "testset": f"results/testsets/mlqa/{setting}.json",
                             }
                         )
+        return plan + self._english_qa_plan(meta, tasks)
+
+    def _english_qa_plan(self, meta, tasks: list[str]) -> list[dict]:
+        """English QA (Tables 2 and 6's en column) with ``eval.english_qa``, for every model but one
+        language's x-models (they would share a row and an en column in the tables, and multiply
+        the jobs by languages x scales) and the budget models (FLORES only)."""
+        ev = self.config["eval"]
+        if not ev["english_qa"] or self.recipes[meta.recipe].scope in ("x", "budget"):
+            return []
+        plan = []
+        if "xquad" in tasks:
+            plan.append({"task": "xquad", "direction": "en", "lang": "en", "testset": "results/testsets/xquad/en.json"})
+        if "mlqa" in tasks and "en-en" in ev["mlqa_settings"]:
+            plan.append(
+                {"task": "mlqa", "direction": "en-en", "lang": "en", "testset": "results/testsets/mlqa/en-en.json"}
+            )
         return plan
 
     def eval_files(self, model: str) -> list[str]:
