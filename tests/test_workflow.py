@@ -127,6 +127,43 @@ def test_cpt_trains_on_the_continued_pretrained_model(repo, tmp_path):
     assert "results/models/cpt-mono/ar/10000" in run.stdout
 
 
+def write_authors_bundle(root: Path, langs: list[str]) -> Path:
+    """A tiny bundle in the authors' released layout (authors-setup.yaml: released_data_bundle)."""
+    for lang in ["en", *langs]:
+        alpaca = [{"instruction": f"{lang} instruction", "input": "", "output": f"{lang} output"}]
+        (root / "alpaca").mkdir(parents=True, exist_ok=True)
+        (root / "alpaca" / f"alpaca_{lang}.json").write_text(json.dumps(alpaca))
+    for lang in langs:
+        pairs = root / "translation" / "ncwm" / f"en-{lang}"
+        pairs.mkdir(parents=True)
+        (pairs / "train.en").write_text("A sentence.\n")
+        (pairs / f"train.{lang}").write_text("Une phrase.\n")
+        (root / "mieval").mkdir(exist_ok=True)
+        (root / "mieval" / f"{lang}.jsonl").write_text(json.dumps({"instruction": "Why?", "input": ""}) + "\n")
+    return root
+
+
+def test_the_authors_bundle_gives_alpaca_x_and_the_pairs(repo, tmp_path):
+    cwd = workflow_copy(repo, tmp_path)
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    write_authors_bundle(cwd / "bundle", config["languages"])
+    config["data"]["authors_bundle"] = "bundle"
+    (cwd / "bundle.yaml").write_text(yaml.safe_dump(config))
+    targets = ["results/corpora/ar/manifest.json", "results/alpaca/translated/ar.json"]
+    run = snakemake("-n", "-p", *targets, "--configfile", "bundle.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert "--line-aligned ncwm=bundle/translation/ncwm/en-ar/train.en" in run.stdout
+    assert "--backend import" in run.stdout and "--import-file bundle/alpaca/alpaca_ar.json" in run.stdout
+    # no parallel corpus is downloaded (only Alpaca-En and FLORES, for the contamination filter)
+    assert "WikiMatrix" not in run.stdout and "News-Commentary" not in run.stdout
+    assert counts["prepare_corpus"] == 1 and "download_hf_model" not in counts  # no NLLB model either
+    config["data"]["authors_bundle"] = "no-such-dir"
+    (cwd / "bad.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "--configfile", "bad.yaml", cwd=cwd)
+    assert run.returncode != 0 and "data.authors_bundle: no-such-dir: no such directory" in run.stderr
+
+
 @pytest.fixture(scope="module")
 def demo_run(repo, tmp_path_factory):
     """The whole DAG on tests/config.test.yaml, in a fresh directory, as the README runs it."""

@@ -131,7 +131,15 @@ def source_files(corpus, lang=None, split=None, required=True):
     return files
 
 
+AUTHORS_BUNDLE = config["data"]["authors_bundle"]
+
+
 def corpus_inputs(wildcards):
+    if (
+        AUTHORS_BUNDLE
+    ):  # the authors' pairs (train.en beside train.LANG) replace data.corpora
+        english = xllm_config.bundle_pairs(AUTHORS_BUNDLE, wildcards.lang)
+        return [english, re.sub(r"\.en$", f".{wildcards.lang}", english)]
     files = []
     for corpus in config["data"]["corpora"]:
         files += source_files(corpus, wildcards.lang, required=False)
@@ -140,6 +148,15 @@ def corpus_inputs(wildcards):
             f"error: no parallel corpus for {wildcards.lang!r} in {config['data']['sources']}"
         )
     return files
+
+
+def corpus_args(wildcards, input):
+    """prepare-corpus's corpus options: downloaded files, or the bundle's line-aligned pair."""
+    if AUTHORS_BUNDLE:
+        pair = shlex.quote(f"ncwm={input.corpus[0]}")
+        return f"--line-aligned {pair}"
+    files = " ".join(shlex.quote(f) for f in input.corpus)
+    return f"--inputs {files}"
 
 
 def contamination_files(wildcards):

@@ -24,8 +24,9 @@ rule prepare_corpus:
         margin=config["data"]["wikimatrix_min_margin"],
         max_chars=config["data"]["max_chars"],
         max_ratio=config["data"]["max_length_ratio"],
+        corpus=corpus_args,
     shell:
-        "xllm prepare-corpus --lang {wildcards.lang} --inputs {input.corpus:q} "
+        "xllm prepare-corpus --lang {wildcards.lang} {params.corpus} "
         "--sources {params.sources:q} --lock {params.lock:q} --flores-exclude {input.flores:q} "
         "--min-margin {params.margin} --max-chars {params.max_chars} --max-ratio {params.max_ratio} "
         "--out {output.corpus:q} --manifest {output.manifest:q} > {log:q} 2>&1"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from ..args import output_settings
+from ..config import bundle_pairs
 from ..mixture.recipes import parse_model_id
 from .grid import Grid
 
@@ -37,10 +38,15 @@ class Jobs:
 
     def prepare_corpus(self, lang: str) -> dict:
         data = self.config["data"]
-        return {
+        settings = {
             "min_margin": data["wikimatrix_min_margin"],
             "max_chars": data["max_chars"],
             "max_ratio": data["max_length_ratio"],
+        }
+        if data["authors_bundle"]:  # the authors' pairs replace the downloaded corpora
+            return {**settings, "line_aligned": {"ncwm": bundle_pairs(data["authors_bundle"], lang)}}
+        return {
+            **settings,
             "sources": {
                 name: [s.corpus, s.format, s.langs]
                 for name, s in sorted(self.sources.items())
