@@ -17,7 +17,7 @@ import yaml
 
 from xllm.cli import main
 from xllm.errors import UserError
-from xllm.report import alignment_plot, allocation_plot, scaling_plot, summary, x_vs_m
+from xllm.report import ablation_plot, alignment_plot, allocation_plot, scaling_plot, summary, x_vs_m
 from xllm.report.inputs import direction_kind, eval_lang, read_scores, scale_key
 
 COLUMNS = [
@@ -921,3 +921,68 @@ def test_flags_and_replicate_intervals_reach_the_reader(tmp_path, capsys):
     assert png_info(plot)[2]["gains"] == {
         "small": f"predicted gain {gain:+.2f} [-0.25, +0.50], P(optimized better) 0.70"
     }
+
+
+def test_figure6_ablation_bars_with_the_papers_beside_ours_and_the_judge_note(tmp_path, capsys, repo):
+    rows = []
+    for model, value in (("alpaca-en", 55.0), ("ablation/zh/abl-alpaca-x", 60.0), ("ablation/zh/abl-en-x", 40.0)):
+        recipe = model.split("/")[-1]
+        rows.append(
+            dict(
+                model=model,
+                recipe=recipe,
+                lang="zh",
+                scale="",
+                budget="",
+                alloc="",
+                task="xquad",
+                direction="zh",
+                metric="judge",
+                value=value,
+                n=100,
+                ci_low=value - 9,
+                ci_high=value + 9,
+                signature="judge-qa|test",
+            )
+        )
+    scores = write_scores(tmp_path / "scores.csv", rows)
+    bars = ablation_plot.ablation_bars(
+        read_scores(scores), "zh", ["alpaca-en", "ablation/zh/abl-en-x", "nope"], "xquad", "judge"
+    )
+    assert [(b[1], b[2]) for b in bars] == [("alpaca-en", 55.0), ("abl-en-x", 40.0)]
+    out = tmp_path / "ablation.png"
+    argv = [
+        "plot-ablation",
+        "--scores",
+        str(scores),
+        "--lang",
+        "zh",
+        "--models",
+        "alpaca-en",
+        "ablation/zh/abl-alpaca-x",
+    ]
+    argv += ["--paper-tables", str(repo / "workflow/paper_tables.yaml"), "--out", str(out)]
+    code, _, _ = run_cli(argv, capsys)
+    assert code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run_cli(
+        [
+            "plot-ablation",
+            "--scores",
+            str(scores),
+            "--lang",
+            "ar",
+            "--models",
+            "alpaca-en",
+            "--out",
+            str(tmp_path / "x.png"),
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "no xquad judge score in 'ar'")
+    # the summary says the judge did not run when eval.judge is null
+    summary_out = tmp_path / "summary.md"
+    assert (
+        run_cli(["scores-summary", "--scores", str(scores), "--judge", "off", "--out", str(summary_out)], capsys)[0]
+        == 0
+    )
+    assert "## LLM judge (Table 2, Figure 6, MI-Eval)\n\nNot run: `eval.judge` is null." in summary_out.read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -162,6 +163,114 @@ def test_the_authors_bundle_gives_alpaca_x_and_the_pairs(repo, tmp_path):
     (cwd / "bad.yaml").write_text(yaml.safe_dump(config))
     run = snakemake("-n", "--configfile", "bad.yaml", cwd=cwd)
     assert run.returncode != 0 and "data.authors_bundle: no-such-dir: no such directory" in run.stderr
+
+
+def judge_config(repo: Path, endpoint: str, **mixture) -> dict:
+    config = yaml.safe_load((repo / "tests" / "config.test.yaml").read_text())
+    config["preload_imports"] = False
+    config["eval"]["judge"] = {
+        "endpoint": endpoint,
+        "model": "fake-judge",
+        "api_key_env": "XLLM_TEST_JUDGE",
+        "limit": 2,
+    }
+    config["mixture"].update(mixture)
+    return config
+
+
+def test_the_judge_is_planned_for_every_qa_model_and_off_by_default(repo, tmp_path):
+    cwd = workflow_copy(repo, tmp_path, repo / "tests" / "config.test.yaml")
+    run = snakemake("-n", "--configfile", "config.test.yaml", cwd=cwd)
+    assert run.returncode == 0 and "judge_model" not in job_counts(run.stdout)
+    assert "plot_ablation" not in job_counts(run.stdout)
+    config = judge_config(repo, "http://127.0.0.1:9/v1", ablations=["abl-alpaca-x", "abl-alpaca-en-x"])
+    (cwd / "judge.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "--configfile", "judge.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    # every model with a QA test set (not the budget models: FLORES only), ablations included
+    assert counts["judge_model"] == 1 + 2 * 3 + 1 + 2 and counts["plot_ablation"] == 1
+    assert "results/scores/judge/ablation/far/abl-alpaca-x.csv" in run.stdout
+
+
+def test_the_judge_rule_scores_against_an_openai_compatible_server(repo, tmp_path):
+    """A real run of judge_model alone, on prepared generations, against a local fake judge."""
+    from helpers.fake_judge import KEY, Handler, fake_judge
+    from xllm import config as xllm_config
+    from xllm.plan import Grid
+
+    cwd = workflow_copy(repo, tmp_path)
+    with fake_judge() as endpoint:
+        config = judge_config(repo, endpoint)
+        (cwd / "judge.yaml").write_text(yaml.safe_dump(config))
+        prepared = xllm_config.prepare(json.loads(json.dumps(config)), repo / "workflow/schemas/config.schema.yaml")
+        plan = Grid(prepared).eval_plan("alpaca-en")
+        (cwd / "results/plans").mkdir(parents=True)
+        (cwd / "results/plans/alpaca-en.json").write_text(json.dumps(plan))
+        for item in plan:
+            if "testset" not in item:
+                continue
+            lang = item["lang"]
+            squad = {
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [
+                            {
+                                "context": f"Paris is in France ({lang}).",
+                                "qas": [
+                                    {
+                                        "id": f"{lang}{i}",
+                                        "question": f"Q{i}?",
+                                        "answers": [{"text": "Paris", "answer_start": 0}],
+                                    }
+                                    for i in range(3)
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            }
+            testset = cwd / item["testset"]
+            testset.parent.mkdir(parents=True, exist_ok=True)
+            testset.write_text(json.dumps(squad))
+            gen = cwd / "results/generations/alpaca-en" / item["task"] / f"{item['direction']}.jsonl"
+            gen.parent.mkdir(parents=True, exist_ok=True)
+            answers = ["Paris", "London", "France"]
+            gen.write_text(
+                "".join(
+                    json.dumps({"id": f"{lang}{i}", "prediction": a, "reference": ["Paris"]}) + "\n"
+                    for i, a in enumerate(answers)
+                )
+            )
+        run = subprocess.run(
+            [
+                str(BIN / "snakemake"),
+                "results/scores/judge/alpaca-en.csv",
+                "--cores",
+                "1",
+                "--configfile",
+                "judge.yaml",
+                "--allowed-rules",
+                "judge_model",
+            ],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "XLLM_TEST_JUDGE": KEY},
+        )
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        requests = len(Handler.requests)
+    rows = list(csv.DictReader(open(cwd / "results/scores/judge/alpaca-en.csv", encoding="utf-8")))
+    langs = [i["lang"] for i in plan if "testset" in i]
+    assert sorted(r["direction"] for r in rows) == sorted(langs) and "en" in langs
+    for r in rows:  # the first 2 questions (eval.judge.limit): Paris yes, London no
+        assert (r["metric"], r["n"], float(r["value"])) == ("judge", "2", 50.0)
+        assert r["signature"].startswith("judge-qa|model:fake-judge")
+    assert requests == 2 * len(langs) and all(b["model"] == "fake-judge" for b in Handler.requests)
+    assert (cwd / "results/scores/judge/alpaca-en.segments.npz").exists()
+    assert KEY not in (cwd / "results/logs/judge_model/alpaca-en.log").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -201,6 +201,8 @@ def _evaluation_errors(config: dict) -> list[str]:
         for key in keys:
             if metric in ev["mt_metrics"] and not ev.get(key):
                 lines.append(f"eval.{key}: needed by the {metric} metric in eval.mt_metrics")
+    if ev.get("judge") and not {"xquad", "mlqa"} & set(ev["tasks"]):
+        lines.append("eval.judge: judges QA answers, but eval.tasks has neither xquad nor mlqa")
     if "mlqa" in ev["tasks"] and not ev["mlqa_settings"]:
         lines.append("eval.mlqa_settings: the mlqa task needs at least one setting (e.g. en-ar)")
     return lines

@@ -30,7 +30,8 @@ try:
     GRID = Grid(config)
 except UserError as err:
     sys.exit(f"error: {err}")
-validate(config, SCHEMA)
+# prepare filled the defaults already (Snakemake's own filling fails on a null section: eval.judge)
+validate(config, SCHEMA, set_default=False)
 if hint := stale_lock_hint(sys.argv, os.environ):
     print(hint, file=sys.stderr)
 
@@ -304,6 +305,39 @@ def segment_files(models):
     return [f"results/scores/{model}.segments.npz" for model in models]
 
 
+JUDGE = EVAL["judge"]
+
+
+def judge_score_files():
+    return [f"results/scores/judge/{model}.csv" for model in GRID.judge_models()]
+
+
+def judge_segment_files():
+    return [
+        f"results/scores/judge/{model}.segments.npz" for model in GRID.judge_models()
+    ]
+
+
+def judge_args():
+    """judge-qa's options from eval.judge: the key's variable is named, its value never written."""
+    if not JUDGE:
+        return ""
+    return " ".join(
+        [
+            f"--endpoint {shlex.quote(JUDGE['endpoint'])}",
+            f"--judge-model {shlex.quote(JUDGE['model'])}",
+            f"--api-key-env {JUDGE['api_key_env']}",
+            f"--limit {JUDGE['limit']} --timeout {JUDGE['timeout']}",
+        ]
+    )
+
+
+def ablation_figure_models():
+    """Figure 6's bars: the English-Alpaca baseline (where configured), then the ablations."""
+    base = [m for m in GRID.baseline_models() if m == "alpaca-en"]
+    return base + GRID.ablation_models()
+
+
 # ---------------------------------------------------------------- scaling
 
 
@@ -362,6 +396,8 @@ def final_outputs():
     ]
     if SCALING["alignment_models"]:
         outputs.append("results/plots/alignment.png")
+    if JUDGE and GRID.ablation_models() and "xquad" in TASKS:
+        outputs.append("results/plots/ablation.png")
     return outputs
 
 

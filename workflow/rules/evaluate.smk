@@ -70,10 +70,41 @@ rule score_model:
         "--model {wildcards.model} --settings {params.settings:q} --out {output.scores:q} > {log:q} 2>&1"
 
 
+# results/scores/judge/{model}.csv would also match score_model's results/scores/{model}.csv
+ruleorder: judge_model > score_model
+
+
+rule judge_model:
+    input:
+        generations="results/generations/{model}",
+        plan="results/plans/{model}.json",
+        testsets=lambda wc: GRID.judge_files(wc.model),
+    output:
+        scores="results/scores/judge/{model}.csv",
+        segments="results/scores/judge/{model}.segments.npz",
+    log:
+        "results/logs/judge_model/{model}.log",
+    benchmark:
+        "results/benchmarks/judge_model/{model}.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: EVAL["runtime_min"] * attempt,
+    params:
+        settings=job_settings("judge_model", "model"),
+        judge=judge_args(),
+        cache="results/judge-cache/{model}.jsonl",
+    shell:
+        "xllm judge-qa --generations-dir {input.generations:q} --plan {input.plan:q} "
+        "--model {wildcards.model} {params.judge} --cache {params.cache:q} --bootstrap 0 "
+        "--out {output.scores:q} > {log:q} 2>&1"
+
+
 rule gather_scores:
     input:
-        scores=score_files(GRID.all_models()),
-        segments=segment_files(GRID.all_models()),
+        scores=score_files(GRID.all_models()) + judge_score_files(),
+        segments=segment_files(GRID.all_models()) + judge_segment_files(),
     output:
         "results/scores.csv",
     log:

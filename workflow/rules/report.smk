@@ -129,6 +129,35 @@ rule summarize_scores:
         names=LANG_NAME_ARGS,
         langs=",".join(LANGS),
         paper=PAPER_TABLES,
+        judge="on" if JUDGE else "off",
     shell:
         "xllm scores-summary --scores {input.scores:q} --fits {input.fits:q} --paper-tables {params.paper:q} "
-        "--langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
+        "--judge {params.judge} --langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_ablation:
+    input:
+        "results/scores.csv",
+    output:
+        report(
+            "results/plots/ablation.png",
+            caption="../report/ablation.rst",
+            category="Ablation",
+        ),
+    log:
+        "results/logs/plot_ablation.log",
+    benchmark:
+        "results/benchmarks/plot_ablation.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: 5 * attempt,
+    params:
+        names=LANG_NAME_ARGS,
+        lang=MIX["ablation_lang"],
+        models=" ".join(ablation_figure_models()),
+        paper=PAPER_TABLES,
+    shell:
+        "xllm plot-ablation --scores {input:q} --lang {params.lang} --models {params.models} --task xquad "
+        "--metric judge --paper-tables {params.paper:q} {params.names} --out {output:q} > {log:q} 2>&1"

@@ -121,13 +121,24 @@ def _judge_client(args):
 
 def judge_qa_cmd(args) -> int:
     from ..provenance import provenance
+    from . import segments
     from .judge import judge_qa_scores
     from .score import write_scores
 
     config, client = _judge_client(args)
+    scored_items: list = []
     rows, details = judge_qa_scores(
-        client, args.generations_dir, args.plan, args.model, limit=args.limit, n_boot=args.bootstrap, seed=args.seed
+        client,
+        args.generations_dir,
+        args.plan,
+        args.model,
+        limit=args.limit,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        scored_items=scored_items,
     )
+    # per-question verdicts beside the table: gather-scores bootstraps them like any score
+    segments.save(segments.segments_path(args.out), scored_items)
     write_scores(
         args.out,
         rows,

@@ -177,6 +177,16 @@ class Grid:
             )
         return plan
 
+    def judge_models(self) -> list[str]:
+        """The models whose QA answers the judge reads (``eval.judge``): those with a QA test set."""
+        if not self.config["eval"]["judge"]:
+            return []
+        return [m for m in self.all_models() if any("testset" in item for item in self.eval_plan(m))]
+
+    def judge_files(self, model: str) -> list[str]:
+        """The QA test sets of a model's plan (the judge reads their contexts and questions)."""
+        return sorted({item["testset"] for item in self.eval_plan(model) if "testset" in item})
+
     def eval_files(self, model: str) -> list[str]:
         files = set()
         for item in self.eval_plan(model):

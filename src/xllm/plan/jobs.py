@@ -112,6 +112,12 @@ class Jobs:
                 out.update({k: self.local_or_hub(ev[k]) for k in keys if ev.get(k)})
         return out
 
+    def judge_model(self, model: str | None = None) -> dict:
+        """What a judged score depends on: the endpoint, the judge model and how many questions
+        (not the key's variable nor the timeout, which change how the job runs)."""
+        judge = self.config["eval"]["judge"]
+        return {k: judge[k] for k in ("endpoint", "model", "limit")} if judge else {}
+
     def metric_model_inputs(self) -> list[str]:
         """The metric model files and directories scoring reads: inputs of score_model."""
         return sorted(v for k, v in self.score_model().items() if k.endswith("_model") or k == "comet_encoder")

@@ -111,6 +111,35 @@ def register_alignment(sub) -> None:
     p.set_defaults(func=cmd_plot_alignment)
 
 
+def cmd_plot_ablation(args) -> int:
+    from .ablation_plot import plot_ablation
+
+    out = plot_ablation(
+        args.scores,
+        args.out,
+        lang=args.lang,
+        models=args.models,
+        task=args.task,
+        metric=args.metric,
+        paper_tables=args.paper_tables,
+        names=_names(args),
+    )
+    print(f"ablation plot ({args.task}, {args.metric}, {args.lang}): {out}")
+    return 0
+
+
+def register_ablation(sub) -> None:
+    p = sub.add_parser("plot-ablation", help="Figure 6: the ablation models' QA score in the ablation language")
+    p.add_argument("--scores", required=True, help="results/scores.csv")
+    p.add_argument("--lang", required=True, help="the ablation language (mixture.ablation_lang)")
+    p.add_argument("--models", nargs="+", required=True, help="model ids, in bar order")
+    p.add_argument("--task", default="xquad")
+    p.add_argument("--metric", default="judge")
+    p.add_argument("--paper-tables", help="workflow/paper_tables.yaml (the paper's bars, for zh)")
+    _common(p)
+    p.set_defaults(func=cmd_plot_ablation)
+
+
 def cmd_scores_summary(args) -> int:
     from .summary import summarize
 
@@ -123,6 +152,7 @@ def cmd_scores_summary(args) -> int:
         ci=args.ci,
         fits=args.fits,
         generations=args.generations,
+        judge=args.judge,
     )
     print(f"scores summary: {out}")
     return 0
@@ -140,6 +170,11 @@ def register_summary(sub) -> None:
         metavar="generation.json",
         help="results/generations/{model}/generation.json: add the table of prompts cut to fit",
     )
+    p.add_argument(
+        "--judge",
+        choices=["on", "off"],
+        help="whether the LLM judge ran (eval.judge): off says Table 2, Figure 6 and MI-Eval were not run",
+    )
     _common(p)
     p.set_defaults(func=cmd_scores_summary)
 
@@ -149,4 +184,5 @@ def register(sub) -> None:
     register_x_vs_m(sub)
     register_allocation(sub)
     register_alignment(sub)
+    register_ablation(sub)
     register_summary(sub)

@@ -243,6 +243,7 @@ def summarize(
     ci: bool = False,
     fits: list[str] | None = None,
     generations: list[str] | None = None,
+    judge: str | None = None,
 ) -> Path:
     names = names or {}
     rows = read_scores(scores)
@@ -316,6 +317,14 @@ def summarize(
         lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
         lines += ["| " + " | ".join(line) + " |" for line in body]
         lines.append("")
+    if judge == "off":
+        lines += [
+            "## LLM judge (Table 2, Figure 6, MI-Eval)",
+            "",
+            "Not run: `eval.judge` is null. Set it to an OpenAI-compatible endpoint and model (the key "
+            "in the environment variable it names) to judge the QA answers on the first 100 questions.",
+            "",
+        ]
     if fits:
         lines += fits_table(fits, names, langs)
     if generations:
