@@ -986,3 +986,38 @@ def test_figure6_ablation_bars_with_the_papers_beside_ours_and_the_judge_note(tm
         == 0
     )
     assert "## LLM judge (Table 2, Figure 6, MI-Eval)\n\nNot run: `eval.judge` is null." in summary_out.read_text()
+
+
+def test_figure7_curves_of_cpt_and_coit_by_scale(tmp_path, capsys):
+    rows = []
+    for recipe, base in (("coit", 30.0), ("cpt", 10.0)):
+        for scale in ("100", "1000", "full"):
+            value = base + (5.0 if scale == "full" else len(scale))
+            rows.append(
+                dict(
+                    model=f"{recipe}/zh/{scale}",
+                    recipe=recipe,
+                    lang="zh",
+                    scale=scale,
+                    budget="",
+                    alloc="",
+                    task="flores",
+                    direction="en-zh",
+                    metric="bleu",
+                    value=value,
+                    n=40,
+                    ci_low=value - 1,
+                    ci_high=value + 1,
+                    signature="bleu|test",
+                )
+            )
+    scores = write_scores(tmp_path / "scores.csv", rows)
+    from xllm.report.cpt_plot import curves
+
+    got = curves(read_scores(scores), ["coit", "cpt"], "flores", "bleu", "en-x")
+    assert [p[:2] for p in got["zh"]["cpt"]] == [(100, 13.0), (1000, 14.0)]  # "full" has no size: left out
+    out = tmp_path / "cpt.png"
+    code, _, _ = run_cli(["plot-cpt", "--scores", str(scores), "--metric", "bleu", "--out", str(out)], capsys)
+    assert code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run_cli(["plot-cpt", "--scores", str(scores), "--metric", "chrf", "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "no cpt model has flores chrf")

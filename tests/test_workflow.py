@@ -128,6 +128,25 @@ def test_cpt_trains_on_the_continued_pretrained_model(repo, tmp_path):
     assert "results/models/cpt-mono/ar/10000" in run.stdout
 
 
+def test_figure7_reads_mc4_chinese_and_plots_cpt_against_coit(repo, tmp_path):
+    cwd = workflow_copy(repo, tmp_path)
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config["mixture"]["x_recipes"] = ["coit", "cpt"]
+    config["mixture"]["monolingual"] = {lang: f"mono.{lang}.txt" for lang in config["languages"]}
+    config["mixture"]["monolingual"]["zh"] = "c4-zh.tfrecord-00000-of-01024.json.gz"  # a file of sources.yaml
+    for lang in config["languages"]:
+        (cwd / f"mono.{lang}.txt").write_text("a document\n")
+    (cwd / "cpt.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "-p", "results/monolingual/zh/scale-10000.jsonl", "--configfile", "cpt.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert job_counts(run.stdout) == {"download_file": 1, "subset_monolingual": 1, "total": 2}
+    assert "results/downloads/c4-zh.tfrecord-00000-of-01024.json.gz" in run.stdout
+    assert "--sources workflow/sources.yaml --lock workflow/sources.lock" in run.stdout  # verified when read
+    run = snakemake("-n", "all", "--configfile", "cpt.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert job_counts(run.stdout)["plot_cpt"] == 1 and "results/plots/cpt_vs_coit.png" in run.stdout
+
+
 def write_authors_bundle(root: Path, langs: list[str]) -> Path:
     """A tiny bundle in the authors' released layout (authors-setup.yaml: released_data_bundle)."""
     for lang in ["en", *langs]:

@@ -260,12 +260,22 @@ def train_base(wildcards):
 
 
 def monolingual_source(wildcards):
+    """mixture.monolingual's entry: a file of the sources (mC4, downloaded) or a local text file."""
     texts = MIX["monolingual"]
     if wildcards.lang not in texts:
         sys.exit(
             f"error: mixture.monolingual: no text file for {wildcards.lang!r} (needed by cpt)"
         )
-    return texts[wildcards.lang]
+    name = texts[wildcards.lang]
+    return f"results/downloads/{name}" if name in SOURCES else name
+
+
+def monolingual_verify(wildcards, input):
+    """A downloaded source is checked against its checksum again where it is read."""
+    if MIX["monolingual"][wildcards.lang] not in SOURCES:
+        return ""
+    sources, lock = (shlex.quote(p) for p in (config["data"]["sources"], LOCK))
+    return f"--sources {sources} --lock {lock}"
 
 
 def train_gpu_resources():
@@ -396,6 +406,8 @@ def final_outputs():
     ]
     if SCALING["alignment_models"]:
         outputs.append("results/plots/alignment.png")
+    if "cpt" in MIX["x_recipes"]:
+        outputs.append("results/plots/cpt_vs_coit.png")
     if JUDGE and GRID.ablation_models() and "xquad" in TASKS:
         outputs.append("results/plots/ablation.png")
     return outputs

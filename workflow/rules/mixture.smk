@@ -43,6 +43,7 @@ rule subset_monolingual:
         runtime=lambda wc, attempt: 30 * attempt,
     params:
         seed=config["seed"],
+        verify=monolingual_verify,
     shell:
         "xllm subset-text --input {input:q} --scale {wildcards.scale} --seed {params.seed} "
-        "--out {output:q} > {log:q} 2>&1"
+        "{params.verify} --out {output:q} > {log:q} 2>&1"

@@ -161,3 +161,31 @@ rule plot_ablation:
     shell:
         "xllm plot-ablation --scores {input:q} --lang {params.lang} --models {params.models} --task xquad "
         "--metric judge --paper-tables {params.paper:q} {params.names} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_cpt:
+    input:
+        "results/scores.csv",
+    output:
+        report(
+            "results/plots/cpt_vs_coit.png",
+            caption="../report/cpt_vs_coit.rst",
+            category="Scaling laws",
+        ),
+    log:
+        "results/logs/plot_cpt.log",
+    benchmark:
+        "results/benchmarks/plot_cpt.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: 5 * attempt,
+    params:
+        names=LANG_NAME_ARGS,
+        langs=",".join(LANGS),
+        metric=SCALING["metric"],
+        direction=SCALING["direction"],
+    shell:
+        "xllm plot-cpt --scores {input:q} --metric {params.metric} --direction {params.direction} "
+        "--langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"

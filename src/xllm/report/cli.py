@@ -140,6 +140,32 @@ def register_ablation(sub) -> None:
     p.set_defaults(func=cmd_plot_ablation)
 
 
+def cmd_plot_cpt(args) -> int:
+    from .cpt_plot import plot_cpt
+
+    out = plot_cpt(
+        args.scores,
+        args.out,
+        task=args.task,
+        metric=args.metric,
+        kind=args.direction,
+        langs=_langs(args),
+        names=_names(args),
+    )
+    print(f"CPT vs CoIT plot ({args.task}, {args.metric}, {args.direction}): {out}")
+    return 0
+
+
+def register_cpt(sub) -> None:
+    p = sub.add_parser("plot-cpt", help="Figure 7: score vs data size, continued pre-training vs CoIT")
+    p.add_argument("--scores", required=True, help="results/scores.csv")
+    p.add_argument("--task", default="flores")
+    p.add_argument("--metric", default="bleu", help="the scaling laws' metric (scaling.metric)")
+    p.add_argument("--direction", choices=["en-x", "x-en"], default="en-x")
+    _common(p)
+    p.set_defaults(func=cmd_plot_cpt)
+
+
 def cmd_scores_summary(args) -> int:
     from .summary import summarize
 
@@ -185,4 +211,5 @@ def register(sub) -> None:
     register_allocation(sub)
     register_alignment(sub)
     register_ablation(sub)
+    register_cpt(sub)
     register_summary(sub)
