@@ -1021,3 +1021,20 @@ def test_figure7_curves_of_cpt_and_coit_by_scale(tmp_path, capsys):
     assert code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = run_cli(["plot-cpt", "--scores", str(scores), "--metric", "chrf", "--out", str(out)], capsys)
     assert_one_line_error(code, err, "no cpt model has flores chrf")
+
+
+def test_figure4_right_mieval_win_tie_lose(tmp_path, capsys):
+    from xllm.report.mieval_plot import win_tie_lose
+
+    paths = []
+    for lang, (a, b, t) in (("zh", (3, 5, 2)), ("ar", (4, 4, 2))):
+        path = tmp_path / f"{lang}.json"
+        path.write_text(json.dumps({"n": a + b + t, "a_wins": a, "b_wins": b, "ties": t, "direction": lang}))
+        paths.append(str(path))
+    assert win_tie_lose(paths[0]) == {"lang": "zh", "n": 10, "m_win": 50.0, "tie": 20.0, "m_lose": 30.0}
+    out = tmp_path / "mieval.png"
+    code, _, _ = run_cli(["plot-mieval", "--results", *paths, "--out", str(out)], capsys)
+    assert code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "bad.json").write_text("{}")
+    code, _, err = run_cli(["plot-mieval", "--results", str(tmp_path / "bad.json"), "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "not a judge-pairwise result")

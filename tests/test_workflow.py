@@ -292,6 +292,61 @@ def test_the_judge_rule_scores_against_an_openai_compatible_server(repo, tmp_pat
     assert KEY not in (cwd / "results/logs/judge_model/alpaca-en.log").read_text()
 
 
+def test_mieval_from_the_bundle_is_generated_judged_both_ways_and_plotted(repo, tmp_path):
+    """Planned only with the bundle's MI-Eval files and the judge; then a real run of the judge rule."""
+    from helpers.fake_judge import KEY, Handler, fake_judge
+
+    cwd = workflow_copy(repo, tmp_path, repo / "tests" / "config.test.yaml")
+    config = judge_config(repo, "http://127.0.0.1:9/v1")
+    write_authors_bundle(cwd / "bundle", config["languages"])
+    config["data"]["authors_bundle"] = "bundle"
+    (cwd / "mieval.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "--configfile", "mieval.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert counts["prepare_mieval"] == counts["judge_mieval"] == 2 and counts["plot_mieval"] == 1
+    plan = snakemake("-n", "-p", "results/plans/muit/400.json", "--configfile", "mieval.yaml", cwd=cwd)
+    assert "results/testsets/mieval/near.jsonl" in plan.stdout and "results/testsets/mieval/far.jsonl" in plan.stdout
+    (cwd / "bundle/mieval/far.jsonl").unlink()  # no file, no MI-Eval for that language
+    run = snakemake("-n", "--configfile", "mieval.yaml", cwd=cwd)
+    assert job_counts(run.stdout)["judge_mieval"] == 1
+
+    with fake_judge() as endpoint:
+        config["eval"]["judge"]["endpoint"] = endpoint
+        (cwd / "mieval.yaml").write_text(yaml.safe_dump(config))
+        questions = cwd / "results/testsets/mieval/near.jsonl"
+        questions.parent.mkdir(parents=True)
+        questions.write_text(
+            "".join(json.dumps({"id": str(i), "instruction": f"Q{i}", "input": ""}) + "\n" for i in range(4))
+        )
+        for model, answers in (
+            ("coit/near/400", ["good", "bad", "good", "bad"]),
+            ("muit/400", ["good", "good", "bad", "good"]),
+        ):
+            gen = cwd / "results/generations" / model / "mieval" / "near.jsonl"
+            gen.parent.mkdir(parents=True)
+            gen.write_text(
+                "".join(
+                    json.dumps({"id": str(i), "prediction": a, "reference": ""}) + "\n" for i, a in enumerate(answers)
+                )
+            )
+        run = subprocess.run(
+            [str(BIN / "snakemake"), "results/mieval/near.json", "--cores", "1", "--configfile", "mieval.yaml"]
+            + ["--allowed-rules", "judge_mieval"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "XLLM_TEST_JUDGE": KEY},
+        )
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        # both answer orders of each instruction; item 0's two orders are one prompt (same answers), asked once
+        assert len(Handler.requests) == 7
+    result = json.loads((cwd / "results/mieval/near.json").read_text())
+    # a = the x-model, b = the m-model: m wins items 1 and 3, x wins item 2, a tie on item 0
+    assert (result["n"], result["b_wins"], result["a_wins"], result["ties"]) == (4, 2, 1, 1)
+
+
 @pytest.fixture(scope="module")
 def demo_run(repo, tmp_path_factory):
     """The whole DAG on tests/config.test.yaml, in a fresh directory, as the README runs it."""

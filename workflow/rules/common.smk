@@ -328,8 +328,9 @@ def judge_segment_files():
     ]
 
 
-def judge_args():
-    """judge-qa's options from eval.judge: the key's variable is named, its value never written."""
+def judge_args(limit=None):
+    """The judge's options from eval.judge: the key's variable is named, its value never written.
+    ``limit`` overrides eval.judge.limit (MI-Eval: 0, every instruction)."""
     if not JUDGE:
         return ""
     return " ".join(
@@ -337,9 +338,21 @@ def judge_args():
             f"--endpoint {shlex.quote(JUDGE['endpoint'])}",
             f"--judge-model {shlex.quote(JUDGE['model'])}",
             f"--api-key-env {JUDGE['api_key_env']}",
-            f"--limit {JUDGE['limit']} --timeout {JUDGE['timeout']}",
+            f"--limit {JUDGE['limit'] if limit is None else limit} --timeout {JUDGE['timeout']}",
         ]
     )
+
+
+MIEVAL_LANGS = GRID.mieval_langs()
+
+
+def mieval_inputs(wildcards):
+    x_model, m_model = GRID.mieval_pair(wildcards.lang)
+    return {
+        "x": f"results/generations/{x_model}",
+        "m": f"results/generations/{m_model}",
+        "questions": f"results/testsets/mieval/{wildcards.lang}.jsonl",
+    }
 
 
 def ablation_figure_models():
@@ -408,6 +421,8 @@ def final_outputs():
         outputs.append("results/plots/alignment.png")
     if "cpt" in MIX["x_recipes"]:
         outputs.append("results/plots/cpt_vs_coit.png")
+    if MIEVAL_LANGS:
+        outputs.append("results/plots/mieval.png")
     if JUDGE and GRID.ablation_models() and "xquad" in TASKS:
         outputs.append("results/plots/ablation.png")
     return outputs

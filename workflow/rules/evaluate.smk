@@ -122,3 +122,26 @@ rule gather_scores:
     shell:
         "xllm gather-scores --inputs {input.scores:q} --bootstrap {params.bootstrap} --seed {params.seed} "
         "--out {output:q} > {log:q} 2>&1"
+
+
+rule judge_mieval:
+    input:
+        unpack(mieval_inputs),
+    output:
+        "results/mieval/{lang}.json",
+    log:
+        "results/logs/judge_mieval/{lang}.log",
+    benchmark:
+        "results/benchmarks/judge_mieval/{lang}.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: EVAL["runtime_min"] * attempt,
+    params:
+        settings=job_settings("judge_mieval", "lang"),
+        judge=judge_args(limit=0),
+        cache="results/judge-cache/mieval/{lang}.jsonl",
+    shell:
+        "xllm judge-pairwise --a {input.x:q} --b {input.m:q} --task mieval --direction {wildcards.lang} "
+        "--questions {input.questions:q} {params.judge} --cache {params.cache:q} --out {output:q} > {log:q} 2>&1"

@@ -166,3 +166,21 @@ rule prepare_mlqa:
     shell:
         "xllm prepare-testset --task mlqa --setting {wildcards.setting} --split {params.split} "
         "--input {input:q} --sources {params.sources:q} --lock {params.lock:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule prepare_mieval:
+    input:
+        lambda wc: xllm_config.bundle_mieval(AUTHORS_BUNDLE, wc.lang),
+    output:
+        "results/testsets/mieval/{lang}.jsonl",
+    log:
+        "results/logs/prepare_mieval/{lang}.log",
+    benchmark:
+        "results/benchmarks/prepare_mieval/{lang}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=500,
+        runtime=lambda wc, attempt: 5 * attempt,
+    shell:
+        "xllm prepare-mieval --input {input:q} --out {output:q} > {log:q} 2>&1"

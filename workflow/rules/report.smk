@@ -189,3 +189,27 @@ rule plot_cpt:
     shell:
         "xllm plot-cpt --scores {input:q} --metric {params.metric} --direction {params.direction} "
         "--langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_mieval:
+    input:
+        expand("results/mieval/{lang}.json", lang=MIEVAL_LANGS),
+    output:
+        report(
+            "results/plots/mieval.png",
+            caption="../report/mieval.rst",
+            category="x- vs m-models",
+        ),
+    log:
+        "results/logs/plot_mieval.log",
+    benchmark:
+        "results/benchmarks/plot_mieval.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: 5 * attempt,
+    params:
+        names=LANG_NAME_ARGS,
+    shell:
+        "xllm plot-mieval --results {input:q} {params.names} --out {output:q} > {log:q} 2>&1"

@@ -93,6 +93,14 @@ def cmd_prepare_testset(args) -> int:
     return 0
 
 
+def cmd_prepare_mieval(args) -> int:
+    from .testsets import prepare_mieval
+
+    n = prepare_mieval(args.input, args.out)
+    print(f"mieval: {n} instructions in {args.out}")
+    return 0
+
+
 def cmd_corpus_stats(args) -> int:
     from ..args import key_values
     from .stats import corpus_stats
@@ -159,6 +167,11 @@ def register(sub) -> None:
     p.add_argument("--sources", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_prepare_testset)
+
+    p = sub.add_parser("prepare-mieval", help="MI-Eval instructions (the authors' mieval/LANG.jsonl) with ids")
+    p.add_argument("--input", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_prepare_mieval)
 
     p = sub.add_parser("corpus-stats", help="the paper's Table 1 from the cleaning manifests")
     p.add_argument("--manifests", nargs="+", required=True)

@@ -118,6 +118,11 @@ class Jobs:
         judge = self.config["eval"]["judge"]
         return {k: judge[k] for k in ("endpoint", "model", "limit")} if judge else {}
 
+    def judge_mieval(self, lang: str) -> dict:
+        """MI-Eval's pairwise verdicts: the judge (endpoint, model) and the two models compared."""
+        judge = self.config["eval"]["judge"] or {}
+        return {"endpoint": judge.get("endpoint"), "model": judge.get("model"), "pair": self.grid.mieval_pair(lang)}
+
     def metric_model_inputs(self) -> list[str]:
         """The metric model files and directories scoring reads: inputs of score_model."""
         return sorted(v for k, v in self.score_model().items() if k.endswith("_model") or k == "comet_encoder")

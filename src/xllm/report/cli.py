@@ -166,6 +166,21 @@ def register_cpt(sub) -> None:
     p.set_defaults(func=cmd_plot_cpt)
 
 
+def cmd_plot_mieval(args) -> int:
+    from .mieval_plot import plot_mieval
+
+    out = plot_mieval(args.results, args.out, names=_names(args))
+    print(f"MI-Eval win/tie/lose plot of {len(args.results)} language(s): {out}")
+    return 0
+
+
+def register_mieval(sub) -> None:
+    p = sub.add_parser("plot-mieval", help="Figure 4 (right): m-model vs x-model win/tie/lose on MI-Eval")
+    p.add_argument("--results", nargs="+", required=True, metavar="LANG.json", help="judge-pairwise results (a: x)")
+    _common(p)
+    p.set_defaults(func=cmd_plot_mieval)
+
+
 def cmd_scores_summary(args) -> int:
     from .summary import summarize
 
@@ -212,4 +227,5 @@ def register(sub) -> None:
     register_alignment(sub)
     register_ablation(sub)
     register_cpt(sub)
+    register_mieval(sub)
     register_summary(sub)
