@@ -346,6 +346,12 @@ def judge_args(limit=None):
 MIEVAL_LANGS = GRID.mieval_langs()
 
 
+def mieval_source(wildcards):
+    if not AUTHORS_BUNDLE:
+        sys.exit("error: MI-Eval needs data.authors_bundle (its mieval/LANG.jsonl)")
+    return xllm_config.bundle_mieval(AUTHORS_BUNDLE, wildcards.lang)
+
+
 def mieval_inputs(wildcards):
     x_model, m_model = GRID.mieval_pair(wildcards.lang)
     return {

@@ -170,7 +170,7 @@ rule prepare_mlqa:
 
 rule prepare_mieval:
     input:
-        lambda wc: xllm_config.bundle_mieval(AUTHORS_BUNDLE, wc.lang),
+        mieval_source,
     output:
         "results/testsets/mieval/{lang}.jsonl",
     log:
