@@ -376,6 +376,48 @@ def test_mlqa_from_zip(tmp_path):
         prepare_mlqa("hi-hi", "test", raw, sources, tmp_path / "hi.json")
 
 
+def test_line_aligned_corpus_of_the_authors_bundle(tmp_path, repo):
+    """translation/ncwm/en-ar/train.{en,ar}: read in step, cleaned like any corpus, counted as ncwm."""
+    pair_dir = tmp_path / "bundle" / "translation" / "ncwm" / "en-ar"
+    pair_dir.mkdir(parents=True)
+    en = [good(i)[0] for i in range(20)] + [good(3)[0], FLORES_EN[0], ""]
+    ar = [good(i)[1] for i in range(20)] + [good(3)[1], "سطر.", "فارغ"]
+    (pair_dir / "train.en").write_text("\n".join(en) + "\n", encoding="utf-8")
+    (pair_dir / "train.ar").write_text("\n".join(ar) + "\n", encoding="utf-8")
+    (tmp_path / "flores.en").write_text("\n".join(FLORES_EN) + "\n", encoding="utf-8")
+    record = prepare_corpus(
+        "ar",
+        [],
+        tmp_path / "unused.yaml",  # no downloaded input: the sources file is not read
+        [tmp_path / "flores.en"],
+        tmp_path / "clean.parquet",
+        tmp_path / "manifest.json",
+        Settings(calibration=100),
+        line_aligned={"ncwm": pair_dir / "train.en"},
+    )
+    ncwm = record["corpora"]["ncwm"]
+    assert ncwm["read"] == 23 and ncwm["kept"] == 20 == record["pairs"]  # empty, duplicate, FLORES out
+    rows = pq.read_table(tmp_path / "clean.parquet").to_pylist()
+    assert rows[5] == {"src": good(5)[0], "tgt": good(5)[1], "source": "ncwm"}
+    assert [i["file"].rsplit("/", 1)[-1] for i in record["inputs"]] == ["train.en", "train.ar"]
+    # Table 1: the released count and the count after our filters, both beside the paper's total
+    text = corpus_stats([tmp_path / "manifest.json"], tmp_path / "t.md", repo / "workflow" / "paper_tables.yaml")
+    assert "| Authors' NC + WikiMatrix, as released | 23 (1097.2k) |" in text
+    assert "| Authors' NC + WikiMatrix, after our filters | 20 (1097.2k) |" in text
+    (pair_dir / "train.ar").write_text("\n".join(ar[:-2]) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match="train.ar differ in length"):
+        prepare_corpus(
+            "ar",
+            [],
+            tmp_path / "unused.yaml",
+            [],
+            tmp_path / "c2.parquet",
+            tmp_path / "m2.json",
+            line_aligned={"ncwm": pair_dir / "train.en"},
+        )
+    assert not (tmp_path / "c2.parquet").exists()
+
+
 def test_corpus_stats_table_beside_the_paper(tmp_path, repo):
     manifests = []
     for lang, wm, nc in (("ar", 999_812, 97_400), ("el", 620_000, None)):

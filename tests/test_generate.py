@@ -528,3 +528,35 @@ def test_ours_qa_prompts_and_truncated_prompts_in_the_summary(model_dir, tmp_pat
         == sum(r["truncated"] for r in qa) + sum(r["truncated"] for r in read(tmp_path / "out" / "xquad" / "zh.jsonl"))
         > 0
     )
+
+
+def test_mieval_instructions_become_open_examples_that_scoring_leaves_to_the_judge(tmp_path):
+    """The authors' mieval/{lang}.jsonl (instruction, input, no reference) -> prepared -> examples."""
+    from xllm.data.testsets import prepare_mieval
+    from xllm.generate.tasks import load_examples
+    from xllm.metrics.registry import MetricOptions
+    from xllm.metrics.score import ScoreConfig, score_generations
+
+    raw = tmp_path / "zh.jsonl"
+    raw.write_text(
+        json.dumps({"instruction": "写一首诗", "input": ""}, ensure_ascii=False)
+        + "\n\n"
+        + json.dumps({"instruction": "Translate", "input": "hello"})
+        + "\n",
+        encoding="utf-8",
+    )
+    prepared = tmp_path / "mieval" / "zh.jsonl"
+    assert prepare_mieval(raw, prepared) == 2
+    item = {"task": "mieval", "direction": "zh", "lang": "zh", "prompts": str(prepared)}
+    examples = load_examples(item, lambda code: code)
+    assert [(e.id, e.instruction, e.input, e.reference) for e in examples] == [
+        ("0", "写一首诗", "", ""),
+        ("1", "Translate", "hello", ""),
+    ]
+    raw.write_text('{"input": "no instruction"}\n')
+    with pytest.raises(UserError, match="line 1 has no instruction"):
+        prepare_mieval(raw, tmp_path / "bad.jsonl")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps([item]))
+    rows, _, _ = score_generations(tmp_path / "gen", plan, "muit/400", ScoreConfig(), MetricOptions())
+    assert rows == []  # nothing to score against: MI-Eval is judged pairwise

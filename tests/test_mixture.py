@@ -179,6 +179,32 @@ def test_monolingual_subsets_are_nested_and_seeded(tmp_path):
         subset_text(source, 51, 5, tmp_path / "x.jsonl")
 
 
+def test_an_mc4_shard_is_read_as_gzipped_json_lines(tmp_path):
+    """C4's multilingual/c4-zh.tfrecord-*.json.gz: JSON lines with text (and url, timestamp)."""
+    import gzip
+
+    from xllm.mixture.monolingual import subset_text
+
+    shard = tmp_path / "c4-zh.tfrecord-00000-of-01024.json.gz"
+    docs = [f"文档 {i}\n第二行" for i in range(30)]
+    with gzip.open(shard, "wt", encoding="utf-8") as handle:
+        for doc in docs:
+            handle.write(json.dumps({"text": doc, "timestamp": "2020", "url": "https://x"}, ensure_ascii=False) + "\n")
+    out = tmp_path / "zh" / "scale-10.jsonl"
+    assert subset_text(shard, 10, 3, out) == 10
+    texts = [row["text"] for row in read_jsonl(out)]
+    assert len(set(texts)) == 10 and set(texts) <= set(docs)  # whole documents, newlines kept
+    assert [p.name for p in out.parent.iterdir()] == ["scale-10.jsonl"]  # the decompressed copy is gone
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps({"text": d}, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+    subset_text(plain, 10, 3, tmp_path / "plain-10.jsonl")
+    assert [row["text"] for row in read_jsonl(tmp_path / "plain-10.jsonl")] == texts  # same subset, gz or not
+    shard.write_bytes(shard.read_bytes()[:40])
+    with pytest.raises(UserError, match="corrupt or truncated"):
+        subset_text(shard, 10, 3, tmp_path / "bad.jsonl")
+    assert not (tmp_path / "bad.jsonl").exists()
+
+
 def test_cpt_recipe_starts_from_the_monolingual_stage(tmp_path):
     recipes = load_recipes(RECIPES)
     assert recipes["cpt"].base == "cpt-mono"

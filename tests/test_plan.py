@@ -58,8 +58,24 @@ def test_mixture_and_evaluation_plans(test_config):
         ("flores", "en-far"),
         ("flores", "far-en"),
         ("xquad", "far"),
+        ("xquad", "en"),  # eval.english_qa: Tables 2 and 6's en column
     }
     assert {i["task"] for i in grid.eval_plan("muit-budget/small/uniform")} == {"flores"}
+    # one language's x-models are not evaluated in English (they share a row of the tables)
+    assert {i["lang"] for i in grid.eval_plan("coit/far/200")} == {"far"}
+    assert ("xquad", "en") in {(i["task"], i["direction"]) for i in grid.eval_plan("alpaca-en")}
+
+
+def test_english_qa_covers_mlqa_en_en_where_configured_and_can_be_turned_off(test_config):
+    config = copy.deepcopy(test_config)
+    config["eval"].update(tasks=["flores", "xquad", "mlqa"], mlqa_settings=["near-near", "en-en"])
+    english = [i for i in Grid(config).eval_plan("alpaca-en") if i["lang"] == "en"]
+    assert [(i["task"], i["direction"], i["testset"]) for i in english] == [
+        ("xquad", "en", "results/testsets/xquad/en.json"),
+        ("mlqa", "en-en", "results/testsets/mlqa/en-en.json"),
+    ]
+    config["eval"]["english_qa"] = False
+    assert not [i for i in Grid(config).eval_plan("alpaca-en") if i["lang"] == "en"]
 
 
 def test_recipes_drive_model_ids_whatever_their_names(test_config, tmp_path):

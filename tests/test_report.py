@@ -17,7 +17,7 @@ import yaml
 
 from xllm.cli import main
 from xllm.errors import UserError
-from xllm.report import alignment_plot, allocation_plot, scaling_plot, summary, x_vs_m
+from xllm.report import ablation_plot, alignment_plot, allocation_plot, scaling_plot, summary, x_vs_m
 from xllm.report.inputs import direction_kind, eval_lang, read_scores, scale_key
 
 COLUMNS = [
@@ -551,6 +551,8 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     zh_xquad = next(r for r in rows if r["model"] == "coit/zh/800" and r["task"] == "xquad")
     rows.append(dict(zh_xquad, model="muit/800", recipe="muit", scale="800", value=9.0))  # xquad em for zh only
     rows += [dict(r, metric="match", value=r["value"] + 1) for r in rows if r["metric"] == "em"]
+    # English XQuAD of the baseline (eval.english_qa): a column of its own, out of the mean
+    rows.append(dict(zh_xquad, model="alpaca-en", recipe="alpaca-en", scale="", lang="en", direction="en", value=70.0))
     scores = write_scores(tmp_path / "scores.csv", rows)
     out = tmp_path / "tables" / "scores_summary.md"
     code, _, _ = run_cli(
@@ -598,8 +600,10 @@ def test_scores_summary_tables_and_paper_numbers(tmp_path, capsys, repo):
     uniform = table["muit-budget/small/uniform"]
     assert uniform["far→en"] == "–" and uniform["mean X→en"] == "–"
     header, table = _table(text, "xquad · em")
-    assert header == ["model", "near", "far", "Chinese (zh)", "mean"]
+    assert header == ["model", "near", "far", "Chinese (zh)", "English (en)", "mean"]
     assert table["muit/800"]["Chinese (zh)"] == "9.0" and table["muit/800"]["mean"] == "–"
+    assert table["alpaca-en"]["English (en)"] == "70.0" and table["coit/X/800 (x-models)"]["English (en)"] == "–"
+    assert table["coit/X/800 (x-models)"]["mean"] != "–"  # en is not part of the mean
     header, table = _table(text, "xquad · match")
     # the paper's Table 6 exact match (fractions) next to ours, only in its language's column
     assert table["*paper: x-LLaMA-7B (Table 6)*"]["Chinese (zh)"] == "53.0"
@@ -917,3 +921,120 @@ def test_flags_and_replicate_intervals_reach_the_reader(tmp_path, capsys):
     assert png_info(plot)[2]["gains"] == {
         "small": f"predicted gain {gain:+.2f} [-0.25, +0.50], P(optimized better) 0.70"
     }
+
+
+def test_figure6_ablation_bars_with_the_papers_beside_ours_and_the_judge_note(tmp_path, capsys, repo):
+    rows = []
+    for model, value in (("alpaca-en", 55.0), ("ablation/zh/abl-alpaca-x", 60.0), ("ablation/zh/abl-en-x", 40.0)):
+        recipe = model.split("/")[-1]
+        rows.append(
+            dict(
+                model=model,
+                recipe=recipe,
+                lang="zh",
+                scale="",
+                budget="",
+                alloc="",
+                task="xquad",
+                direction="zh",
+                metric="judge",
+                value=value,
+                n=100,
+                ci_low=value - 9,
+                ci_high=value + 9,
+                signature="judge-qa|test",
+            )
+        )
+    scores = write_scores(tmp_path / "scores.csv", rows)
+    bars = ablation_plot.ablation_bars(
+        read_scores(scores), "zh", ["alpaca-en", "ablation/zh/abl-en-x", "nope"], "xquad", "judge"
+    )
+    assert [(b[1], b[2]) for b in bars] == [("alpaca-en", 55.0), ("abl-en-x", 40.0)]
+    out = tmp_path / "ablation.png"
+    argv = [
+        "plot-ablation",
+        "--scores",
+        str(scores),
+        "--lang",
+        "zh",
+        "--models",
+        "alpaca-en",
+        "ablation/zh/abl-alpaca-x",
+    ]
+    argv += ["--paper-tables", str(repo / "workflow/paper_tables.yaml"), "--out", str(out)]
+    code, _, _ = run_cli(argv, capsys)
+    assert code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run_cli(
+        [
+            "plot-ablation",
+            "--scores",
+            str(scores),
+            "--lang",
+            "ar",
+            "--models",
+            "alpaca-en",
+            "--out",
+            str(tmp_path / "x.png"),
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "no xquad judge score in 'ar'")
+    # the summary says the judge did not run when eval.judge is null
+    summary_out = tmp_path / "summary.md"
+    assert (
+        run_cli(["scores-summary", "--scores", str(scores), "--judge", "off", "--out", str(summary_out)], capsys)[0]
+        == 0
+    )
+    assert "## LLM judge (Table 2, Figure 6, MI-Eval)\n\nNot run: `eval.judge` is null." in summary_out.read_text()
+
+
+def test_figure7_curves_of_cpt_and_coit_by_scale(tmp_path, capsys):
+    rows = []
+    for recipe, base in (("coit", 30.0), ("cpt", 10.0)):
+        for scale in ("100", "1000", "full"):
+            value = base + (5.0 if scale == "full" else len(scale))
+            rows.append(
+                dict(
+                    model=f"{recipe}/zh/{scale}",
+                    recipe=recipe,
+                    lang="zh",
+                    scale=scale,
+                    budget="",
+                    alloc="",
+                    task="flores",
+                    direction="en-zh",
+                    metric="bleu",
+                    value=value,
+                    n=40,
+                    ci_low=value - 1,
+                    ci_high=value + 1,
+                    signature="bleu|test",
+                )
+            )
+    scores = write_scores(tmp_path / "scores.csv", rows)
+    from xllm.report.cpt_plot import curves
+
+    got = curves(read_scores(scores), ["coit", "cpt"], "flores", "bleu", "en-x")
+    assert [p[:2] for p in got["zh"]["cpt"]] == [(100, 13.0), (1000, 14.0)]  # "full" has no size: left out
+    out = tmp_path / "cpt.png"
+    code, _, _ = run_cli(["plot-cpt", "--scores", str(scores), "--metric", "bleu", "--out", str(out)], capsys)
+    assert code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run_cli(["plot-cpt", "--scores", str(scores), "--metric", "chrf", "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "no cpt model has flores chrf")
+
+
+def test_figure4_right_mieval_win_tie_lose(tmp_path, capsys):
+    from xllm.report.mieval_plot import win_tie_lose
+
+    paths = []
+    for lang, (a, b, t) in (("zh", (3, 5, 2)), ("ar", (4, 4, 2))):
+        path = tmp_path / f"{lang}.json"
+        path.write_text(json.dumps({"n": a + b + t, "a_wins": a, "b_wins": b, "ties": t, "direction": lang}))
+        paths.append(str(path))
+    assert win_tie_lose(paths[0]) == {"lang": "zh", "n": 10, "m_win": 50.0, "tie": 20.0, "m_lose": 30.0}
+    out = tmp_path / "mieval.png"
+    code, _, _ = run_cli(["plot-mieval", "--results", *paths, "--out", str(out)], capsys)
+    assert code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "bad.json").write_text("{}")
+    code, _, err = run_cli(["plot-mieval", "--results", str(tmp_path / "bad.json"), "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "not a judge-pairwise result")

@@ -536,3 +536,15 @@ def test_input_without_ids_is_rejected(tmp_path, capsys):
         == 2
     )
     assert "en.json: item 0 has no 'id'" in capsys.readouterr().err
+
+
+def test_import_matches_a_file_without_ids_by_position_as_the_authors_release_it(tmp_path):
+    items = english(4)  # ids alpaca-0..3, as xllm prepare-alpaca gives them
+    released = [{k: "X " + i[k] if i[k] else "" for k in ("instruction", "input", "output")} for i in items]
+    path = write(tmp_path / "alpaca_tr.json", released)  # the bundle's alpaca/alpaca_{lang}.json
+    got = import_shard(items[2:], path)  # a shard: matched by position in the whole file
+    assert [g["id"] for g in got] == ["alpaca-2", "alpaca-3"]
+    assert got[0]["instruction"] == "X " + items[2]["instruction"]
+    short = write(tmp_path / "short.json", released[:3])
+    with pytest.raises(UserError, match=r"1 ids missing \(e.g. alpaca-3\)"):
+        import_shard(items, short)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -125,6 +126,225 @@ def test_cpt_trains_on_the_continued_pretrained_model(repo, tmp_path):
     counts = job_counts(run.stdout)
     assert counts["train_model"] == 2 and counts["subset_monolingual"] == 1  # cpt-mono, then cpt
     assert "results/models/cpt-mono/ar/10000" in run.stdout
+
+
+def test_figure7_reads_mc4_chinese_and_plots_cpt_against_coit(repo, tmp_path):
+    cwd = workflow_copy(repo, tmp_path)
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config["mixture"]["x_recipes"] = ["coit", "cpt"]
+    config["mixture"]["monolingual"] = {lang: f"mono.{lang}.txt" for lang in config["languages"]}
+    config["mixture"]["monolingual"]["zh"] = "c4-zh.tfrecord-00000-of-01024.json.gz"  # a file of sources.yaml
+    for lang in config["languages"]:
+        (cwd / f"mono.{lang}.txt").write_text("a document\n")
+    (cwd / "cpt.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "-p", "results/monolingual/zh/scale-10000.jsonl", "--configfile", "cpt.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert job_counts(run.stdout) == {"download_file": 1, "subset_monolingual": 1, "total": 2}
+    assert "results/downloads/c4-zh.tfrecord-00000-of-01024.json.gz" in run.stdout
+    assert "--sources workflow/sources.yaml --lock workflow/sources.lock" in run.stdout  # verified when read
+    run = snakemake("-n", "all", "--configfile", "cpt.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert job_counts(run.stdout)["plot_cpt"] == 1 and "results/plots/cpt_vs_coit.png" in run.stdout
+
+
+def write_authors_bundle(root: Path, langs: list[str]) -> Path:
+    """A tiny bundle in the authors' released layout (authors-setup.yaml: released_data_bundle)."""
+    for lang in ["en", *langs]:
+        alpaca = [{"instruction": f"{lang} instruction", "input": "", "output": f"{lang} output"}]
+        (root / "alpaca").mkdir(parents=True, exist_ok=True)
+        (root / "alpaca" / f"alpaca_{lang}.json").write_text(json.dumps(alpaca))
+    for lang in langs:
+        pairs = root / "translation" / "ncwm" / f"en-{lang}"
+        pairs.mkdir(parents=True)
+        (pairs / "train.en").write_text("A sentence.\n")
+        (pairs / f"train.{lang}").write_text("Une phrase.\n")
+        (root / "mieval").mkdir(exist_ok=True)
+        (root / "mieval" / f"{lang}.jsonl").write_text(json.dumps({"instruction": "Why?", "input": ""}) + "\n")
+    return root
+
+
+def test_the_authors_bundle_gives_alpaca_x_and_the_pairs(repo, tmp_path):
+    cwd = workflow_copy(repo, tmp_path)
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    write_authors_bundle(cwd / "bundle", config["languages"])
+    config["data"]["authors_bundle"] = "bundle"
+    (cwd / "bundle.yaml").write_text(yaml.safe_dump(config))
+    targets = ["results/corpora/ar/manifest.json", "results/alpaca/translated/ar.json"]
+    run = snakemake("-n", "-p", *targets, "--configfile", "bundle.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert "--line-aligned ncwm=bundle/translation/ncwm/en-ar/train.en" in run.stdout
+    assert "--backend import" in run.stdout and "--import-file bundle/alpaca/alpaca_ar.json" in run.stdout
+    # no parallel corpus is downloaded (only Alpaca-En and FLORES, for the contamination filter)
+    assert "WikiMatrix" not in run.stdout and "News-Commentary" not in run.stdout
+    assert counts["prepare_corpus"] == 1 and "download_hf_model" not in counts  # no NLLB model either
+    config["data"]["authors_bundle"] = "no-such-dir"
+    (cwd / "bad.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "--configfile", "bad.yaml", cwd=cwd)
+    assert run.returncode != 0 and "data.authors_bundle: no-such-dir: no such directory" in run.stderr
+
+
+def judge_config(repo: Path, endpoint: str, **mixture) -> dict:
+    config = yaml.safe_load((repo / "tests" / "config.test.yaml").read_text())
+    config["preload_imports"] = False
+    config["eval"]["judge"] = {
+        "endpoint": endpoint,
+        "model": "fake-judge",
+        "api_key_env": "XLLM_TEST_JUDGE",
+        "limit": 2,
+    }
+    config["mixture"].update(mixture)
+    return config
+
+
+def test_the_judge_is_planned_for_every_qa_model_and_off_by_default(repo, tmp_path):
+    cwd = workflow_copy(repo, tmp_path, repo / "tests" / "config.test.yaml")
+    run = snakemake("-n", "--configfile", "config.test.yaml", cwd=cwd)
+    assert run.returncode == 0 and "judge_model" not in job_counts(run.stdout)
+    assert "plot_ablation" not in job_counts(run.stdout)
+    config = judge_config(repo, "http://127.0.0.1:9/v1", ablations=["abl-alpaca-x", "abl-alpaca-en-x"])
+    (cwd / "judge.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "--configfile", "judge.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    # every model with a QA test set (not the budget models: FLORES only), ablations included
+    assert counts["judge_model"] == 1 + 2 * 3 + 1 + 2 and counts["plot_ablation"] == 1
+    assert "results/scores/judge/ablation/far/abl-alpaca-x.csv" in run.stdout
+
+
+def test_the_judge_rule_scores_against_an_openai_compatible_server(repo, tmp_path):
+    """A real run of judge_model alone, on prepared generations, against a local fake judge."""
+    from helpers.fake_judge import KEY, Handler, fake_judge
+    from xllm import config as xllm_config
+    from xllm.plan import Grid
+
+    cwd = workflow_copy(repo, tmp_path)
+    with fake_judge() as endpoint:
+        config = judge_config(repo, endpoint)
+        (cwd / "judge.yaml").write_text(yaml.safe_dump(config))
+        prepared = xllm_config.prepare(json.loads(json.dumps(config)), repo / "workflow/schemas/config.schema.yaml")
+        plan = Grid(prepared).eval_plan("alpaca-en")
+        (cwd / "results/plans").mkdir(parents=True)
+        (cwd / "results/plans/alpaca-en.json").write_text(json.dumps(plan))
+        for item in plan:
+            if "testset" not in item:
+                continue
+            lang = item["lang"]
+            squad = {
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [
+                            {
+                                "context": f"Paris is in France ({lang}).",
+                                "qas": [
+                                    {
+                                        "id": f"{lang}{i}",
+                                        "question": f"Q{i}?",
+                                        "answers": [{"text": "Paris", "answer_start": 0}],
+                                    }
+                                    for i in range(3)
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            }
+            testset = cwd / item["testset"]
+            testset.parent.mkdir(parents=True, exist_ok=True)
+            testset.write_text(json.dumps(squad))
+            gen = cwd / "results/generations/alpaca-en" / item["task"] / f"{item['direction']}.jsonl"
+            gen.parent.mkdir(parents=True, exist_ok=True)
+            answers = ["Paris", "London", "France"]
+            gen.write_text(
+                "".join(
+                    json.dumps({"id": f"{lang}{i}", "prediction": a, "reference": ["Paris"]}) + "\n"
+                    for i, a in enumerate(answers)
+                )
+            )
+        run = subprocess.run(
+            [
+                str(BIN / "snakemake"),
+                "results/scores/judge/alpaca-en.csv",
+                "--cores",
+                "1",
+                "--configfile",
+                "judge.yaml",
+                "--allowed-rules",
+                "judge_model",
+            ],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "XLLM_TEST_JUDGE": KEY},
+        )
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        requests = len(Handler.requests)
+    rows = list(csv.DictReader(open(cwd / "results/scores/judge/alpaca-en.csv", encoding="utf-8")))
+    langs = [i["lang"] for i in plan if "testset" in i]
+    assert sorted(r["direction"] for r in rows) == sorted(langs) and "en" in langs
+    for r in rows:  # the first 2 questions (eval.judge.limit): Paris yes, London no
+        assert (r["metric"], r["n"], float(r["value"])) == ("judge", "2", 50.0)
+        assert r["signature"].startswith("judge-qa|model:fake-judge")
+    assert requests == 2 * len(langs) and all(b["model"] == "fake-judge" for b in Handler.requests)
+    assert (cwd / "results/scores/judge/alpaca-en.segments.npz").exists()
+    assert KEY not in (cwd / "results/logs/judge_model/alpaca-en.log").read_text()
+
+
+def test_mieval_from_the_bundle_is_generated_judged_both_ways_and_plotted(repo, tmp_path):
+    """Planned only with the bundle's MI-Eval files and the judge; then a real run of the judge rule."""
+    from helpers.fake_judge import KEY, Handler, fake_judge
+
+    cwd = workflow_copy(repo, tmp_path, repo / "tests" / "config.test.yaml")
+    config = judge_config(repo, "http://127.0.0.1:9/v1")
+    write_authors_bundle(cwd / "bundle", config["languages"])
+    config["data"]["authors_bundle"] = "bundle"
+    (cwd / "mieval.yaml").write_text(yaml.safe_dump(config))
+    run = snakemake("-n", "--configfile", "mieval.yaml", cwd=cwd)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert counts["prepare_mieval"] == counts["judge_mieval"] == 2 and counts["plot_mieval"] == 1
+    plan = snakemake("-n", "-p", "results/plans/muit/400.json", "--configfile", "mieval.yaml", cwd=cwd)
+    assert "results/testsets/mieval/near.jsonl" in plan.stdout and "results/testsets/mieval/far.jsonl" in plan.stdout
+    (cwd / "bundle/mieval/far.jsonl").unlink()  # no file, no MI-Eval for that language
+    run = snakemake("-n", "--configfile", "mieval.yaml", cwd=cwd)
+    assert job_counts(run.stdout)["judge_mieval"] == 1
+
+    with fake_judge() as endpoint:
+        config["eval"]["judge"]["endpoint"] = endpoint
+        (cwd / "mieval.yaml").write_text(yaml.safe_dump(config))
+        questions = cwd / "results/testsets/mieval/near.jsonl"
+        questions.parent.mkdir(parents=True)
+        questions.write_text(
+            "".join(json.dumps({"id": str(i), "instruction": f"Q{i}", "input": ""}) + "\n" for i in range(4))
+        )
+        for model, answers in (
+            ("coit/near/400", ["good", "bad", "good", "bad"]),
+            ("muit/400", ["good", "good", "bad", "good"]),
+        ):
+            gen = cwd / "results/generations" / model / "mieval" / "near.jsonl"
+            gen.parent.mkdir(parents=True)
+            gen.write_text(
+                "".join(
+                    json.dumps({"id": str(i), "prediction": a, "reference": ""}) + "\n" for i, a in enumerate(answers)
+                )
+            )
+        run = subprocess.run(
+            [str(BIN / "snakemake"), "results/mieval/near.json", "--cores", "1", "--configfile", "mieval.yaml"]
+            + ["--allowed-rules", "judge_mieval"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "XLLM_TEST_JUDGE": KEY},
+        )
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        # both answer orders of each instruction; item 0's two orders are one prompt (same answers), asked once
+        assert len(Handler.requests) == 7
+    result = json.loads((cwd / "results/mieval/near.json").read_text())
+    # a = the x-model, b = the m-model: m wins items 1 and 3, x wins item 2, a tie on item 0
+    assert (result["n"], result["b_wins"], result["a_wins"], result["ties"]) == (4, 2, 1, 1)
 
 
 @pytest.fixture(scope="module")

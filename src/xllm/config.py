@@ -201,6 +201,8 @@ def _evaluation_errors(config: dict) -> list[str]:
         for key in keys:
             if metric in ev["mt_metrics"] and not ev.get(key):
                 lines.append(f"eval.{key}: needed by the {metric} metric in eval.mt_metrics")
+    if ev.get("judge") and not {"xquad", "mlqa"} & set(ev["tasks"]):
+        lines.append("eval.judge: judges QA answers, but eval.tasks has neither xquad nor mlqa")
     if "mlqa" in ev["tasks"] and not ev["mlqa_settings"]:
         lines.append("eval.mlqa_settings: the mlqa task needs at least one setting (e.g. en-ar)")
     return lines
@@ -210,7 +212,36 @@ def prepare(config: dict, schema_path: str | Path) -> dict:
     """Fill the schema's defaults into ``config`` and check it; the first problem is a UserError."""
     fill_defaults(config, load_schema(schema_path))
     check(config, schema_path)
+    use_authors_bundle(config)
     return config
+
+
+def bundle_alpaca(bundle: str, lang: str) -> str:
+    return str(Path(bundle) / "alpaca" / f"alpaca_{lang}.json")
+
+
+def bundle_pairs(bundle: str, lang: str) -> str:
+    """The English side of the authors' pairs; ``train.{lang}`` lies beside it."""
+    return str(Path(bundle) / "translation" / "ncwm" / f"en-{lang}" / "train.en")
+
+
+def bundle_mieval(bundle: str, lang: str) -> str:
+    return str(Path(bundle) / "mieval" / f"{lang}.jsonl")
+
+
+def use_authors_bundle(config: dict) -> None:
+    """``data.authors_bundle``: Alpaca-X comes from the bundle through the import backend (an
+    entry of ``translate.import_files`` wins over the bundle's file)."""
+    bundle = config["data"].get("authors_bundle")
+    if not bundle:
+        return
+    if not Path(bundle).is_dir():
+        raise UserError(f"config: data.authors_bundle: {bundle}: no such directory")
+    translate = config["translate"]
+    translate["backend"] = "import"
+    files = translate.setdefault("import_files", {})
+    for lang in config["languages"]:
+        files.setdefault(lang, bundle_alpaca(bundle, lang))
 
 
 def check(config: dict, schema_path: str | Path) -> None:

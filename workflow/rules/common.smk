@@ -30,7 +30,8 @@ try:
     GRID = Grid(config)
 except UserError as err:
     sys.exit(f"error: {err}")
-validate(config, SCHEMA)
+# prepare filled the defaults already (Snakemake's own filling fails on a null section: eval.judge)
+validate(config, SCHEMA, set_default=False)
 if hint := stale_lock_hint(sys.argv, os.environ):
     print(hint, file=sys.stderr)
 
@@ -60,9 +61,6 @@ GEN = config["generate"]
 SCALING = config["scaling"]
 TASKS = GRID.tasks
 MIRROR = config["data"]["mirror"]
-LOCK = config["data"][
-    "lock"
-]  # read in shell commands, not a param: where it is changes no output
 HUB_DIR = "results/hub"
 PAPER_TABLES = "workflow/paper_tables.yaml"
 REPORT = "results/report.html"
@@ -129,7 +127,15 @@ def source_files(corpus, lang=None, split=None, required=True):
     return files
 
 
+AUTHORS_BUNDLE = config["data"]["authors_bundle"]
+
+
 def corpus_inputs(wildcards):
+    if (
+        AUTHORS_BUNDLE
+    ):  # the authors' pairs (train.en beside train.LANG) replace data.corpora
+        english = xllm_config.bundle_pairs(AUTHORS_BUNDLE, wildcards.lang)
+        return [english, re.sub(r"\.en$", f".{wildcards.lang}", english)]
     files = []
     for corpus in config["data"]["corpora"]:
         files += source_files(corpus, wildcards.lang, required=False)
@@ -138,6 +144,15 @@ def corpus_inputs(wildcards):
             f"error: no parallel corpus for {wildcards.lang!r} in {config['data']['sources']}"
         )
     return files
+
+
+def corpus_args(wildcards, input):
+    """prepare-corpus's corpus options: downloaded files, or the bundle's line-aligned pair."""
+    if AUTHORS_BUNDLE:
+        pair = shlex.quote(f"ncwm={input.corpus[0]}")
+        return f"--line-aligned {pair}"
+    files = " ".join(shlex.quote(f) for f in input.corpus)
+    return f"--inputs {files}"
 
 
 def contamination_files(wildcards):
@@ -240,12 +255,24 @@ def train_base(wildcards):
 
 
 def monolingual_source(wildcards):
+    """mixture.monolingual's entry: a file of the sources (mC4, downloaded) or a local text file."""
     texts = MIX["monolingual"]
     if wildcards.lang not in texts:
         sys.exit(
             f"error: mixture.monolingual: no text file for {wildcards.lang!r} (needed by cpt)"
         )
-    return texts[wildcards.lang]
+    name = texts[wildcards.lang]
+    return f"results/downloads/{name}" if name in SOURCES else name
+
+
+def monolingual_verify(wildcards, input):
+    """A downloaded source is checked against its checksum again where it is read."""
+    if MIX["monolingual"][wildcards.lang] not in SOURCES:
+        return ""
+    sources, lock = (
+        shlex.quote(p) for p in (config["data"]["sources"], config["data"]["lock"])
+    )
+    return f"--sources {sources} --lock {lock}"
 
 
 def train_gpu_resources():
@@ -283,6 +310,58 @@ def score_files(models):
 
 def segment_files(models):
     return [f"results/scores/{model}.segments.npz" for model in models]
+
+
+JUDGE = EVAL["judge"]
+
+
+def judge_score_files():
+    return [f"results/scores/judge/{model}.csv" for model in GRID.judge_models()]
+
+
+def judge_segment_files():
+    return [
+        f"results/scores/judge/{model}.segments.npz" for model in GRID.judge_models()
+    ]
+
+
+def judge_args(limit=None):
+    """The judge's options from eval.judge: the key's variable is named, its value never written.
+    ``limit`` overrides eval.judge.limit (MI-Eval: 0, every instruction)."""
+    if not JUDGE:
+        return ""
+    return " ".join(
+        [
+            f"--endpoint {shlex.quote(JUDGE['endpoint'])}",
+            f"--judge-model {shlex.quote(JUDGE['model'])}",
+            f"--api-key-env {JUDGE['api_key_env']}",
+            f"--limit {JUDGE['limit'] if limit is None else limit} --timeout {JUDGE['timeout']}",
+        ]
+    )
+
+
+MIEVAL_LANGS = GRID.mieval_langs()
+
+
+def mieval_source(wildcards):
+    if not AUTHORS_BUNDLE:
+        sys.exit("error: MI-Eval needs data.authors_bundle (its mieval/LANG.jsonl)")
+    return xllm_config.bundle_mieval(AUTHORS_BUNDLE, wildcards.lang)
+
+
+def mieval_inputs(wildcards):
+    x_model, m_model = GRID.mieval_pair(wildcards.lang)
+    return {
+        "x": f"results/generations/{x_model}",
+        "m": f"results/generations/{m_model}",
+        "questions": f"results/testsets/mieval/{wildcards.lang}.jsonl",
+    }
+
+
+def ablation_figure_models():
+    """Figure 6's bars: the English-Alpaca baseline (where configured), then the ablations."""
+    base = [m for m in GRID.baseline_models() if m == "alpaca-en"]
+    return base + GRID.ablation_models()
 
 
 # ---------------------------------------------------------------- scaling
@@ -343,6 +422,12 @@ def final_outputs():
     ]
     if SCALING["alignment_models"]:
         outputs.append("results/plots/alignment.png")
+    if "cpt" in MIX["x_recipes"]:
+        outputs.append("results/plots/cpt_vs_coit.png")
+    if MIEVAL_LANGS:
+        outputs.append("results/plots/mieval.png")
+    if JUDGE and GRID.ablation_models() and "xquad" in TASKS:
+        outputs.append("results/plots/ablation.png")
     return outputs
 
 

@@ -70,10 +70,41 @@ rule score_model:
         "--model {wildcards.model} --settings {params.settings:q} --out {output.scores:q} > {log:q} 2>&1"
 
 
+# results/scores/judge/{model}.csv would also match score_model's results/scores/{model}.csv
+ruleorder: judge_model > score_model
+
+
+rule judge_model:
+    input:
+        generations="results/generations/{model}",
+        plan="results/plans/{model}.json",
+        testsets=lambda wc: GRID.judge_files(wc.model),
+    output:
+        scores="results/scores/judge/{model}.csv",
+        segments="results/scores/judge/{model}.segments.npz",
+    log:
+        "results/logs/judge_model/{model}.log",
+    benchmark:
+        "results/benchmarks/judge_model/{model}.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: EVAL["runtime_min"] * attempt,
+    params:
+        settings=job_settings("judge_model", "model"),
+        judge=judge_args(),
+        cache="results/judge-cache/{model}.jsonl",
+    shell:
+        "xllm judge-qa --generations-dir {input.generations:q} --plan {input.plan:q} "
+        "--model {wildcards.model} {params.judge} --cache {params.cache:q} --bootstrap 0 "
+        "--out {output.scores:q} > {log:q} 2>&1"
+
+
 rule gather_scores:
     input:
-        scores=score_files(GRID.all_models()),
-        segments=segment_files(GRID.all_models()),
+        scores=score_files(GRID.all_models()) + judge_score_files(),
+        segments=segment_files(GRID.all_models()) + judge_segment_files(),
     output:
         "results/scores.csv",
     log:
@@ -91,3 +122,26 @@ rule gather_scores:
     shell:
         "xllm gather-scores --inputs {input.scores:q} --bootstrap {params.bootstrap} --seed {params.seed} "
         "--out {output:q} > {log:q} 2>&1"
+
+
+rule judge_mieval:
+    input:
+        unpack(mieval_inputs),
+    output:
+        "results/mieval/{lang}.json",
+    log:
+        "results/logs/judge_mieval/{lang}.log",
+    benchmark:
+        "results/benchmarks/judge_mieval/{lang}.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: EVAL["runtime_min"] * attempt,
+    params:
+        settings=job_settings("judge_mieval", "lang"),
+        judge=judge_args(limit=0),
+        cache="results/judge-cache/mieval/{lang}.jsonl",
+    shell:
+        "xllm judge-pairwise --a {input.x:q} --b {input.m:q} --task mieval --direction {wildcards.lang} "
+        "--questions {input.questions:q} {params.judge} --cache {params.cache:q} --out {output:q} > {log:q} 2>&1"

@@ -38,3 +38,4 @@ use rule subset_corpus as subset_monolingual with:
         "results/benchmarks/subset_monolingual/{lang}-{scale}.tsv"
     params:
         command="subset-text",
+        verify=monolingual_verify,

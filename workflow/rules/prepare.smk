@@ -24,8 +24,9 @@ rule prepare_corpus:
         margin=config["data"]["wikimatrix_min_margin"],
         max_chars=config["data"]["max_chars"],
         max_ratio=config["data"]["max_length_ratio"],
+        corpus=corpus_args,
     shell:
-        "xllm prepare-corpus --lang {wildcards.lang} --inputs {input.corpus:q} "
+        "xllm prepare-corpus --lang {wildcards.lang} {params.corpus} "
         "--sources {params.sources:q} --lock {params.lock:q} --flores-exclude {input.flores:q} "
         "--min-margin {params.margin} --max-chars {params.max_chars} --max-ratio {params.max_ratio} "
         "--out {output.corpus:q} --manifest {output.manifest:q} > {log:q} 2>&1"
@@ -48,9 +49,10 @@ rule subset_corpus:
     params:
         command="subset-corpus",  # subset_monolingual: subset-text
         seed=config["seed"],
+        verify="",  # subset_monolingual: the downloaded text's checksum check
     shell:
         "xllm {params.command} --input {input:q} --scale {wildcards.scale} "
-        "--seed {params.seed} --out {output:q} > {log:q} 2>&1"
+        "--seed {params.seed} {params.verify} --out {output:q} > {log:q} 2>&1"
 
 
 rule corpus_stats:
@@ -151,3 +153,21 @@ use rule prepare_flores as prepare_mlqa with:
         runtime=lambda wc, attempt: 10 * attempt,
     params:
         task=lambda wc: f"--task mlqa --setting {wc.setting} --split {EVAL['mlqa_split']}",
+
+
+rule prepare_mieval:
+    input:
+        mieval_source,
+    output:
+        "results/testsets/mieval/{lang}.jsonl",
+    log:
+        "results/logs/prepare_mieval/{lang}.log",
+    benchmark:
+        "results/benchmarks/prepare_mieval/{lang}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=500,
+        runtime=lambda wc, attempt: 5 * attempt,
+    shell:
+        "xllm prepare-mieval --input {input:q} --out {output:q} > {log:q} 2>&1"

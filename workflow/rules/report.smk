@@ -124,6 +124,87 @@ rule summarize_scores:
     params:
         **LANGUAGE_PARAMS,
         paper=PAPER_TABLES,
+        judge="on" if JUDGE else "off",
     shell:
         "xllm scores-summary --scores {input.scores:q} --fits {input.fits:q} --paper-tables {params.paper:q} "
+        "--judge {params.judge} --langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_ablation:
+    input:
+        "results/scores.csv",
+    output:
+        report(
+            "results/plots/ablation.png",
+            caption="../report/ablation.rst",
+            category="Ablation",
+        ),
+    log:
+        "results/logs/plot_ablation.log",
+    benchmark:
+        "results/benchmarks/plot_ablation.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: 5 * attempt,
+    params:
+        names=LANG_NAME_ARGS,
+        lang=MIX["ablation_lang"],
+        models=" ".join(ablation_figure_models()),
+        paper=PAPER_TABLES,
+    shell:
+        "xllm plot-ablation --scores {input:q} --lang {params.lang} --models {params.models} --task xquad "
+        "--metric judge --paper-tables {params.paper:q} {params.names} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_cpt:
+    input:
+        "results/scores.csv",
+    output:
+        report(
+            "results/plots/cpt_vs_coit.png",
+            caption="../report/cpt_vs_coit.rst",
+            category="Scaling laws",
+        ),
+    log:
+        "results/logs/plot_cpt.log",
+    benchmark:
+        "results/benchmarks/plot_cpt.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: 5 * attempt,
+    params:
+        names=LANG_NAME_ARGS,
+        langs=",".join(LANGS),
+        metric=SCALING["metric"],
+        direction=SCALING["direction"],
+    shell:
+        "xllm plot-cpt --scores {input:q} --metric {params.metric} --direction {params.direction} "
         "--langs {params.langs} {params.names} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_mieval:
+    input:
+        expand("results/mieval/{lang}.json", lang=MIEVAL_LANGS),
+    output:
+        report(
+            "results/plots/mieval.png",
+            caption="../report/mieval.rst",
+            category="x- vs m-models",
+        ),
+    log:
+        "results/logs/plot_mieval.log",
+    benchmark:
+        "results/benchmarks/plot_mieval.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: 5 * attempt,
+    params:
+        names=LANG_NAME_ARGS,
+    shell:
+        "xllm plot-mieval --results {input:q} {params.names} --out {output:q} > {log:q} 2>&1"

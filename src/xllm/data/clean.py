@@ -23,10 +23,10 @@ from ..errors import UserError
 from ..provenance import provenance
 from .normalize import normalize, normalize_array
 from .readers import read_batches
-from .sources import load_sources, source_for
+from .sources import Source, load_sources, source_for
 
 FILTERS = ("empty", "margin", "too_long", "ratio", "duplicate", "contamination")
-PARALLEL = ("wikimatrix-tsv", "tsv", "moses-zip", "tmx")
+PARALLEL = ("wikimatrix-tsv", "tsv", "moses-zip", "tmx", "line-aligned")
 
 __all__ = ["FILTERS", "Settings", "normalize", "load_exclude", "prepare_corpus"]
 
@@ -197,13 +197,27 @@ def prepare_corpus(
     out: str | Path,
     manifest: str | Path,
     settings: Settings = Settings(),
+    line_aligned: dict[str, str | Path] | None = None,
 ) -> dict:
-    """Write ``out`` (Parquet: src = English, tgt = ``lang``, source = corpus) and its manifest."""
+    """Write ``out`` (Parquet: src = English, tgt = ``lang``, source = corpus) and its manifest.
+
+    ``inputs`` are downloaded files described by ``sources``; ``line_aligned`` maps a corpus name
+    to the English file of a line-aligned pair outside the sources file (the authors' bundle:
+    ``ncwm`` -> ``translation/ncwm/en-{lang}/train.en``, beside ``train.{lang}``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = load_sources(sources)
+    from .readers import line_aligned_partner
+
+    table = load_sources(sources) if inputs else {}
     entries = []
+    for corpus, path in (line_aligned or {}).items():
+        path = Path(path)
+        for side in (path, line_aligned_partner(path, lang)):
+            if not side.is_file():
+                raise UserError(f"{side}: no such file (corpus {corpus}, {lang})")
+        src = Source(str(path), path.resolve().as_uri(), None, corpus, ["en", lang], "line-aligned")
+        entries.append((path, src))
     for path in inputs:
         src = source_for(table, path, sources)
         if src.format not in PARALLEL:
@@ -249,6 +263,12 @@ def prepare_corpus(
         "corpora": counts,
         "inputs": [
             {"file": str(p), "corpus": s.corpus, "format": s.format, "sha256": file_sha256(p)} for p, s in entries
+        ]
+        + [
+            {"file": str(o), "corpus": s.corpus, "format": s.format, "sha256": file_sha256(o)}
+            for p, s in entries
+            if s.format == "line-aligned"
+            for o in [line_aligned_partner(p, lang)]
         ],
         "exclude": [{"file": str(p), "sha256": file_sha256(p)} for p in exclude],
         "provenance": provenance(config=asdict(settings)),

@@ -33,8 +33,20 @@ def cmd_prepare_corpus(args) -> int:
 
     _verify(args, *args.inputs)
     settings = Settings(min_margin=args.min_margin, max_chars=args.max_chars, max_ratio=args.max_ratio)
+    from ..args import key_values
+
+    line_aligned = key_values(args.line_aligned, "--line-aligned")
+    if not args.inputs and not line_aligned:
+        raise UserError("prepare-corpus: no corpus (--inputs or --line-aligned)")
     record = prepare_corpus(
-        args.lang, args.inputs, args.sources, args.flores_exclude or [], args.out, args.manifest, settings
+        args.lang,
+        args.inputs,
+        args.sources,
+        args.flores_exclude or [],
+        args.out,
+        args.manifest,
+        settings,
+        line_aligned=line_aligned,
     )
     print(f"{args.lang}: {record['pairs']} pairs in {args.out}")
     return 0
@@ -81,6 +93,14 @@ def cmd_prepare_testset(args) -> int:
     return 0
 
 
+def cmd_prepare_mieval(args) -> int:
+    from .testsets import prepare_mieval
+
+    n = prepare_mieval(args.input, args.out)
+    print(f"mieval: {n} instructions in {args.out}")
+    return 0
+
+
 def cmd_corpus_stats(args) -> int:
     from ..args import key_values
     from .stats import corpus_stats
@@ -104,7 +124,15 @@ def register(sub) -> None:
 
     p = sub.add_parser("prepare-corpus", help="clean and merge one language's parallel corpora into Parquet")
     p.add_argument("--lang", required=True)
-    p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--inputs", nargs="*", default=[], help="downloaded files of the sources file")
+    p.add_argument(
+        "--line-aligned",
+        action="append",
+        default=[],
+        metavar="CORPUS=FILE.en",
+        help="a line-aligned corpus outside the sources file: its English file, the other side beside it "
+        "as FILE.<lang> (the authors' bundle: ncwm=translation/ncwm/en-LANG/train.en)",
+    )
     p.add_argument("--sources", required=True)
     p.add_argument("--flores-exclude", nargs="*", default=[], help="test-set files no pair may overlap")
     p.add_argument("--lock", help="checksum lock file: verify each input against it (or the pinned sha256) first")
@@ -139,6 +167,11 @@ def register(sub) -> None:
     p.add_argument("--sources", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_prepare_testset)
+
+    p = sub.add_parser("prepare-mieval", help="MI-Eval instructions (the authors' mieval/LANG.jsonl) with ids")
+    p.add_argument("--input", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_prepare_mieval)
 
     p = sub.add_parser("corpus-stats", help="the paper's Table 1 from the cleaning manifests")
     p.add_argument("--manifests", nargs="+", required=True)

@@ -184,6 +184,36 @@ def read_moses_zip(path: Path, lang: str) -> Iterator[Batch]:
                 yield Batch(pa.array(en, pa.string()), pa.array(x, pa.string()), None)
 
 
+def line_aligned_partner(path: Path, lang: str) -> Path:
+    """The ``lang`` side of a line-aligned pair of files, from its English side: ``train.en`` ->
+    ``train.{lang}`` (the authors' bundle: ``translation/ncwm/en-{lang}/train.{en,lang}``)."""
+    if path.suffix != ".en":
+        raise UserError(f"{path}: the English side of a line-aligned corpus must end in .en")
+    return path.with_suffix(f".{lang}")
+
+
+def read_line_aligned(path: Path, lang: str) -> Iterator[Batch]:
+    """Two plain-text files, one sentence a line, line i of one the translation of line i of the
+    other: ``path`` (English, ``*.en``) and its ``*.{lang}`` partner in the same folder."""
+    import pyarrow as pa
+
+    other = line_aligned_partner(path, lang)
+    if not other.is_file():
+        raise UserError(f"{other}: no such file (the {lang} side of {path})")
+    with open(path, "rb") as en_raw, open(other, "rb") as x_raw:
+        en_lines, x_lines = _lines(en_raw), _lines(x_raw)
+        n = 0
+        while True:
+            en = [s.rstrip("\r\n") for s in itertools.islice(en_lines, BATCH_LINES)]
+            x = [s.rstrip("\r\n") for s in itertools.islice(x_lines, BATCH_LINES)]
+            if len(en) != len(x):
+                raise UserError(f"{path} and {other} differ in length (after line {n + min(len(en), len(x))})")
+            if not en:
+                return
+            n += len(en)
+            yield Batch(pa.array(en, pa.string()), pa.array(x, pa.string()), None)
+
+
 def read_tmx(path: Path, lang: str) -> Iterator[Batch]:
     """OPUS TMX: <tu> with one <tuv xml:lang=..><seg> per language; streamed with iterparse."""
     import xml.etree.ElementTree as ET
@@ -286,6 +316,8 @@ def read_batches(path: str | Path, src: Source, lang: str) -> Iterator[Batch]:
         reader = read_moses_zip(path, lang)
     elif src.format == "tmx":
         reader = read_tmx(path, lang)
+    elif src.format == "line-aligned":
+        reader = read_line_aligned(path, lang)
     else:
         raise UserError(f"{path}: format {src.format!r} is not a parallel corpus")
     try:

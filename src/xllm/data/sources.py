@@ -23,7 +23,7 @@ import yaml
 
 from ..errors import UserError
 
-CORPORA = ("wikimatrix", "news-commentary", "alpaca", "flores", "xquad", "mlqa", "spm")
+CORPORA = ("wikimatrix", "news-commentary", "alpaca", "flores", "xquad", "mlqa", "spm", "mc4")
 FORMATS = (
     "wikimatrix-tsv",  # margin <TAB> sentence <TAB> sentence, gzipped or not
     "tsv",  # sentence <TAB> sentence (OPUS/statmt TSV), gzipped or not
@@ -35,6 +35,7 @@ FORMATS = (
     "squad-json",  # XQuAD / MLQA single file in SQuAD v1.1 format
     "mlqa-zip",  # MLQA_V1.zip: MLQA_V1/<split>/<split>-context-<c>-question-<q>.json
     "sentencepiece",  # a binary model file, used as is
+    "c4-json-gz",  # C4 / mC4 shard: gzipped JSON lines with "text" (monolingual, for cpt)
 )
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KNOWN = {"url", "sha256", "corpus", "langs", "format", "size"}

@@ -157,3 +157,31 @@ def prepare_mlqa(setting: str, split: str, path: str | Path, sources: str | Path
         raise UserError(f"{path}: not a readable zip ({err})") from None
     origin = f"{path}:{members[0]}"
     return _write_squad(_load_json(data, origin), origin, Path(out), file_sha256(path), **meta)
+
+
+def prepare_mieval(path: str | Path, out: str | Path) -> int:
+    """MI-Eval (the authors' ``mieval/{lang}.jsonl``: one JSON object a line with ``instruction``
+    and ``input``, no reference) checked and given ids (the line number), as JSONL."""
+    path = Path(path)
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}: line {n} is not JSON ({err.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("instruction"), str) or not row["instruction"].strip():
+            raise UserError(f"{path}: line {n} has no instruction")
+        if not isinstance(row.get("input", ""), str):
+            raise UserError(f"{path}: line {n}: input is not a string")
+        rows.append({"id": str(len(rows)), "instruction": row["instruction"], "input": row.get("input") or ""})
+    if not rows:
+        raise UserError(f"{path}: no instruction")
+    with atomic_open(out) as handle:
+        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    return len(rows)

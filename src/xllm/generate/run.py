@@ -61,7 +61,7 @@ def staging_fingerprint(model_dir: str | Path, settings: Settings, limit: int | 
         if path.is_file():
             digest.update(_file_stamp(path, Path(model_dir)).encode())
     for item in plan:
-        for key in ("source", "reference", "testset"):
+        for key in ("source", "reference", "testset", "prompts"):
             if item.get(key) and Path(item[key]).is_file():
                 digest.update(_file_stamp(Path(item[key])).encode())
     outputs = {k: v for k, v in settings.to_dict().items() if k not in ("batch_size", "backend", "bucket", "compile")}

@@ -83,6 +83,19 @@ def qa_examples(item: dict, where: str, prompts: str = "authors") -> list[Exampl
     return examples
 
 
+def instruction_examples(item: dict, where: str) -> list[Example]:
+    """Open instructions (MI-Eval): one example per line of the item's ``prompts`` JSONL."""
+    from ..atomic import read_jsonl
+
+    _require(item, ("prompts",), where)
+    examples = []
+    for n, row in enumerate(read_jsonl(item["prompts"])):
+        if not isinstance(row, dict) or not isinstance(row.get("instruction"), str):
+            raise UserError(f"{item['prompts']}: line {n + 1} has no instruction")
+        examples.append(Example(str(row.get("id", n)), row["instruction"], str(row.get("input") or ""), ""))
+    return examples
+
+
 def load_examples(item: dict, lang_name, index: int = 0, qa_prompts: str = "authors") -> list[Example]:
     """Every example of one plan item, in file order. ``lang_name(code)`` gives prompt names;
     ``qa_prompts`` is the QA prompt set (``authors`` or ``ours``)."""
@@ -94,4 +107,6 @@ def load_examples(item: dict, lang_name, index: int = 0, qa_prompts: str = "auth
     spec = tasks[item["task"]]
     if spec["kind"] == "translation":
         return translation_examples(item, spec, lang_name, where)
+    if spec["kind"] == "instruction":
+        return instruction_examples(item, where)
     return qa_examples(item, where, qa_prompts)

@@ -138,13 +138,24 @@ def _judge_client(args):
 
 def judge_qa_cmd(args) -> int:
     from ..provenance import provenance
+    from . import segments
     from .judge import judge_qa_scores
     from .score import write_scores
 
     config, client = _judge_client(args)
+    scored_items: list = []
     rows, details = judge_qa_scores(
-        client, args.generations_dir, args.plan, args.model, limit=args.limit, n_boot=args.bootstrap, seed=args.seed
+        client,
+        args.generations_dir,
+        args.plan,
+        args.model,
+        limit=args.limit,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        scored_items=scored_items,
     )
+    # per-question verdicts beside the table: gather-scores bootstraps them like any score
+    segments.save(segments.segments_path(args.out), scored_items)
     write_scores(
         args.out,
         rows,
@@ -182,6 +193,12 @@ def judge_pairwise_cmd(args) -> int:
     if args.testset:
         questions = squad_questions(args.testset)
         texts = [questions[i] for i in ids]
+    elif args.questions:  # open instructions (MI-Eval): the instruction, then its input
+        rows = {str(r.get("id", k)): r for k, r in enumerate(read_jsonl(args.questions))}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise UserError(f"{args.questions}: no instruction with id {missing[0]!r}")
+        texts = ["\n".join(t for t in (rows[i].get("instruction", ""), rows[i].get("input") or "") if t) for i in ids]
     else:
         prompts = {str(r.get("id", k)): r.get("prompt", "") for k, r in enumerate(read_jsonl(path))}
         texts = [prompts[i] for i in ids]
@@ -289,6 +306,7 @@ def register(sub) -> None:
     p.add_argument("--task", required=True)
     p.add_argument("--direction", required=True)
     p.add_argument("--testset", help="SQuAD-format file: the question is its context and question")
+    p.add_argument("--questions", help="JSONL of id, instruction, input (MI-Eval): the question the judge reads")
     _judge_flags(p)
     p.add_argument("--out", help="JSON with per-item scores")
     p.set_defaults(func=judge_pairwise_cmd)

@@ -35,8 +35,10 @@ def load_plan(path: str | Path) -> list[dict]:
     for i, item in enumerate(plan):
         if not isinstance(item, dict) or not {"task", "direction", "lang"} <= item.keys():
             raise UserError(f"{path}: item {i} needs task, direction and lang")
-        if "testset" not in item and "reference" not in item:
-            raise UserError(f"{path}: item {i} ({item['task']}/{item['direction']}) has neither testset nor reference")
+        if not {"testset", "reference", "prompts"} & item.keys():
+            raise UserError(
+                f"{path}: item {i} ({item['task']}/{item['direction']}) has no testset, reference or prompts"
+            )
     return plan
 
 

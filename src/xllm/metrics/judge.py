@@ -216,10 +216,18 @@ def squad_questions(path) -> dict[str, str]:
 
 
 def judge_qa_scores(
-    client: JudgeClient, gen_dir, plan_path, model_id: str, limit: int = 100, n_boot: int = 1000, seed: int = 0
+    client: JudgeClient,
+    gen_dir,
+    plan_path,
+    model_id: str,
+    limit: int = 100,
+    n_boot: int = 1000,
+    seed: int = 0,
+    scored_items: list | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Score-table rows of the ``judge`` metric for the plan's QA items (the first ``limit``
-    questions each; 0: all), as ``score.score_generations`` makes them, and per-item details."""
+    questions each; 0: all), as ``score.score_generations`` makes them, and per-item details.
+    ``scored_items`` receives (task, direction, lang, Scored) per item: the segment statistics."""
     from ..mixture.recipes import parse_model_id
     from .generations import load_item, load_plan
     from .score import score_row
@@ -239,5 +247,7 @@ def judge_qa_scores(
         verdicts = judge_qa(client, [questions[i] for i in ids], gen.hyps[: len(ids)])
         scored = segment_mean("judge", verdicts["values"], judge_signature(client.config, "qa"), scale=100.0)
         rows.append(score_row(meta, gen, "judge", scored, n_boot, seed))
+        if scored_items is not None:
+            scored_items.append((gen.task, gen.direction, gen.target_lang, scored))
         details.append({"task": gen.task, "direction": gen.direction, "unparsed": verdicts["unparsed"]})
     return rows, details

@@ -82,6 +82,8 @@ def score_generations(gen_dir, plan_path, model_id: str, config: ScoreConfig, op
     plan = load_plan(plan_path)
     rows, details, scored_items = [], [], []
     for item in plan:
+        if "prompts" in item:  # open instructions (MI-Eval): no reference, judged pairwise only
+            continue
         gen = load_item(gen_dir, item, need_sources="comet" in config.mt_metrics)
         names = config.mt_metrics if gen.kind == "mt" else config.qa_metrics
         for name in names:

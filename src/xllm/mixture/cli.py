@@ -56,6 +56,10 @@ def cmd_build_mixture(args) -> int:
 def cmd_subset_text(args) -> int:
     from .monolingual import subset_text
 
+    if args.sources and args.lock:  # a downloaded source (mC4): verified again where it is read
+        from ..data.download import verify_downloaded
+
+        verify_downloaded([args.input], args.sources, args.lock)
     n = subset_text(args.input, args.scale, args.seed, args.out)
     print(f"{n} documents of {args.input} -> {args.out}")
     return 0
@@ -63,8 +67,12 @@ def cmd_subset_text(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("subset-text", help="nested seeded subset of monolingual text (continued pre-training)")
-    p.add_argument("--input", required=True, help="text (one document per line) or JSONL with 'text'")
+    p.add_argument(
+        "--input", required=True, help="text (one document per line) or JSONL with 'text', either gzipped (mC4)"
+    )
     p.add_argument("--scale", required=True, help="number of documents, or full")
+    p.add_argument("--sources", help="sources file (with --lock: verify a downloaded input's checksum first)")
+    p.add_argument("--lock", help="checksum lock file of the downloads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_subset_text)

@@ -6,6 +6,8 @@ The workflow's input functions call this (``workflow/rules/common.smk``), and so
 
 from __future__ import annotations
 
+import os
+
 from .. import languages
 from ..mixture.recipes import Recipe, load_recipes, model_id, parse_model_id
 
@@ -159,12 +161,65 @@ class Grid:
                                 "testset": f"results/testsets/mlqa/{setting}.json",
                             }
                         )
+        return plan + self._english_qa_plan(meta, tasks) + self._mieval_plan(model)
+
+    def _english_qa_plan(self, meta, tasks: list[str]) -> list[dict]:
+        """English QA (Tables 2 and 6's en column) with ``eval.english_qa``, for every model but one
+        language's x-models (they would share a row and an en column in the tables, and multiply
+        the jobs by languages x scales) and the budget models (FLORES only)."""
+        ev = self.config["eval"]
+        if not ev["english_qa"] or self.recipes[meta.recipe].scope in ("x", "budget"):
+            return []
+        plan = []
+        if "xquad" in tasks:
+            plan.append({"task": "xquad", "direction": "en", "lang": "en", "testset": "results/testsets/xquad/en.json"})
+        if "mlqa" in tasks and "en-en" in ev["mlqa_settings"]:
+            plan.append(
+                {"task": "mlqa", "direction": "en-en", "lang": "en", "testset": "results/testsets/mlqa/en-en.json"}
+            )
         return plan
+
+    # ------------------------------------------------------------ MI-Eval (Figure 4, right)
+
+    def mieval_langs(self) -> list[str]:
+        """Languages with MI-Eval: the authors' bundle holds ``mieval/{lang}.jsonl``, the judge is
+        configured, and there is an m-model and an x-model to compare (the only place the grid
+        looks at files: the bundle is the user's, on this machine)."""
+        from ..config import bundle_mieval
+
+        bundle = self.config["data"]["authors_bundle"]
+        if not (bundle and self.config["eval"]["judge"] and self.mix["m_recipes"] and self.mix["x_recipes"]):
+            return []
+        return [lang for lang in self.langs if os.path.isfile(bundle_mieval(bundle, lang))]
+
+    def mieval_pair(self, lang: str) -> tuple[str, str]:
+        """(x-model, m-model) compared on MI-Eval: the first m-recipe's model, and the first
+        x-recipe's model of the language at the m-model's scale, else the largest scale."""
+        scale = self.muit_scale if self.muit_scale in self.scales else self.scales[-1]
+        x_model = model_id(self.recipes[self.mix["x_recipes"][0]], lang=lang, scale=scale)
+        return x_model, self.m_models()[0]
+
+    def _mieval_plan(self, model: str) -> list[dict]:
+        return [
+            {"task": "mieval", "direction": lang, "lang": lang, "prompts": f"results/testsets/mieval/{lang}.jsonl"}
+            for lang in self.mieval_langs()
+            if model in self.mieval_pair(lang)
+        ]
+
+    def judge_models(self) -> list[str]:
+        """The models whose QA answers the judge reads (``eval.judge``): those with a QA test set."""
+        if not self.config["eval"]["judge"]:
+            return []
+        return [m for m in self.all_models() if any("testset" in item for item in self.eval_plan(m))]
+
+    def judge_files(self, model: str) -> list[str]:
+        """The QA test sets of a model's plan (the judge reads their contexts and questions)."""
+        return sorted({item["testset"] for item in self.eval_plan(model) if "testset" in item})
 
     def eval_files(self, model: str) -> list[str]:
         files = set()
         for item in self.eval_plan(model):
-            files.update(item[k] for k in ("source", "reference", "testset") if k in item)
+            files.update(item[k] for k in ("source", "reference", "testset", "prompts") if k in item)
         return sorted(files)
 
 

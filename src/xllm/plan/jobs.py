@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from ..args import output_settings
+from ..config import bundle_pairs
 from ..mixture.recipes import parse_model_id
 from .grid import Grid
 
@@ -51,10 +52,15 @@ class Jobs:
 
     def prepare_corpus(self, lang: str) -> dict:
         data = self.config["data"]
-        return {
+        settings = {
             "min_margin": data["wikimatrix_min_margin"],
             "max_chars": data["max_chars"],
             "max_ratio": data["max_length_ratio"],
+        }
+        if data["authors_bundle"]:  # the authors' pairs replace the downloaded corpora
+            return {**settings, "line_aligned": {"ncwm": bundle_pairs(data["authors_bundle"], lang)}}
+        return {
+            **settings,
             "sources": {
                 name: [s.corpus, s.format, s.langs]
                 for name, s in sorted(self.sources.items())
@@ -119,6 +125,17 @@ class Jobs:
             if metric in ev["mt_metrics"]:
                 out.update({k: self.local_or_hub(ev[k]) for k in keys if ev.get(k)})
         return out
+
+    def judge_model(self, model: str | None = None) -> dict:
+        """What a judged score depends on: the endpoint, the judge model and how many questions
+        (not the key's variable nor the timeout, which change how the job runs)."""
+        judge = self.config["eval"]["judge"]
+        return {k: judge[k] for k in ("endpoint", "model", "limit")} if judge else {}
+
+    def judge_mieval(self, lang: str) -> dict:
+        """MI-Eval's pairwise verdicts: the judge (endpoint, model) and the two models compared."""
+        judge = self.config["eval"]["judge"] or {}
+        return {"endpoint": judge.get("endpoint"), "model": judge.get("model"), "pair": self.grid.mieval_pair(lang)}
 
     def metric_model_inputs(self) -> list[str]:
         """The metric model files and directories scoring reads: inputs of score_model."""

@@ -111,6 +111,76 @@ def register_alignment(sub) -> None:
     p.set_defaults(func=cmd_plot_alignment)
 
 
+def cmd_plot_ablation(args) -> int:
+    from .ablation_plot import plot_ablation
+
+    out = plot_ablation(
+        args.scores,
+        args.out,
+        lang=args.lang,
+        models=args.models,
+        task=args.task,
+        metric=args.metric,
+        paper_tables=args.paper_tables,
+        names=_names(args),
+    )
+    print(f"ablation plot ({args.task}, {args.metric}, {args.lang}): {out}")
+    return 0
+
+
+def register_ablation(sub) -> None:
+    p = sub.add_parser("plot-ablation", help="Figure 6: the ablation models' QA score in the ablation language")
+    p.add_argument("--scores", required=True, help="results/scores.csv")
+    p.add_argument("--lang", required=True, help="the ablation language (mixture.ablation_lang)")
+    p.add_argument("--models", nargs="+", required=True, help="model ids, in bar order")
+    p.add_argument("--task", default="xquad")
+    p.add_argument("--metric", default="judge")
+    p.add_argument("--paper-tables", help="workflow/paper_tables.yaml (the paper's bars, for zh)")
+    _common(p)
+    p.set_defaults(func=cmd_plot_ablation)
+
+
+def cmd_plot_cpt(args) -> int:
+    from .cpt_plot import plot_cpt
+
+    out = plot_cpt(
+        args.scores,
+        args.out,
+        task=args.task,
+        metric=args.metric,
+        kind=args.direction,
+        langs=_langs(args),
+        names=_names(args),
+    )
+    print(f"CPT vs CoIT plot ({args.task}, {args.metric}, {args.direction}): {out}")
+    return 0
+
+
+def register_cpt(sub) -> None:
+    p = sub.add_parser("plot-cpt", help="Figure 7: score vs data size, continued pre-training vs CoIT")
+    p.add_argument("--scores", required=True, help="results/scores.csv")
+    p.add_argument("--task", default="flores")
+    p.add_argument("--metric", default="bleu", help="the scaling laws' metric (scaling.metric)")
+    p.add_argument("--direction", choices=["en-x", "x-en"], default="en-x")
+    _common(p)
+    p.set_defaults(func=cmd_plot_cpt)
+
+
+def cmd_plot_mieval(args) -> int:
+    from .mieval_plot import plot_mieval
+
+    out = plot_mieval(args.results, args.out, names=_names(args))
+    print(f"MI-Eval win/tie/lose plot of {len(args.results)} language(s): {out}")
+    return 0
+
+
+def register_mieval(sub) -> None:
+    p = sub.add_parser("plot-mieval", help="Figure 4 (right): m-model vs x-model win/tie/lose on MI-Eval")
+    p.add_argument("--results", nargs="+", required=True, metavar="LANG.json", help="judge-pairwise results (a: x)")
+    _common(p)
+    p.set_defaults(func=cmd_plot_mieval)
+
+
 def cmd_scores_summary(args) -> int:
     from .summary import summarize
 
@@ -123,6 +193,7 @@ def cmd_scores_summary(args) -> int:
         ci=args.ci,
         fits=args.fits,
         generations=args.generations,
+        judge=args.judge,
     )
     print(f"scores summary: {out}")
     return 0
@@ -140,6 +211,11 @@ def register_summary(sub) -> None:
         metavar="generation.json",
         help="results/generations/{model}/generation.json: add the table of prompts cut to fit",
     )
+    p.add_argument(
+        "--judge",
+        choices=["on", "off"],
+        help="whether the LLM judge ran (eval.judge): off says Table 2, Figure 6 and MI-Eval were not run",
+    )
     _common(p)
     p.set_defaults(func=cmd_scores_summary)
 
@@ -149,4 +225,7 @@ def register(sub) -> None:
     register_x_vs_m(sub)
     register_allocation(sub)
     register_alignment(sub)
+    register_ablation(sub)
+    register_cpt(sub)
+    register_mieval(sub)
     register_summary(sub)

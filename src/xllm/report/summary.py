@@ -68,7 +68,8 @@ def _sort_key(key: tuple) -> tuple:
 
 def _columns(rows: list[dict], langs: list[str] | None) -> list[tuple[str, str]]:
     """(kind, direction) columns: En→X, then X→En, then QA languages, each in language order."""
-    found = ordered_langs((eval_lang(r) for r in rows), langs)
+    # English last: only QA has en columns (Tables 2 and 6, eval.english_qa)
+    found = ordered_langs((eval_lang(r) for r in rows), [*langs, "en"] if langs else None)
     present = {(direction_kind(r["direction"], r["task"]), eval_lang(r), r["direction"]) for r in rows}
     return [
         (kind, direction)
@@ -242,6 +243,7 @@ def summarize(
     ci: bool = False,
     fits: list[str] | None = None,
     generations: list[str] | None = None,
+    judge: str | None = None,
 ) -> Path:
     names = names or {}
     rows = read_scores(scores)
@@ -275,7 +277,9 @@ def summarize(
         for r in section:
             table.setdefault(row_key(r["model"]), {})[r["direction"]] = r
         kinds = [k for k in ("en-x", "x-en", "x") if any(c[0] == k for c in columns)]
-        show_mean = {k: sum(1 for c in columns if c[0] == k) > 1 for k in kinds}
+        # means are over the non-English languages (an en QA column stands beside them)
+        in_mean = {d for k, d in columns if eval_lang({"task": task, "direction": d}) != "en"}
+        show_mean = {k: sum(1 for c in columns if c[0] == k and c[1] in in_mean) > 1 for k in kinds}
         header = ["model"]
         for kind in kinds:
             header += [_header(task, d, names) for k, d in columns if k == kind]
@@ -291,7 +295,8 @@ def summarize(
                     if k != kind:
                         continue
                     r = cells.get(d)
-                    values.append(r["value"] if r else None)
+                    if d in in_mean:
+                        values.append(r["value"] if r else None)
                     line.append(_fmt(r["value"], decimals, (r["ci_low"], r["ci_high"]) if ci else None) if r else "–")
                 if show_mean[kind]:
                     complete = all(v is not None for v in values)
@@ -302,6 +307,7 @@ def summarize(
             for kind in kinds:
                 kind_values = [values.get(d) for k, d in columns if k == kind]
                 line += [_fmt(v, decimals) if v is not None else "" for v in kind_values]
+                kind_values = [values.get(d) for k, d in columns if k == kind and d in in_mean]
                 if show_mean[kind]:
                     complete = all(v is not None for v in kind_values)
                     line.append(_fmt(sum(kind_values) / len(kind_values), decimals) if complete else "")
@@ -311,6 +317,14 @@ def summarize(
         lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
         lines += ["| " + " | ".join(line) + " |" for line in body]
         lines.append("")
+    if judge == "off":
+        lines += [
+            "## LLM judge (Table 2, Figure 6, MI-Eval)",
+            "",
+            "Not run: `eval.judge` is null. Set it to an OpenAI-compatible endpoint and model (the key "
+            "in the environment variable it names) to judge the QA answers on the first 100 questions.",
+            "",
+        ]
     if fits:
         lines += fits_table(fits, names, langs)
     if generations:
