@@ -201,3 +201,53 @@ def test_the_paper_grid(repo):
     paper["mixture"]["x_recipes"] = ["cpt"]
     models = grid_models(paper, load_recipes(paper["mixture"]["recipes"]))
     assert "cpt-mono/zh/10000" in models and models.index("cpt-mono/zh/10000") < models.index("cpt/zh/10000")
+
+
+def test_measured_beside_estimated_from_the_benchmark_files(tmp_path):
+    from xllm.estimate.measured import compare, write_table
+
+    result = {
+        "jobs": [
+            {
+                "rule": "train_model",
+                "job": "coit/ar/100",
+                "gpus": 8,
+                "gpu_hours": 2.0,
+                "tokens": 1,
+                "tokens_per_s_per_gpu": 1,
+            },
+            {
+                "rule": "train_model",
+                "job": "coit/ar/200",
+                "gpus": 8,
+                "gpu_hours": 4.0,
+                "tokens": 1,
+                "tokens_per_s_per_gpu": 1,
+            },
+            {
+                "rule": "translate_alpaca",
+                "job": "ar/0",
+                "gpus": 0,
+                "gpu_hours": 0.0,
+                "tokens": 7200,
+                "tokens_per_s_per_gpu": 2.0,
+            },
+        ]
+    }
+    bench = tmp_path / "benchmarks"
+    for rel, seconds in (("train_model/coit/ar/100.tsv", 1800), ("translate_alpaca/ar-0.tsv", 900)):
+        (bench / rel).parent.mkdir(parents=True, exist_ok=True)
+        (bench / rel).write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:30:00\t100\n")
+    got = compare(result, bench)
+    # coit/ar/200 has not run: only the measured job's estimate is compared
+    assert got["train_model"] == {
+        "jobs": 2,
+        "measured_jobs": 1,
+        "estimated_h": 2.0,
+        "measured_h": 4.0,
+        "unit": "GPU-hours",
+        "ratio": 2.0,
+    }
+    assert got["translate_alpaca"]["unit"] == "wall hours" and got["translate_alpaca"]["ratio"] == pytest.approx(0.25)
+    write_table(tmp_path / "cost.md", got, 6.0)
+    assert "| train_model | 2 | 1 | GPU-hours | 2 | 4 | 2.00 |" in (tmp_path / "cost.md").read_text()

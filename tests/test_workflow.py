@@ -462,11 +462,20 @@ def test_demo_plots_report_and_locations(demo_run):
     assert "xllm results:" in run.stdout + run.stderr and "results/report.html" in run.stdout + run.stderr
     for bench in ("train_model", "generate_model", "score_model"):
         assert list((cwd / "results/benchmarks" / bench).rglob("*.tsv")), bench
+    cost = (cwd / "results/tables/cost.md").read_text()  # estimated beside measured, every job measured
+    assert re.search(r"\| train_model \| (\d+) \| \1 \| wall hours \|", cost), cost
 
 
 # ---------------------------------------------------------------- reruns after a config edit
 
-AGGREGATES = {"gather_scores", "tabulate_allocation", "plot_x_vs_m", "plot_allocation", "summarize_scores"}
+AGGREGATES = {
+    "gather_scores",
+    "tabulate_allocation",
+    "plot_x_vs_m",
+    "plot_allocation",
+    "summarize_scores",
+    "estimate_cost",
+}
 AFTER_FITS = {"fit_scaling_law", "allocate_budget", "plot_scaling_laws"}
 # The optimized budget split comes from the fits: its model is retrained when the fits may change.
 OPTIMIZED = {"build_mixture", "train_model", "generate_model", "score_model"}
@@ -526,8 +535,13 @@ def test_a_config_edit_reruns_exactly_the_jobs_it_affects(demo_run, edit, expect
     cwd, _, config = demo_run
     edited = json.loads(json.dumps(config))
     edit(edited)
-    (cwd / "edited.yaml").write_text(yaml.safe_dump(edited))
-    run = snakemake("-n", "--configfile", "edited.yaml", cwd=cwd)
+    path = cwd / "config.test.yaml"  # edited in place, as a user would
+    original = path.read_text()
+    try:
+        path.write_text(yaml.safe_dump(edited))
+        run = snakemake("-n", "--configfile", "config.test.yaml", cwd=cwd)
+    finally:
+        path.write_text(original)
     assert run.returncode == 0, run.stderr[-3000:]
     planned = job_counts(run.stdout) if "Job stats:" in run.stdout else {}
     assert set(planned) - {"all", "total"} == expected, run.stdout[-3000:]

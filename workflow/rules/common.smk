@@ -62,6 +62,8 @@ SCALING = config["scaling"]
 TASKS = GRID.tasks
 MIRROR = config["data"]["mirror"]
 HUB_DIR = "results/hub"
+# The config file this run read (the cost estimate reads it again, as `xllm estimate` would)
+CONFIG_FILE = workflow.configfiles[-1] if workflow.configfiles else "config.yaml"
 PAPER_TABLES = "workflow/paper_tables.yaml"
 REPORT = "results/report.html"
 
@@ -412,6 +414,7 @@ def final_outputs():
         "results/tables/corpus_stats.md",
         "results/tables/allocation.md",
         "results/tables/scores_summary.md",
+        "results/tables/cost.md",
     ]
     outputs += [f"results/scaling/{lang}.json" for lang in LANGS]
     outputs += [f"results/allocation/{budget}.json" for budget in BUDGETS]

@@ -208,3 +208,30 @@ rule plot_mieval:
         names=LANG_NAME_ARGS,
     shell:
         "xllm plot-mieval --results {input:q} {params.names} --out {output:q} > {log:q} 2>&1"
+
+
+rule estimate_cost:
+    input:
+        # every job has run (their benchmark files are read beside their estimates)
+        "results/scores.csv",
+    output:
+        table=report(
+            "results/tables/cost.md",
+            caption="../report/cost.rst",
+            category="Cost",
+        ),
+        json="results/cost.json",
+    log:
+        "results/logs/estimate_cost.log",
+    benchmark:
+        "results/benchmarks/estimate_cost.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=lambda wc, attempt: 5 * attempt,
+    params:
+        config=CONFIG_FILE,
+    shell:
+        "xllm estimate --config {params.config:q} --summary --benchmarks results/benchmarks "
+        "--table {output.table:q} --out {output.json:q} > {log:q} 2>&1"

@@ -11,6 +11,12 @@ def cmd_estimate(args) -> int:
     config = load_yaml(args.config)
     result = estimate(config, args.config)
     print(format_report(result, per_job=not args.summary))
+    if args.benchmarks:
+        from .measured import compare, write_table
+
+        result["measured"] = compare(result, args.benchmarks)
+        if args.table:
+            write_table(args.table, result["measured"], result["total_gpu_hours"])
     if args.out:
         write_json(args.out, result)
     return 0
@@ -28,4 +34,6 @@ def register(sub) -> None:
     p.add_argument("--config", required=True, help="workflow config (config.yaml)")
     p.add_argument("--out", help="write the whole estimate as JSON (total_gpu_hours, by_rule, jobs)")
     p.add_argument("--summary", action="store_true", help="print the per-rule totals only, not every job")
+    p.add_argument("--benchmarks", help="results/benchmarks: put each job's measured time beside its estimate")
+    p.add_argument("--table", help="with --benchmarks: a Markdown table of estimated beside measured (the report)")
     p.set_defaults(func=cmd_estimate)
