@@ -18,24 +18,9 @@ import yaml
 from xllm.cli import main
 from xllm.errors import UserError
 from xllm.report import ablation_plot, alignment_plot, allocation_plot, scaling_plot, summary, x_vs_m
-from xllm.report.inputs import direction_kind, eval_lang, read_scores, scale_key
+from xllm.report.inputs import SCORE_COLUMNS, direction_kind, eval_lang, read_scores, scale_key
 
-COLUMNS = [
-    "model",
-    "recipe",
-    "lang",
-    "scale",
-    "budget",
-    "alloc",
-    "task",
-    "direction",
-    "metric",
-    "value",
-    "n",
-    "ci_low",
-    "ci_high",
-    "signature",
-]
+COLUMNS = list(SCORE_COLUMNS)
 LANGS = ["near", "far", "zh"]
 BASE = {"near": 40.0, "far": 20.0, "zh": 30.0}
 

@@ -21,24 +21,9 @@ from ..mixture.recipes import parse_model_id
 from ..provenance import provenance
 from . import registry, segments
 from .bootstrap import confidence_interval
+from .columns import COLUMNS
 from .generations import load_item, load_plan
 
-COLUMNS = (
-    "model",
-    "recipe",
-    "lang",
-    "scale",
-    "budget",
-    "alloc",
-    "task",
-    "direction",
-    "metric",
-    "value",
-    "n",
-    "ci_low",
-    "ci_high",
-    "signature",
-)
 SORT_KEY = ("model", "task", "direction", "metric")
 
 

@@ -14,23 +14,9 @@ from pathlib import Path
 from ..args import key_values
 from ..errors import UserError
 from ..languages import BUILTIN
+from ..metrics.columns import COLUMNS
 
-SCORE_COLUMNS = (
-    "model",
-    "recipe",
-    "lang",
-    "scale",
-    "budget",
-    "alloc",
-    "task",
-    "direction",
-    "metric",
-    "value",
-    "n",
-    "ci_low",
-    "ci_high",
-    "signature",
-)
+SCORE_COLUMNS = COLUMNS  # the long score table (xllm.metrics.score)
 REQUIRED_SCORE_COLUMNS = ("model", "recipe", "task", "direction", "metric", "value")
 
 
