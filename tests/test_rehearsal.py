@@ -99,3 +99,38 @@ def test_epoch_order_shuffled_once_per_epoch():
 
     random.Random("xllm-train:3:0").shuffle(order)
     assert list(batches.epoch_order(50, 3, 0)) == order  # the same order as before the cache
+
+
+def test_mixture_staged_on_disk_is_the_in_memory_shuffle(tmp_path):
+    """Fix: build_mixture keeps only row offsets in memory (rows staged in a temporary file,
+    monolingual text and pairs streamed); the output is the one shuffling the rows in memory gave."""
+    import random
+
+    from xllm.mixture.build import build_mixture
+    from xllm.mixture.recipes import load_recipes
+
+    alpaca = {}
+    for lang in ("en", "zh"):
+        alpaca[lang] = tmp_path / f"{lang}.json"
+        alpaca[lang].write_text(
+            json.dumps([{"id": str(i), "instruction": f"{lang} {i}", "output": "o"} for i in range(7)])
+        )
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"src": f"en {i}", "tgt": f"zh {i}"}) + "\n" for i in range(300)))
+    recipe = load_recipes(ROOT / "workflow/recipes.yaml")["coit"]
+    out = tmp_path / "mix.jsonl"
+    build_mixture(
+        recipe, ["zh"], alpaca, {"zh": pairs}, {"zh": 250}, {"en": "English", "zh": "Chinese"},
+        "authors", 5, out, tmp_path / "m.json",
+    )  # fmt: skip
+    rows = [json.loads(line) for line in out.open()]
+    assert len(rows) == 7 + 7 + 250
+    # The order is random.Random(seed).shuffle of the rows in the order the parts produce them.
+    unshuffled = sorted(
+        rows, key=lambda r: (r["kind"] != "alpaca", r["kind"] == "alpaca" and r["lang"] != "en", r["id"])
+    )
+    by_part = [r for r in unshuffled if r["kind"] == "alpaca"]
+    by_part += sorted((r for r in rows if r["kind"] == "translation"), key=lambda r: int(r["id"].split(":")[1]))
+    random.Random(5).shuffle(by_part)
+    assert rows == by_part
+    assert not list(tmp_path.glob("tmp*"))  # the staging file is gone
