@@ -80,7 +80,7 @@ def test_encode_rows_batched_and_stored_flat_equals_one_by_one():
         assert store[i] == ex
         assert store.n_targets(i) == ex.n_targets and store.n_tokens(i) == len(ex)
     assert stats.tokens == sum(map(len, expected))
-    assert store.nbytes <= 8 * stats.tokens + 12 * len(store)
+    assert store.nbytes <= 5 * stats.tokens + 12 * len(store)
 
 
 def test_epoch_order_shuffled_once_per_epoch():
