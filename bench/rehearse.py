@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import gzip
+import itertools
 import json
 import os
 import shutil
@@ -31,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = "config.rehearsal.yaml"
 RUNS = ROOT / "results" / "rehearsal-runs"
-LANGS = ["ar", "el", "hi", "tr", "vi", "zh"]
+BPE_SAMPLE = 5000  # lines of each WikiMatrix file the tokenizer is trained on
 DATA_RULES = (
     "download_file",
     "prepare_corpus",
@@ -126,13 +128,20 @@ def generate(scale: float, seed: int) -> float:
     print(
         f"generated the raw data at scale {scale:g} in {took:.0f} s ({du(mirror) / 1e6:.0f} MB in {mirror})", flush=True
     )
+    # The tokenizer learns every language's script from a sample of the corpora (an English-only
+    # BPE would split Arabic or Chinese into bytes, several times a real tokenizer's token count).
+    sample = ROOT / "results/rehearsal/bpe-sample.tsv.gz"
+    with gzip.open(sample, "wt", encoding="utf-8") as out:
+        for path in sorted(mirror.glob("WikiMatrix.*.tsv.gz")):
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                out.writelines(itertools.islice(handle, BPE_SAMPLE))
     base = ROOT / config["base_model"]
     start = time.time()
     subprocess.run(
         [
             sys.executable, "-m", "xllm", "demo-base", "--out", str(base), "--hidden-size", "64", "--layers", "2",
-            "--heads", "4", "--max-length", "1024", "--vocab-size", "1024", "--seed", str(seed),
-            "--texts", str(mirror / "alpaca_data.json"),
+            "--heads", "4", "--max-length", "1024", "--vocab-size", "4096", "--seed", str(seed),
+            "--texts", str(mirror / "alpaca_data.json"), str(sample),
         ],
         check=True,
         cwd=ROOT,
