@@ -134,3 +134,22 @@ def test_mixture_staged_on_disk_is_the_in_memory_shuffle(tmp_path):
     random.Random(5).shuffle(by_part)
     assert rows == by_part
     assert not list(tmp_path.glob("tmp*"))  # the staging file is gone
+
+
+def test_subset_corpus_streamed_is_the_permutation_prefix(tmp_path):
+    """Fix: subset_corpus reads the corpus a batch at a time (it read the whole table, then took
+    the subset: O(corpus) memory); the lines are the first N of the seeded permutation, in order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from xllm.data import subset
+
+    n = 2_503
+    table = pa.table({"src": [f'en {i} "é"' for i in range(n)], "tgt": [f"中文 {i}" for i in range(n)]})
+    pq.write_table(table, tmp_path / "c.parquet", row_group_size=700)
+    for scale in (1, 1000, "full"):
+        k = subset.subset_corpus(tmp_path / "c.parquet", scale, 42, tmp_path / "s.jsonl")
+        order = subset.permutation(n, 42)[:k]
+        expected = [json.dumps({"src": f'en {i} "é"', "tgt": f"中文 {i}"}, ensure_ascii=False) for i in order]
+        assert (tmp_path / "s.jsonl").read_text(encoding="utf-8").splitlines() == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.parquet", "s.jsonl"]  # no staging file left
