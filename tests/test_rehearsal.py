@@ -13,7 +13,7 @@ from xllm.data import testsets
 from xllm.data.readers import read_moses_zip, read_tsv
 from xllm.demo.rehearsal import make_rehearsal_data, unpinned_sources
 from xllm.train import batches
-from xllm.train.examples import ExampleStore, encode_instruction, encode_rows, encode_text
+from xllm.train.examples import IGNORE, Example, ExampleStore, encode_instruction, encode_rows, encode_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,7 +80,10 @@ def test_encode_rows_batched_and_stored_flat_equals_one_by_one():
         assert store[i] == ex
         assert store.n_targets(i) == ex.n_targets and store.n_tokens(i) == len(ex)
     assert stats.tokens == sum(map(len, expected))
-    assert store.nbytes <= 5 * stats.tokens + 12 * len(store)
+    assert store.nbytes <= 3 * stats.tokens + 12 * len(store)  # uint16 ids: a vocabulary of 300
+    big = ExampleStore(vocab_size=100_000)  # too large for uint16: int32 ids
+    big.append(Example([70_000, 5], [IGNORE, 5]))
+    assert big[0] == Example([70_000, 5], [IGNORE, 5]) and big.nbytes == 4 * 2 + 2 + 8 + 4
 
 
 def test_epoch_order_shuffled_once_per_epoch():

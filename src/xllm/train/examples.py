@@ -101,13 +101,15 @@ def encode_text(tokenizer, text: str, max_len: int) -> list[Example]:
 
 
 class ExampleStore(Sequence):
-    """Every example's ids in one flat int32 array and which of them are trained in one byte
-    array (5 bytes a token), not two Python lists per example (~70 bytes a token: a 1.2M-pair
-    mixture took tens of GB). A label is IGNORE or the token's own id (``Example``), so a byte
-    says which. Indexing gives an ``Example`` of lists, built when a micro-batch asks for it."""
+    """Every example's ids in one flat array (uint16 for a vocabulary of up to 65,536, else int32)
+    and which of them are trained in one byte array (3 or 5 bytes a token), not two Python lists
+    per example (~70 bytes a token: a 1.2M-pair mixture took tens of GB). A label is IGNORE or
+    the token's own id (``Example``), so a byte says which. Indexing gives an ``Example`` of
+    lists, built when a micro-batch asks for it."""
 
-    def __init__(self):
-        self._ids = array("i")
+    def __init__(self, vocab_size: int | None = None):
+        # uint16 ids where the vocabulary allows (LLaMA's 32,000): 3 bytes a token in all
+        self._ids = array("H" if vocab_size is not None and vocab_size <= 1 << 16 else "i")
         self._trained = bytearray()
         self._ends = array("q")
         self._targets = array("i")
@@ -152,7 +154,7 @@ class ExampleStore(Sequence):
 
     @property
     def nbytes(self) -> int:
-        return 4 * len(self._ids) + len(self._trained) + 8 * len(self._ends) + 4 * len(self._targets)
+        return self._ids.itemsize * len(self._ids) + len(self._trained) + 8 * len(self._ends) + 4 * len(self._targets)
 
 
 ENCODE_BATCH = 256
@@ -170,7 +172,7 @@ def encode_rows(
     special = set(tokenizer.all_special_ids)
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
     stats = EncodeStats()
-    out = ExampleStore()
+    out = ExampleStore(len(tokenizer))
     rows = iter(rows)
     n = 0
     while batch := list(itertools.islice(rows, ENCODE_BATCH)):
