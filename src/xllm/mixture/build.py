@@ -9,9 +9,13 @@ language, so a reader sees what each model was trained on.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+import tempfile
+from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..atomic import atomic_open, read_json, write_json
@@ -25,17 +29,51 @@ def _read_alpaca(path: Path) -> list[dict]:
     return read_json(path, "Alpaca items", list)
 
 
-def _read_pairs(path: Path, limit: int | None) -> list[dict]:
-    rows = []
+def _read_pairs(path: Path, limit: int | None) -> Iterator[dict]:
+    """The first ``limit`` pairs of a JSONL file, one at a time."""
+    n = 0
     with open(path, encoding="utf-8") as handle:
         for line in handle:
-            if limit is not None and len(rows) >= limit:
+            if limit is not None and n >= limit:
                 break
             if line.strip():
-                rows.append(json.loads(line))
-    if limit is not None and len(rows) < limit:
-        raise UserError(f"{path}: has {len(rows)} pairs, the mixture needs {limit}")
-    return rows
+                n += 1
+                yield json.loads(line)
+    if limit is not None and n < limit:
+        raise UserError(f"{path}: has {n} pairs, the mixture needs {limit}")
+
+
+class _Staged:
+    """The mixture's rows as JSON lines in a temporary file, only their offsets in memory (a
+    1.2M-pair mixture as Python dicts took GBs). ``write`` writes them in the order of
+    ``rng.shuffle`` on a list of that length: the same order as shuffling the rows themselves."""
+
+    def __init__(self, directory: Path):
+        self._file = tempfile.TemporaryFile(dir=directory)
+        self._offsets = array("q")
+
+    def append(self, row: dict) -> None:
+        self._offsets.append(self._file.tell())
+        self._file.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def rows(self, order=None) -> Iterator[dict]:
+        self._file.flush()
+        for i in range(len(self)) if order is None else order:
+            self._file.seek(self._offsets[i])
+            yield json.loads(self._file.readline())
+
+    def write_shuffled(self, rng: random.Random, out: Path) -> None:
+        order = array("q", range(len(self)))  # 8 bytes a row (a list of ints: ~36)
+        rng.shuffle(order)
+        with atomic_open(out) as handle:
+            for row in self.rows(order):
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def build_mixture(
@@ -65,7 +103,49 @@ def build_mixture(
         raise UserError(str(err)) from None
     if instruction_choice not in INSTRUCTION_CHOICES:
         raise UserError(f"instruction choice {instruction_choice!r} is not one of {', '.join(INSTRUCTION_CHOICES)}")
-    rows: list[dict] = []
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    rows = _Staged(Path(out).parent)
+    try:
+        return _build(
+            recipe,
+            langs,
+            alpaca,
+            pairs,
+            pair_counts,
+            lang_names,
+            templates,
+            seed,
+            out,
+            manifest,
+            monolingual,
+            tokenizer_dir,
+            meta,
+            instruction_choice,
+            rng,
+            rows,
+        )
+    finally:
+        rows.close()
+
+
+def _build(
+    recipe,
+    langs,
+    alpaca,
+    pairs,
+    pair_counts,
+    lang_names,
+    templates,
+    seed,
+    out,
+    manifest,
+    monolingual,
+    tokenizer_dir,
+    meta,
+    instruction_choice,
+    rng,
+    rows,
+) -> dict:
     parts_count: Counter = Counter()
 
     def expand(lang_spec: str) -> list[str]:
@@ -125,20 +205,15 @@ def build_mixture(
                 if path is None:
                     raise UserError(f"recipe {recipe.name}: no monolingual text given for {lang!r}")
                 with open(path, encoding="utf-8") as handle:
-                    texts = [json.loads(line)["text"] for line in handle if line.strip()][: part.size]
-                rows += [
-                    {"id": f"mono-{lang}:{i}", "text": t, "kind": "monolingual", "lang": lang}
-                    for i, t in enumerate(texts)
-                ]
-                parts_count[f"monolingual:{lang}"] += len(texts)
+                    texts = (json.loads(line)["text"] for line in handle if line.strip())
+                    for i, t in enumerate(itertools.islice(texts, part.size)):
+                        rows.append({"id": f"mono-{lang}:{i}", "text": t, "kind": "monolingual", "lang": lang})
+                        parts_count[f"monolingual:{lang}"] += 1
 
-    if not rows:
+    if not len(rows):
         raise UserError(f"recipe {recipe.name}: the mixture is empty")
-    rng.shuffle(rows)
-    tokens = _count_tokens(rows, tokenizer_dir) if tokenizer_dir else None
-    with atomic_open(out) as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tokens = _count_tokens(rows.rows(), tokenizer_dir) if tokenizer_dir else None
+    rows.write_shuffled(rng, out)
     record = {
         "recipe": recipe.name,
         "languages": langs,
@@ -153,12 +228,15 @@ def build_mixture(
     return record
 
 
-def _count_tokens(rows: list[dict], tokenizer_dir: str) -> dict:
+def _count_tokens(rows: Iterable[dict], tokenizer_dir: str, batch: int = 4096) -> dict:
+    """Tokens per part, counted ``batch`` rows at a time (all ids at once took ~36 bytes a token)."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     counts: Counter = Counter()
-    texts = [r.get("text") or "\n".join((r["instruction"], r["input"], r["output"])) for r in rows]
-    for row, ids in zip(rows, tokenizer(texts, add_special_tokens=False)["input_ids"]):
-        counts[f"{row['kind']}:{row['lang']}"] += len(ids)
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, batch)):
+        texts = [r.get("text") or "\n".join((r["instruction"], r["input"], r["output"])) for r in chunk]
+        for row, ids in zip(chunk, tokenizer(texts, add_special_tokens=False)["input_ids"]):
+            counts[f"{row['kind']}:{row['lang']}"] += len(ids)
     return dict(sorted(counts.items())) | {"total": sum(counts.values())}

@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -118,8 +119,8 @@ def _check(cfg: TrainConfig) -> None:
         raise UserError(f"--log-with: {cfg.log_with!r} is not none, tensorboard or wandb")
 
 
-def _read_rows(path: str) -> list[dict]:
-    rows = []
+def _read_rows(path: str) -> Iterator[dict]:
+    """The mixture's rows, one at a time (a 1.2M-row mixture is never held as Python dicts)."""
     with open(path, encoding="utf-8") as handle:
         for n, line in enumerate(handle, 1):
             if not line.strip():
@@ -130,8 +131,7 @@ def _read_rows(path: str) -> list[dict]:
                 raise UserError(f"{path}: line {n}: not JSON ({err.msg})") from None
             if not isinstance(row, dict):
                 raise UserError(f"{path}: line {n}: not a JSON object")
-            rows.append(row)
-    return rows
+            yield row
 
 
 def build_model(base: str, packing: bool, gradient_checkpointing: bool, empty: bool = False):
@@ -335,8 +335,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
             micro = batches.step_micro_batches(
                 len(examples), cfg.seed, step, cfg.global_batch_size, cfg.per_device_batch_size, rt.rank, rt.world
             )
-            local_targets = sum(examples[i].n_targets for mb in micro for i in mb)
-            local_tokens = sum(len(examples[i]) for mb in micro for i in mb)
+            local_targets = sum(examples.n_targets(i) for mb in micro for i in mb)
+            local_tokens = sum(examples.n_tokens(i) for mb in micro for i in mb)
             global_targets, _ = rt.all_sum([float(local_targets), 0.0])
             loss_sum, mean_sum = 0.0, 0.0
             for mb in micro:
