@@ -205,8 +205,6 @@ def test_bleurt_loads_a_local_model_and_scores_generations(tmp_path):
                 "2",
                 "--device",
                 "cpu",
-                "--bootstrap",
-                "50",
                 "--out",
                 str(out),
             ]

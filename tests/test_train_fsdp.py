@@ -162,6 +162,9 @@ def _spec(base, data, root, name, **kw):
         threads=1,
         log_every=100,
         max_shard_size="40KB",
+        # the token mean makes a step independent of how the batch is split (1 process of 4 rows
+        # vs 2 of 2); the authors' per-micro-batch mean would not be
+        loss_normalization="token",
     )
     spec.update(kw)
     return spec
