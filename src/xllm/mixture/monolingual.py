@@ -10,6 +10,7 @@ Only line offsets are kept in memory, never the text.
 from __future__ import annotations
 
 import json
+from array import array
 from pathlib import Path
 
 from ..atomic import atomic_open
@@ -17,8 +18,9 @@ from ..data.subset import permutation, scale_count
 from ..errors import UserError
 
 
-def _offsets(path: Path) -> list[int]:
-    offsets, position = [], 0
+def _offsets(path: Path) -> array:
+    """Where each non-empty line starts: 8 bytes a document (a list of ints took ~36)."""
+    offsets, position = array("q"), 0
     with open(path, "rb") as handle:
         for line in handle:
             if line.strip():
