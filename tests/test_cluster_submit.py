@@ -66,6 +66,7 @@ def multinode_workflow(dest: Path) -> Path:
     (dest / "multinode.yaml").write_text(yaml.safe_dump(config))
     (dest / "results/mixtures/alpaca-en").mkdir(parents=True)
     (dest / "results/mixtures/alpaca-en/train.jsonl").write_text("")
+    (dest / "results/tokens/alpaca-en").mkdir(parents=True)  # tokenized (a CPU job) before training
     (dest / config["base_model"]).mkdir(parents=True)
     return dest
 

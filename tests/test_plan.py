@@ -133,6 +133,7 @@ def test_job_settings_hold_only_what_determines_the_output(test_config):
         ("build_mixture", "coit/near/100"),
         ("build_mixture", "alpaca-en"),
         ("train_model", "coit/near/100"),
+        ("tokenize_mixture", "coit/near/100"),
         ("generate_model", "coit/far/400"),
         ("score_model", "coit/far/400"),
         ("prepare_corpus", "near"),
@@ -143,6 +144,7 @@ def test_job_settings_hold_only_what_determines_the_output(test_config):
     lr = copy.deepcopy(test_config)
     lr["train"]["learning_rate"] = 1e-4
     assert _jobs(prepared(lr)).train_model("coit/near/100")["learning_rate"] == 1e-4
+    assert _jobs(prepared(lr)).tokenize_mixture("coit/near/100") == base.tokenize_mixture("coit/near/100")
     train = base.train_model("x")
     assert train["threads"] == test_config["train"]["cpus_per_task"] and train["seed"] == test_config["seed"]
     assert "checkpoint_every" not in train and "metrics_file" not in train  # runtime only

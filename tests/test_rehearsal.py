@@ -12,8 +12,17 @@ import pytest
 from xllm.data import testsets
 from xllm.data.readers import read_moses_zip, read_tsv
 from xllm.demo.rehearsal import make_rehearsal_data, unpinned_sources
+from xllm.errors import UserError
 from xllm.train import batches
-from xllm.train.examples import IGNORE, Example, ExampleStore, encode_instruction, encode_rows, encode_text
+from xllm.train.examples import (
+    IGNORE,
+    Example,
+    ExampleStore,
+    ExampleWriter,
+    encode_instruction,
+    encode_rows,
+    encode_text,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,9 +90,36 @@ def test_encode_rows_batched_and_stored_flat_equals_one_by_one():
         assert store.n_targets(i) == ex.n_targets and store.n_tokens(i) == len(ex)
     assert stats.tokens == sum(map(len, expected))
     assert store.nbytes <= 3 * stats.tokens + 12 * len(store)  # uint16 ids: a vocabulary of 300
-    big = ExampleStore(vocab_size=100_000)  # too large for uint16: int32 ids
+    big = ExampleWriter(vocab_size=100_000)  # too large for uint16: int32 ids
     big.append(Example([70_000, 5], [IGNORE, 5]))
+    big = big.finish()
     assert big[0] == Example([70_000, 5], [IGNORE, 5]) and big.nbytes == 4 * 2 + 2 + 8 + 4
+
+
+def test_a_mixture_tokenized_to_disk_is_mapped_back_the_same(tmp_path, monkeypatch):
+    """Fix: tokenized once (``xllm tokenize``), written a few MB at a time, mapped by every
+    training process: the same examples and stats as encoding in memory."""
+    from xllm.train import examples
+
+    monkeypatch.setattr(examples, "FLUSH_TOKENS", 100)  # many flushes on small data
+    tok = _tokenizer()
+    rows = [{"instruction": f"say {i}", "input": "", "output": "the cat sat " * (i % 7 + 1)} for i in range(300)]
+    rows += [{"text": "οι γάτες the mat " * 40}]
+    memory, stats = encode_rows(iter(rows), tok, "authors", max_len=64)
+    disk, disk_stats = encode_rows(iter(rows), tok, "authors", max_len=64, directory=tmp_path / "t", meta={"m": 1})
+    assert disk_stats == stats and stats.text_chunks > 1
+    reopened = ExampleStore.open(tmp_path / "t")
+    assert reopened.meta["m"] == 1 and reopened.meta["stats"]["tokens"] == stats.tokens == reopened.tokens
+    assert len(reopened) == len(memory) == stats.examples
+    assert reopened.target_tokens == memory.target_tokens == stats.target_tokens
+    for i in range(len(memory)):
+        assert reopened[i] == memory[i] and reopened.n_targets(i) == memory.n_targets(i)
+    with open(tmp_path / "t/ids.bin", "r+b") as handle:  # a partial copy is refused, not misread
+        handle.truncate(10)
+    with pytest.raises(UserError, match="ids.bin: 10 bytes"):
+        ExampleStore.open(tmp_path / "t")
+    with pytest.raises(UserError, match="not a tokenized mixture"):
+        ExampleStore.open(tmp_path)
 
 
 def test_epoch_order_shuffled_once_per_epoch():

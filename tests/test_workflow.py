@@ -68,7 +68,7 @@ def test_paper_config_plans_the_full_grid_without_data(repo, tmp_path):
     paper = yaml.safe_load((repo / "config.yaml").read_text())
     langs, scales, budgets = paper["languages"], paper["scales"], paper["budgets"]
     n_models = 1 + len(langs) * len(scales) + 1 + 2 * len(budgets)  # alpaca-en, coit, muit, budgets
-    assert counts["train_model"] == n_models
+    assert counts["train_model"] == counts["tokenize_mixture"] == n_models
     assert counts["generate_model"] == counts["score_model"] == n_models
     assert counts["fit_scaling_law"] == len(langs)
     assert counts["allocate_budget"] == len(budgets)
@@ -478,7 +478,7 @@ AGGREGATES = {
 }
 AFTER_FITS = {"fit_scaling_law", "allocate_budget", "plot_scaling_laws"}
 # The optimized budget split comes from the fits: its model is retrained when the fits may change.
-OPTIMIZED = {"build_mixture", "train_model", "generate_model", "score_model"}
+OPTIMIZED = {"build_mixture", "tokenize_mixture", "train_model", "generate_model", "score_model"}
 
 
 def _add_mid(c):
@@ -507,13 +507,24 @@ RERUNS = [
             "allocate_budget",
             "split_budget_uniform",
             "build_mixture",
+            "tokenize_mixture",
             "train_model",
             "plan_evaluation",
             "generate_model",
             "score_model",
         }
         | AGGREGATES,
-        {"train_model": 2, "allocate_budget": 1},
+        {"train_model": 2, "tokenize_mixture": 2, "allocate_budget": 1},
+    ),
+    (
+        "train.max_seq_length",  # the tokens change: every mixture is tokenized again, none rebuilt
+        lambda c: c["train"].update(max_seq_length=200),
+        {"tokenize_mixture", "train_model", "generate_model", "score_model"}
+        | AGGREGATES
+        | AFTER_FITS
+        | OPTIMIZED
+        | {"analyze_alignment", "plot_alignment"},
+        {"tokenize_mixture": 10, "train_model": 10, "build_mixture": 1},
     ),
     (
         "train.learning_rate",

@@ -94,6 +94,11 @@ class Jobs:
             "instruction_choice": mix["instruction_choice"] if translates else None,
         }
 
+    def tokenize_mixture(self, model: str) -> dict:
+        from ..train.tokenize import TokenizeConfig
+
+        return output_settings(TokenizeConfig, self.config["train"])
+
     def train_model(self, model: str) -> dict:
         from ..train.loop import TrainConfig
 

@@ -20,6 +20,13 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_tokenize(args) -> int:
+    from .tokenize import TokenizeConfig, tokenize
+
+    tokenize(settings_from_args(args, TokenizeConfig))
+    return 0
+
+
 def _is_main() -> bool:
     import os
 
@@ -95,6 +102,12 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="full-parameter fine-tuning (one process, or FSDP under accelerate)")
     add_settings_arguments(p, TrainConfig)
     p.set_defaults(func=cmd_train)
+
+    from .tokenize import TokenizeConfig
+
+    p = sub.add_parser("tokenize", help="tokenize a mixture once, to a directory every training process maps")
+    add_settings_arguments(p, TokenizeConfig)
+    p.set_defaults(func=cmd_tokenize)
 
     p = sub.add_parser("launch-train", help="run `xllm train` on 0 GPUs, one node or several (srun)")
     p.add_argument("--nodes", type=int, help="default: $XLLM_TRAIN_LAUNCH's, else 1")

@@ -13,7 +13,9 @@ import itertools
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..atomic import read_json, write_json
 from ..errors import UserError
 from ..prompts import format_prompt
 
@@ -105,23 +107,40 @@ class ExampleStore(Sequence):
     and which of them are trained in one byte array (3 or 5 bytes a token), not two Python lists
     per example (~70 bytes a token: a 1.2M-pair mixture took tens of GB). A label is IGNORE or
     the token's own id (``Example``), so a byte says which. Indexing gives an ``Example`` of
-    lists, built when a micro-batch asks for it."""
+    lists, built when a micro-batch asks for it.
 
-    def __init__(self, vocab_size: int | None = None):
-        # uint16 ids where the vocabulary allows (LLaMA's 32,000): 3 bytes a token in all
-        self._ids = array("H" if vocab_size is not None and vocab_size <= 1 << 16 else "i")
-        self._trained = bytearray()
-        self._ends = array("q")
-        self._targets = array("i")
+    ``ExampleStore.open(directory)`` maps a store written by ``ExampleWriter`` (``xllm
+    tokenize``) from disk: its memory is the pages a micro-batch touches, shared by every process
+    of the node, so a training process stays flat in the size of its mixture."""
 
-    def append(self, ex: Example) -> None:
-        trained = bytes(lab != IGNORE for lab in ex.labels)
-        if any(t and lab != tid for t, lab, tid in zip(trained, ex.labels, ex.input_ids)):
-            raise ValueError("a label is neither IGNORE nor the token's own id")
-        self._ids.extend(ex.input_ids)
-        self._trained += trained
-        self._ends.append(len(self._ids))
-        self._targets.append(ex.n_targets)
+    def __init__(self, ids, trained, ends, targets, meta: dict | None = None):
+        self._ids, self._trained, self._ends, self._targets = ids, trained, ends, targets
+        self.meta = meta or {}
+
+    @classmethod
+    def open(cls, directory) -> ExampleStore:
+        import numpy as np
+
+        directory = Path(directory)
+        meta_path = directory / STORE_META
+        if not meta_path.is_file():
+            raise UserError(f"{directory}: not a tokenized mixture (no {STORE_META}; see `xllm tokenize`)")
+        meta = read_json(meta_path, "a tokenized mixture's description")
+        if meta.get("format") != STORE_FORMAT:
+            raise UserError(f"{directory}: store format {meta.get('format')!r}, this xllm reads {STORE_FORMAT}")
+        arrays = []
+        for name, dtype, count in (
+            ("ids", meta["dtype"], meta["tokens"]),
+            ("trained", "uint8", meta["tokens"]),
+            ("ends", "int64", meta["examples"]),
+            ("targets", "int32", meta["examples"]),
+        ):
+            path = directory / f"{name}.bin"
+            size = path.stat().st_size if path.is_file() else -1
+            if size != count * np.dtype(dtype).itemsize:
+                raise UserError(f"{path}: {size} bytes, {STORE_META} says {count} {dtype} values (a partial copy?)")
+            arrays.append(np.memmap(path, dtype=dtype, mode="r", shape=(count,)) if count else np.zeros(0, dtype))
+        return cls(*arrays, meta=meta)
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -133,46 +152,130 @@ class ExampleStore(Sequence):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        start = self._ends[i - 1] if i else 0
-        end = self._ends[i]
+        start = int(self._ends[i - 1]) if i else 0
+        end = int(self._ends[i])
         ids = self._ids[start:end].tolist()
-        return Example(ids, [tid if t else IGNORE for tid, t in zip(ids, self._trained[start:end])])
+        return Example(ids, [tid if t else IGNORE for tid, t in zip(ids, self._trained[start:end].tolist())])
 
     def n_targets(self, i: int) -> int:
-        return self._targets[i]
+        return int(self._targets[i])
 
     def n_tokens(self, i: int) -> int:
-        return self._ends[i] - (self._ends[i - 1] if i else 0)
+        return int(self._ends[i]) - (int(self._ends[i - 1]) if i else 0)
 
     @property
     def tokens(self) -> int:
-        return len(self._ids)
+        return int(self._ends[-1]) if len(self) else 0
 
     @property
     def target_tokens(self) -> int:
-        return sum(self._targets)
+        return int(self._targets.sum(dtype="int64"))
 
     @property
     def nbytes(self) -> int:
-        return self._ids.itemsize * len(self._ids) + len(self._trained) + 8 * len(self._ends) + 4 * len(self._targets)
+        return sum(a.nbytes for a in (self._ids, self._trained, self._ends, self._targets))
+
+
+STORE_META = "tokens.json"
+STORE_FORMAT = 1
+FLUSH_TOKENS = 1 << 22  # a writer to disk holds at most ~4M tokens (12-20 MB) before writing them
+
+
+class ExampleWriter:
+    """Appends examples to an ``ExampleStore``: in memory, or, given ``directory``, to its four
+    flat files, a few MB at a time (tokenizing a 1.3G-token mixture holds no more than that)."""
+
+    def __init__(self, vocab_size: int | None = None, directory=None):
+        # uint16 ids where the vocabulary allows (LLaMA's 32,000): 3 bytes a token in all
+        self._code = "H" if vocab_size is not None and vocab_size <= 1 << 16 else "i"
+        self._dir = Path(directory) if directory is not None else None
+        self._files = None
+        if self._dir is not None:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            self._files = {
+                name: open(self._dir / f"{name}.bin", "wb") for name in ("ids", "trained", "ends", "targets")
+            }
+        self._reset()
+        self.examples = self.tokens = self.target_tokens = 0
+
+    def _reset(self) -> None:
+        self._ids, self._trained, self._ends, self._targets = array(self._code), bytearray(), array("q"), array("i")
+
+    def append(self, ex: Example) -> None:
+        trained = bytes(lab != IGNORE for lab in ex.labels)
+        if any(t and lab != tid for t, lab, tid in zip(trained, ex.labels, ex.input_ids)):
+            raise ValueError("a label is neither IGNORE nor the token's own id")
+        self._ids.extend(ex.input_ids)
+        self._trained += trained
+        self.tokens += len(ex.input_ids)
+        self.examples += 1
+        self._ends.append(self.tokens)
+        self._targets.append(ex.n_targets)
+        self.target_tokens += ex.n_targets
+        if self._files is not None and len(self._ids) >= FLUSH_TOKENS:
+            self._flush()
+
+    def _flush(self) -> None:
+        for name, buffer in zip(self._files, (self._ids, self._trained, self._ends, self._targets)):
+            self._files[name].write(buffer)
+        self._reset()
+
+    def finish(self, meta: dict | None = None) -> ExampleStore:
+        """The store of everything appended; on disk, ``meta`` (and the counts) go to tokens.json."""
+        import numpy as np
+
+        dtype = "uint16" if self._code == "H" else "int32"
+        if self._files is None:
+            arrays = [
+                np.frombuffer(self._ids, dtype=dtype),
+                np.frombuffer(self._trained, dtype="uint8"),
+                np.frombuffer(self._ends, dtype="int64"),
+                np.frombuffer(self._targets, dtype="int32"),
+            ]
+            return ExampleStore(*arrays, meta=meta)
+        self._flush()
+        for handle in self._files.values():
+            handle.close()
+        record = {"format": STORE_FORMAT, "dtype": dtype, "examples": self.examples, "tokens": self.tokens}
+        write_json(self._dir / STORE_META, {**record, **(meta or {})})
+        return ExampleStore.open(self._dir)
+
+    def close(self) -> None:
+        """Close the files without finishing (a failed run's directory is then removed)."""
+        for handle in (self._files or {}).values():
+            handle.close()
 
 
 ENCODE_BATCH = 256
 
 
 def encode_rows(
-    rows: Iterable[dict], tokenizer, style: str, max_len: int, source: str = "data"
+    rows: Iterable[dict], tokenizer, style: str, max_len: int, source: str = "data", directory=None, meta=None
 ) -> tuple[ExampleStore, EncodeStats]:
     """Encode mixture rows ({instruction, input, output} or {text}); count what was cut or dropped.
 
     ``rows`` is read once, ENCODE_BATCH rows at a time (a generator streams a file), and the
-    examples are kept in an ``ExampleStore``."""
+    examples are kept in an ``ExampleStore``: in memory, or written to ``directory`` (with
+    ``meta`` and the stats in its tokens.json) and mapped from there."""
     if tokenizer.eos_token_id is None:
         raise UserError(f"{source}: the tokenizer has no EOS token")
+    stats = EncodeStats()
+    out = ExampleWriter(len(tokenizer), directory)
+    try:
+        _encode_into(out, rows, tokenizer, style, max_len, source, stats)
+    except BaseException:
+        out.close()
+        raise
+    stats.examples, stats.tokens, stats.target_tokens = out.examples, out.tokens, out.target_tokens
+    if not out.examples:
+        out.close()
+        raise UserError(f"{source}: no trainable example (every prompt fills the max sequence length?)")
+    return out.finish({**(meta or {}), "stats": stats.as_dict()}), stats
+
+
+def _encode_into(out: ExampleWriter, rows, tokenizer, style, max_len, source, stats) -> None:
     special = set(tokenizer.all_special_ids)
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
-    stats = EncodeStats()
-    out = ExampleStore(len(tokenizer))
     rows = iter(rows)
     n = 0
     while batch := list(itertools.islice(rows, ENCODE_BATCH)):
@@ -204,9 +307,3 @@ def encode_rows(
                 stats.dropped_all_masked += 1
                 continue
             out.append(example)
-    stats.examples = len(out)
-    stats.tokens = out.tokens
-    stats.target_tokens = out.target_tokens
-    if not len(out):
-        raise UserError(f"{source}: no trainable example (every prompt fills the max sequence length?)")
-    return out, stats

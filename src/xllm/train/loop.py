@@ -18,18 +18,18 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..args import setting
 from ..atomic import atomic_dir, file_sha256, write_json
 from ..errors import UserError
-from ..prompts import STYLE_FILE, check_style, prompt_style
+from ..prompts import STYLE_FILE, check_style
 from ..provenance import provenance
 from . import batches, checkpoint, weights
 from .distributed import Runtime
-from .examples import IGNORE, encode_rows
+from .examples import IGNORE, EncodeStats, ExampleStore, encode_rows
+from .tokenize import read_rows, style_of, token_settings
 from .tokens import PAD_POLICIES, apply_pad_policy
 
 MANIFEST = "train_manifest.json"
@@ -41,7 +41,9 @@ class TrainConfig:
     """Every setting of a training job, declared once: the CLI and the config's ``train`` section fill it."""
 
     base: str = setting(help="model directory to fine-tune (safetensors + tokenizer)")
-    data: str = setting(help="mixture JSONL: {instruction,input,output} or {text} rows")
+    data: str = setting(
+        help="mixture JSONL ({instruction,input,output} or {text} rows), or its `xllm tokenize` directory"
+    )
     out: str = setting(help="final model directory (written atomically at the end)")
     checkpoint_dir: str = setting(help="step-N checkpoints; a restart resumes from the latest")
     epochs: float = setting(3)
@@ -90,8 +92,7 @@ class TrainConfig:
 
 
 def train_style(cfg: TrainConfig) -> str:
-    """The prompt format the model is trained with, and is recorded with in its directory."""
-    return cfg.prompt_format or prompt_style(cfg.base)
+    return style_of(cfg.prompt_format, cfg.base)
 
 
 def _check(cfg: TrainConfig) -> None:
@@ -99,8 +100,8 @@ def _check(cfg: TrainConfig) -> None:
         raise UserError(f"--precision: {cfg.precision!r} is not fp32 or bf16")
     if not Path(cfg.base, "config.json").exists():
         raise UserError(f"{cfg.base}: not a model directory (no config.json)")
-    if not Path(cfg.data).is_file():
-        raise UserError(f"{cfg.data}: no such training data file")
+    if not Path(cfg.data).exists():
+        raise UserError(f"{cfg.data}: no such training data file or tokenized directory")
     if cfg.epochs <= 0 or cfg.learning_rate <= 0 or cfg.max_seq_length < 2:
         raise UserError("--epochs and --learning-rate must be positive and --max-seq-length at least 2")
     if not 0 <= cfg.warmup_ratio < 1:
@@ -119,19 +120,21 @@ def _check(cfg: TrainConfig) -> None:
         raise UserError(f"--log-with: {cfg.log_with!r} is not none, tensorboard or wandb")
 
 
-def _read_rows(path: str) -> Iterator[dict]:
-    """The mixture's rows, one at a time (a 1.2M-row mixture is never held as Python dicts)."""
-    with open(path, encoding="utf-8") as handle:
-        for n, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}: line {n}: not JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}: line {n}: not a JSON object")
-            yield row
+def training_examples(cfg: TrainConfig, tokenizer, style: str) -> tuple[ExampleStore, str]:
+    """The examples (mapped from an ``xllm tokenize`` directory, else tokenized here, in memory)
+    and the sha256 of the mixture they come from. A directory tokenized under other settings than
+    this run's is refused: it would train on other examples than the config says."""
+    if not Path(cfg.data).is_dir():
+        store, stats = encode_rows(read_rows(cfg.data), tokenizer, style, cfg.max_seq_length, source=cfg.data)
+        store.meta["stats"] = stats.as_dict()
+        return store, file_sha256(cfg.data)
+    store = ExampleStore.open(cfg.data)
+    wanted = {**token_settings(style, cfg.max_seq_length), "vocab_size": len(tokenizer)}
+    differ = {k: (store.meta.get(k), v) for k, v in wanted.items() if store.meta.get(k) != v}
+    if differ:
+        said = "; ".join(f"{k} {was!r} there, {now!r} here" for k, (was, now) in differ.items())
+        raise UserError(f"{cfg.data}: tokenized under other settings ({said}): run `xllm tokenize` again")
+    return store, store.meta["data_sha256"]
 
 
 def build_model(base: str, packing: bool, gradient_checkpointing: bool, empty: bool = False):
@@ -252,8 +255,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
     torch.manual_seed(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     style = train_style(cfg)
-    examples, stats = encode_rows(_read_rows(cfg.data), tokenizer, style, cfg.max_seq_length, source=cfg.data)
+    examples, data_sha256 = training_examples(cfg, tokenizer, style)
     accum = batches.grad_accumulation(cfg.global_batch_size, cfg.per_device_batch_size, rt.world)
+    stats = EncodeStats(**examples.meta["stats"])
     if rt.is_main:
         print(
             f"{cfg.data}: {stats.rows} rows -> {stats.examples} examples, {stats.tokens} tokens "
@@ -282,7 +286,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict | None:
     # What a checkpoint's step means: resuming under anything else would silently train on other data,
     # so checkpoints of another run (the mixture was rebuilt, the seed changed...) are dropped.
     run = {
-        "data_sha256": file_sha256(cfg.data),
+        "data_sha256": data_sha256,
         "examples": len(examples),
         "global_batch_size": cfg.global_batch_size,
         "seed": cfg.seed,
