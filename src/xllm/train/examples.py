@@ -202,16 +202,18 @@ class ExampleWriter:
         self._ids, self._trained, self._ends, self._targets = array(self._code), bytearray(), array("q"), array("i")
 
     def append(self, ex: Example) -> None:
-        trained = bytes(lab != IGNORE for lab in ex.labels)
-        if any(t and lab != tid for t, lab, tid in zip(trained, ex.labels, ex.input_ids)):
-            raise ValueError("a label is neither IGNORE nor the token's own id")
-        self._ids.extend(ex.input_ids)
+        self.append_ids(*_raw(ex))
+
+    def append_ids(self, ids, trained: bytes) -> None:
+        """One example as its ids and one byte per token (1: trained)."""
+        targets = trained.count(1, 1)  # the first token is never predicted
+        self._ids.extend(ids)
         self._trained += trained
-        self.tokens += len(ex.input_ids)
+        self.tokens += len(trained)
         self.examples += 1
         self._ends.append(self.tokens)
-        self._targets.append(ex.n_targets)
-        self.target_tokens += ex.n_targets
+        self._targets.append(targets)
+        self.target_tokens += targets
         if self._files is not None and len(self._ids) >= FLUSH_TOKENS:
             self._flush()
 
@@ -276,6 +278,7 @@ def encode_rows(
 def _encode_into(out: ExampleWriter, rows, tokenizer, style, max_len, source, stats) -> None:
     special = set(tokenizer.all_special_ids)
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    fast = _Fast(tokenizer)
     rows = iter(rows)
     n = 0
     while batch := list(itertools.islice(rows, ENCODE_BATCH)):
@@ -293,17 +296,80 @@ def _encode_into(out: ExampleWriter, rows, tokenizer, style, max_len, source, st
                 raise UserError(f"{source}: row {n} has neither 'text' nor 'instruction' and 'output'")
             prompt = format_prompt(row["instruction"], row.get("input", "") or "", style)
             texts.append(prompt + row["output"])
-            plans.append(len(prompt))
-        for (ids, offsets), boundary in zip(_encode_batch(tokenizer, texts), plans, strict=True):
-            if boundary is None:
-                chunks = _text_chunks(ids, bos, eos, max_len)
+            plans.append(prompt)
+        results = list(zip(texts, plans, *fast.encode(texts, plans), strict=True))
+        # Rows the fast way cannot label: the offsets' way, in one batch call, kept in row order.
+        slow = [i for i, (_, prompt, ids, head) in enumerate(results) if ids is None or (prompt and head is None)]
+        offsets = dict(zip(slow, _encode_batch(tokenizer, [texts[i] for i in slow]) if slow else [], strict=True))
+        for i, (_, prompt, ids, head) in enumerate(results):
+            if prompt is None:
+                if i in offsets:
+                    chunks = [_raw(ex) for ex in _text_chunks(offsets[i][0], bos, eos, max_len)]
+                else:
+                    chunks = list(_text_chunks_fast(ids, bos, eos, max_len))
                 stats.text_chunks += len(chunks)
-                for ex in chunks:
-                    out.append(ex)
+                for chunk in chunks:
+                    out.append_ids(*chunk)
                 continue
-            example, truncated = _instruction_example(ids, offsets, boundary, special, eos, max_len)
+            if i in offsets:
+                example, truncated = _instruction_example(*offsets[i], len(prompt), special, eos, max_len)
+                example = example and _raw(example)
+            else:
+                truncated = len(ids) + 1 > max_len
+                ids = (ids + [eos])[:max_len]
+                trained = bytes(min(head, len(ids))) + b"\x01" * max(0, len(ids) - head)
+                example = (ids, trained) if trained.count(1, 1) else None
             stats.truncated += int(truncated)
             if example is None:
                 stats.dropped_all_masked += 1
-                continue
-            out.append(example)
+            else:
+                out.append_ids(*example)
+
+
+def _raw(ex: Example) -> tuple[list[int], bytes]:
+    """An example as ``ExampleWriter.append_ids`` takes it (its labels checked)."""
+    if any(lab != IGNORE and lab != tid for lab, tid in zip(ex.labels, ex.input_ids)):
+        raise ValueError("a label is neither IGNORE nor the token's own id")
+    return ex.input_ids, bytes(lab != IGNORE for lab in ex.labels)
+
+
+class _Fast:
+    """Labels without Python offsets. The batch call with offsets spends most of its time building
+    a tuple per token; the Rust encodings answer ``char_to_token`` instead: the token holding the
+    response's first character is the first one whose characters end after the prompt, which is
+    where the offsets would start training (a token straddling the boundary included). Text rows
+    need no offsets at all (``encode_batch_fast``). A row whose first response character no token
+    holds, or whose text holds a special token's string, gets None and goes the offsets' way;
+    tokenizers without these calls go that way for every row."""
+
+    def __init__(self, tokenizer):
+        backend = getattr(tokenizer, "_tokenizer", None)
+        self._backend = backend if hasattr(backend, "encode_batch_fast") else None
+        self._special = [t for t in tokenizer.all_special_tokens if t]
+
+    def _plain(self, text: str) -> bool:
+        return not any(t in text for t in self._special)
+
+    def encode(self, texts: list[str], prompts: list[str | None]) -> tuple[list, list]:
+        """Per text: its ids (None: take the offsets' way) and, for an instruction, the index of
+        its first trained token (None: the offsets' way)."""
+        ids, heads = [None] * len(texts), [None] * len(texts)
+        if self._backend is None:
+            return ids, heads
+        for wanted, call in ((False, self._backend.encode_batch_fast), (True, self._backend.encode_batch)):
+            rows = [i for i, p in enumerate(prompts) if (p is not None) == wanted and self._plain(texts[i])]
+            for i, enc in zip(rows, call([texts[i] for i in rows], add_special_tokens=True) if rows else []):
+                ids[i] = enc.ids
+                if wanted:
+                    heads[i] = enc.char_to_token(len(prompts[i]))
+        return ids, heads
+
+
+def _text_chunks_fast(ids: list[int], bos: int | None, eos: int, max_len: int):
+    """``_text_chunks`` as (ids, trained bytes) pairs."""
+    ids = ids + [eos]
+    trained = bytes(tid != bos for tid in ids) if bos is not None and bos in ids else b"\x01" * len(ids)
+    for start in range(0, len(ids), max_len):
+        part = trained[start : start + max_len]
+        if part.count(1, 1):
+            yield ids[start : start + max_len], part
