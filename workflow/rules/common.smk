@@ -44,6 +44,8 @@ shell.prefix(
     f"set -euo pipefail; export XLLM_CONFIG_HASH={CONFIG_HASH}; {PRELOAD}"
     # (braces doubled: Snakemake formats the prefix like a shell command)
     f"export XLLM_TRAIN_LAUNCH={shlex.quote(json.dumps(TRAIN_LAUNCH)).replace('{', '{{').replace('}', '}}')}; "
+    # the token cache (xllm.train.token_cache) changes how fast a mixture is tokenized, not its tokens
+    f"export XLLM_TOKEN_CACHE={shlex.quote(config['train']['token_cache'] or '')}; "
 )  # the hash is stamped into provenance (information only); XLLM_PRELOAD: see xllm.preload
 LANGS = GRID.langs
 LANG_NAMES = GRID.lang_names(LANGS)

@@ -252,19 +252,28 @@ ENCODE_BATCH = 256
 
 
 def encode_rows(
-    rows: Iterable[dict], tokenizer, style: str, max_len: int, source: str = "data", directory=None, meta=None
+    rows: Iterable[dict],
+    tokenizer,
+    style: str,
+    max_len: int,
+    source: str = "data",
+    directory=None,
+    meta=None,
+    cache=None,
 ) -> tuple[ExampleStore, EncodeStats]:
     """Encode mixture rows ({instruction, input, output} or {text}); count what was cut or dropped.
 
     ``rows`` is read once, ENCODE_BATCH rows at a time (a generator streams a file), and the
     examples are kept in an ``ExampleStore``: in memory, or written to ``directory`` (with
-    ``meta`` and the stats in its tokens.json) and mapped from there."""
+    ``meta`` and the stats in its tokens.json) and mapped from there. ``cache``: a
+    ``xllm.train.token_cache.TokenCache`` of this tokenizer, prompt format and length, whose rows
+    are taken instead of tokenized again (and which the rows tokenized here are added to)."""
     if tokenizer.eos_token_id is None:
         raise UserError(f"{source}: the tokenizer has no EOS token")
     stats = EncodeStats()
     out = ExampleWriter(len(tokenizer), directory)
     try:
-        _encode_into(out, rows, tokenizer, style, max_len, source, stats)
+        _encode_into(out, rows, tokenizer, style, max_len, source, stats, cache)
     except BaseException:
         out.close()
         raise
@@ -275,55 +284,91 @@ def encode_rows(
     return out.finish({**(meta or {}), "stats": stats.as_dict()}), stats
 
 
-def _encode_into(out: ExampleWriter, rows, tokenizer, style, max_len, source, stats) -> None:
-    special = set(tokenizer.all_special_ids)
-    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
-    fast = _Fast(tokenizer)
+@dataclass
+class RowTokens:
+    """What one mixture row becomes: its examples as (ids, trained bytes), and whether it was cut
+    to the maximum length or dropped (no response token left)."""
+
+    examples: list
+    truncated: bool = False
+    dropped: bool = False
+
+
+def _encode_into(out: ExampleWriter, rows, tokenizer, style, max_len, source, stats, cache=None) -> None:
+    tokenize = _RowTokenizer(tokenizer, max_len)
+    writer = cache.writer() if cache is not None else None
     rows = iter(rows)
     n = 0
-    while batch := list(itertools.islice(rows, ENCODE_BATCH)):
-        texts, plans = [], []
-        for row in batch:
-            n += 1
-            stats.rows += 1
-            kind = row.get("kind", "text" if "text" in row else "instruction")
-            stats.kinds[kind] = stats.kinds.get(kind, 0) + 1
-            if "text" in row and "output" not in row:
-                texts.append(row["text"])
-                plans.append(None)
-                continue
-            if "instruction" not in row or "output" not in row:
-                raise UserError(f"{source}: row {n} has neither 'text' nor 'instruction' and 'output'")
-            prompt = format_prompt(row["instruction"], row.get("input", "") or "", style)
-            texts.append(prompt + row["output"])
-            plans.append(prompt)
-        results = list(zip(texts, plans, *fast.encode(texts, plans), strict=True))
+    try:
+        while batch := list(itertools.islice(rows, ENCODE_BATCH)):
+            texts, plans = [], []
+            for row in batch:
+                n += 1
+                stats.rows += 1
+                kind = row.get("kind", "text" if "text" in row else "instruction")
+                stats.kinds[kind] = stats.kinds.get(kind, 0) + 1
+                if "text" in row and "output" not in row:
+                    texts.append(row["text"])
+                    plans.append(None)
+                    continue
+                if "instruction" not in row or "output" not in row:
+                    raise UserError(f"{source}: row {n} has neither 'text' nor 'instruction' and 'output'")
+                prompt = format_prompt(row["instruction"], row.get("input", "") or "", style)
+                texts.append(prompt + row["output"])
+                plans.append(prompt)
+            found = cache.lookup(texts, plans) if cache is not None else [None] * len(texts)
+            missing = [i for i, hit in enumerate(found) if hit is None]
+            fresh = dict(zip(missing, tokenize([texts[i] for i in missing], [plans[i] for i in missing])))
+            for i, prompt in enumerate(plans):
+                result = found[i] or fresh[i]
+                if writer is not None and i in fresh:
+                    writer.add(texts[i], prompt, result)
+                if prompt is None:
+                    stats.text_chunks += len(result.examples)
+                stats.truncated += int(result.truncated)
+                stats.dropped_all_masked += int(result.dropped)
+                for example in result.examples:
+                    out.append_ids(*example)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+class _RowTokenizer:
+    """Rows -> ``RowTokens``: the fast way (``_Fast``) where it can label a row, else offsets."""
+
+    def __init__(self, tokenizer, max_len: int):
+        self.tokenizer, self.max_len = tokenizer, max_len
+        self.special = set(tokenizer.all_special_ids)
+        self.bos, self.eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+        self.fast = _Fast(tokenizer)
+
+    def __call__(self, texts: list[str], plans: list[str | None]) -> list[RowTokens]:
+        if not texts:
+            return []
+        bos, eos, max_len = self.bos, self.eos, self.max_len
+        results = list(zip(plans, *self.fast.encode(texts, plans), strict=True))
         # Rows the fast way cannot label: the offsets' way, in one batch call, kept in row order.
-        slow = [i for i, (_, prompt, ids, head) in enumerate(results) if ids is None or (prompt and head is None)]
-        offsets = dict(zip(slow, _encode_batch(tokenizer, [texts[i] for i in slow]) if slow else [], strict=True))
-        for i, (_, prompt, ids, head) in enumerate(results):
+        slow = [i for i, (prompt, ids, head) in enumerate(results) if ids is None or (prompt and head is None)]
+        offsets = dict(zip(slow, _encode_batch(self.tokenizer, [texts[i] for i in slow]) if slow else [], strict=True))
+        out = []
+        for i, (prompt, ids, head) in enumerate(results):
             if prompt is None:
                 if i in offsets:
-                    chunks = [_raw(ex) for ex in _text_chunks(offsets[i][0], bos, eos, max_len)]
+                    out.append(RowTokens([_raw(ex) for ex in _text_chunks(offsets[i][0], bos, eos, max_len)]))
                 else:
-                    chunks = list(_text_chunks_fast(ids, bos, eos, max_len))
-                stats.text_chunks += len(chunks)
-                for chunk in chunks:
-                    out.append_ids(*chunk)
+                    out.append(RowTokens(list(_text_chunks_fast(ids, bos, eos, max_len))))
                 continue
             if i in offsets:
-                example, truncated = _instruction_example(*offsets[i], len(prompt), special, eos, max_len)
+                example, truncated = _instruction_example(*offsets[i], len(prompt), self.special, eos, max_len)
                 example = example and _raw(example)
             else:
                 truncated = len(ids) + 1 > max_len
                 ids = (ids + [eos])[:max_len]
                 trained = bytes(min(head, len(ids))) + b"\x01" * max(0, len(ids) - head)
                 example = (ids, trained) if trained.count(1, 1) else None
-            stats.truncated += int(truncated)
-            if example is None:
-                stats.dropped_all_masked += 1
-            else:
-                out.append_ids(*example)
+            out.append(RowTokens([example] if example else [], truncated, example is None))
+        return out
 
 
 def _raw(ex: Example) -> tuple[list[int], bytes]:

@@ -11,6 +11,7 @@ training against its own settings.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from ..errors import UserError
 from ..prompts import prompt_style
 from ..provenance import provenance
 from .examples import ExampleStore, encode_rows
+from .token_cache import TokenCache
+
+CACHE_ENV = "XLLM_TOKEN_CACHE"
 
 
 @dataclass
@@ -34,6 +38,11 @@ class TokenizeConfig:
     max_seq_length: int = setting(512)
     prompt_format: str | None = setting(
         None, choices=("authors", "ours", "compact"), help="default: the base's xllm_prompt.json, else authors"
+    )
+    cache: str | None = setting(
+        None,
+        runtime=True,
+        help=f"token cache shared by the grid's jobs (xllm.train.token_cache; default: ${CACHE_ENV}, else none)",
     )
 
 
@@ -71,6 +80,8 @@ def tokenize(cfg: TokenizeConfig) -> ExampleStore:
         raise UserError(f"{cfg.base}: not a model directory (no config.json)")
     style = style_of(cfg.prompt_format, cfg.base)
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
+    cache_root = cfg.cache or os.environ.get(CACHE_ENV) or None
+    cache = TokenCache(cache_root, cfg.base, style, cfg.max_seq_length, len(tokenizer)) if cache_root else None
     meta = {
         **token_settings(style, cfg.max_seq_length),
         "data": cfg.data,
@@ -79,9 +90,17 @@ def tokenize(cfg: TokenizeConfig) -> ExampleStore:
         "vocab_size": len(tokenizer),
         "provenance": provenance(),
     }
+    if cache is not None:
+        print(f"token cache {cache.dir}: {cache.rows} rows", file=sys.stderr)
     with atomic_dir(cfg.out) as tmp:
-        store, stats = encode_rows(read_rows(cfg.data), tokenizer, style, cfg.max_seq_length, cfg.data, tmp, meta)
+        rows = read_rows(cfg.data)
+        store, stats = encode_rows(rows, tokenizer, style, cfg.max_seq_length, cfg.data, tmp, meta, cache)
         del store  # its maps point into the temporary directory, which is about to be renamed
+    if cache is not None:
+        print(
+            f"token cache: {cache.hits} rows found, {cache.misses} tokenized (and added)",
+            file=sys.stderr,
+        )
     print(
         f"{cfg.data}: {stats.rows} rows -> {stats.examples} examples, {stats.tokens} tokens "
         f"({stats.target_tokens} trained); {stats.truncated} truncated to {cfg.max_seq_length}, "
