@@ -92,6 +92,12 @@ def test_token_counts_agree_with_hand_arithmetic(config):
     row = train["coit/zh/10"]
     assert row["gpus"] == 8 and row["gpu_hours"] == pytest.approx(row["tokens"] / 100 / 3600, abs=1e-3)
     assert row["flops_6nt"] == pytest.approx(6 * 7e9 * row["tokens"], rel=1e-3)
+    tokenize = _jobs(result, "tokenize_mixture")
+    assert list(tokenize) == list(train)  # one tokenize job per model, over its mixture once
+    assert all(tokenize[m]["tokens"] == pytest.approx(train[m]["tokens"] / 2, abs=1) for m in train)
+    assert tokenize["coit/zh/10"]["gpus"] == 0 and tokenize["coit/zh/10"]["wall_s"] == pytest.approx(
+        tokenize["coit/zh/10"]["tokens"] / 900000, abs=0.1
+    )
 
     gen = _jobs(result, "generate_model")
 
@@ -115,7 +121,8 @@ def test_token_counts_agree_with_hand_arithmetic(config):
 
     total = sum(r["gpu_hours"] for r in result["jobs"])
     assert result["total_gpu_hours"] == pytest.approx(total, abs=1e-2)
-    assert set(result["by_rule"]) == {"train_model", "generate_model", "translate_alpaca"}
+    assert set(result["by_rule"]) == {"tokenize_mixture", "train_model", "generate_model", "translate_alpaca"}
+    assert result["by_rule"]["tokenize_mixture"] == 0  # a CPU job
     assert result["tokens_per_example"]["pair"]["source"] == "config estimate.tokens_per_example"
 
 
@@ -176,7 +183,12 @@ def test_cli_writes_cost_json_and_the_schema_takes_the_section(config, tmp_path,
     path.write_text(yaml.safe_dump(config))
     assert main(["estimate", "--config", str(path), "--out", str(tmp_path / "cost.json")]) == 0
     cost = json.loads((tmp_path / "cost.json").read_text())
-    assert cost["total_gpu_hours"] > 0 and set(cost["by_rule"]) == {"train_model", "generate_model", "translate_alpaca"}
+    assert cost["total_gpu_hours"] > 0 and set(cost["by_rule"]) == {
+        "tokenize_mixture",
+        "train_model",
+        "generate_model",
+        "translate_alpaca",
+    }
     out = capsys.readouterr().out
     assert "total" in out and "coit/zh/10" in out
     paper = yaml.safe_load((repo / "config.yaml").read_text())
@@ -201,6 +213,24 @@ def test_the_paper_grid(repo):
     paper["mixture"]["x_recipes"] = ["cpt"]
     models = grid_models(paper, load_recipes(paper["mixture"]["recipes"]))
     assert "cpt-mono/zh/10000" in models and models.index("cpt-mono/zh/10000") < models.index("cpt/zh/10000")
+
+
+def test_cpu_jobs_capped_steps_and_start_up_time(config):
+    """The rehearsal's case: training on a CPU process at a measured throughput, stopped after
+    max_steps, each job with a measured start-up time."""
+    config["train"].update(gpus_per_node=0, max_steps=3, global_batch_size=4)
+    config["estimate"].update(cpu_throughput={"train": 50, "tokenize": 1000}, overhead_s={"train": 7, "tokenize": 2})
+    result = estimate(config)
+    train, tokenize = _jobs(result, "train_model"), _jobs(result, "tokenize_mixture")
+    row, once = train["coit/zh/10"], tokenize["coit/zh/10"]
+    per_example = once["tokens"] / once["examples"]
+    assert row["tokens"] == pytest.approx(3 * 4 * per_example, abs=1)  # 3 steps of 4 examples, not 2 epochs
+    assert row["wall_s"] == pytest.approx(7 + row["tokens"] / 50, abs=0.1) and row["gpu_hours"] == 0
+    assert "CPU, one process" in row["throughput_source"]
+    assert once["wall_s"] == pytest.approx(2 + once["tokens"] / 1000, abs=0.1)
+    assert train["alpaca-en"]["tokens"] == pytest.approx(3 * 4 * (10 + 20), abs=1)
+    config["train"].update(max_steps=10**6)  # more steps than 2 epochs: the epochs bound it
+    assert _jobs(estimate(config), "train_model")["coit/zh/10"]["tokens"] == 2 * once["tokens"]
 
 
 def test_measured_beside_estimated_from_the_benchmark_files(tmp_path):
@@ -231,6 +261,7 @@ def test_measured_beside_estimated_from_the_benchmark_files(tmp_path):
                 "gpu_hours": 0.0,
                 "tokens": 7200,
                 "tokens_per_s_per_gpu": 2.0,
+                "wall_s": 3600.0,
             },
         ]
     }

@@ -20,7 +20,12 @@ import yaml
 from ..errors import UserError
 
 DEFAULTS = Path(__file__).with_name("defaults.yaml")
-STAGE_OF_RULE = {"train_model": "train", "translate_alpaca": "translate", "generate_model": "generate"}
+STAGE_OF_RULE = {
+    "tokenize_mixture": "tokenize",
+    "train_model": "train",
+    "translate_alpaca": "translate",
+    "generate_model": "generate",
+}
 
 
 def load_defaults() -> dict:
@@ -380,22 +385,36 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
     recipes = load_recipes(recipes_path)
     alpaca_n = int(est["alpaca_examples"])
     epochs = float(train_cfg.get("epochs", 3))
+    max_steps = train_cfg.get("max_steps")
+    global_batch = int(train_cfg.get("global_batch_size", 128))
     train_gpus = int(train_cfg.get("nodes", 1)) * int(train_cfg.get("gpus_per_node", 0))
     gen_gpus = int(gen_cfg.get("gpus", 1))
     jobs = []
 
+    cpu_tput, cpu_sources = est.get("cpu_throughput") or {}, est.get("cpu_throughput_source") or {}
+    overhead = est.get("overhead_s") or {}
+
     def job(rule, name, tok, gpus, params, **extra):
-        tput, source = throughput(table, sources, params, STAGE_OF_RULE[rule])
-        hours = tok / tput / 3600 if gpus else 0.0
+        stage = STAGE_OF_RULE[rule]
+        if not gpus and stage in cpu_tput:
+            tput, source = float(cpu_tput[stage]), f"CPU, one process: {cpu_sources.get(stage, 'no source given')}"
+        else:
+            tput, source = throughput(table, sources, params, stage)
+            source = source if gpus else f"no GPU (CPU job); the GPU figure: {source}"
+        start = float(overhead.get(stage, 0))
+        seconds = tok / tput / (gpus or 1) + start  # wall seconds, if the GPUs scale linearly
+        hours = (tok / tput + start * gpus) / 3600 if gpus else 0.0
         row = {
             "rule": rule,
             "job": name,
             "tokens": round(tok),
             "gpus": gpus,
             "gpu_hours": round(hours, 6),
-            "wall_hours": round(hours / gpus, 6) if gpus else None,
+            "wall_hours": round(seconds / 3600, 6) if gpus else None,
+            "wall_s": round(seconds, 1),
+            "overhead_s": start,
             "tokens_per_s_per_gpu": round(tput, 1),
-            "throughput_source": source if gpus else "no GPU (CPU job)",
+            "throughput_source": source,
         }
         row.update(extra)
         jobs.append(row)
@@ -421,7 +440,11 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
     for model in grid_models(config, recipes):
         parts = training_examples(model, config, recipes, alpaca_n)
         examples = sum(n for _, _, n in parts)
-        tok = epochs * sum(n * tokens.example(kind, lang) for kind, lang, n in parts)
+        once = sum(n * tokens.example(kind, lang) for kind, lang, n in parts)  # the mixture's tokens
+        job("tokenize_mixture", model, once, 0, None, examples=examples)
+        tok = epochs * once
+        if max_steps and examples:  # a step takes global_batch_size examples
+            tok = min(tok, max_steps * global_batch * once / examples)
         flops = 6 * base_params * tok if base_params else None
         job(
             "train_model",
@@ -431,6 +454,7 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
             base_params,
             examples=examples,
             epochs=epochs,
+            max_steps=max_steps,
             flops_6nt=float(f"{flops:.4g}") if flops else None,
         )
         items = eval_items(model, config, est, tokens, max_new)
@@ -484,6 +508,10 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
         "notes": [
             "GPU-hours = tokens / (tokens/s per GPU) / 3600; wall hours = GPU-hours / GPUs of the job",
             "muit-budget: the allocation is computed later; pairs are estimated as an even split of the budget",
+            (
+                "tokenize_mixture (CPU): every mixture tokenized whole, an upper bound: the token cache "
+                "(train.token_cache) tokenizes a row other mixtures hold once"
+            ),
             (
                 "generate: output tokens are the expected reference length (capped by max_new_tokens); "
                 "tokens_if_max_new_tokens is the upper bound"

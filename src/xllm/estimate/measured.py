@@ -13,6 +13,7 @@ from pathlib import Path
 from ..atomic import atomic_open
 
 BENCHMARK_NAME = {  # estimate job name -> the benchmark file's stem
+    "tokenize_mixture": lambda job: job,
     "train_model": lambda job: job,
     "generate_model": lambda job: job,
     "translate_alpaca": lambda job: job.replace("/", "-"),
@@ -54,8 +55,8 @@ def compare(result: dict, benchmarks: str | Path) -> dict:
         if row["gpus"]:
             entry["estimated_h"] += row["gpu_hours"]
             entry["measured_h"] += seconds / 3600 * row["gpus"]
-        else:  # the tokens at the stage's throughput, on one process
-            entry["estimated_h"] += row["tokens"] / row["tokens_per_s_per_gpu"] / 3600
+        else:  # the tokens at the stage's throughput on one process, plus its overhead
+            entry["estimated_h"] += row["wall_s"] / 3600
             entry["measured_h"] += seconds / 3600
     for entry in out.values():
         entry["ratio"] = entry["measured_h"] / entry["estimated_h"] if entry["estimated_h"] else None
