@@ -11,6 +11,7 @@ side (is a data stage's memory flat in the corpus size?).
     PYTHONPATH=src .venv/bin/python bench/rehearse.py --scale 0.05
     PYTHONPATH=src .venv/bin/python bench/rehearse.py --scale 1 --stop-at 23:30
     PYTHONPATH=src .venv/bin/python bench/rehearse.py --compare 0.05 1
+    PYTHONPATH=src .venv/bin/python bench/rehearse.py --scale 1 --estimate   # the estimate beside it
 """
 
 from __future__ import annotations
@@ -224,6 +225,68 @@ def compare(a: float, b: float) -> None:
         )
 
 
+def _fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least squares of seconds = start-up + tokens / throughput: (start-up s, tokens/s)."""
+    import numpy as np
+
+    x, y = np.array(points, dtype=float).T
+    if np.ptp(x) == 0:
+        return float(y.mean()), float("inf")
+    slope, start = np.polyfit(x, y, 1)
+    start = max(float(start), 0.0)
+    return start, (1 / slope if slope > 0 else float("inf"))
+
+
+def estimate_vs_measured(scale: float) -> None:
+    """The estimate's tokens beside the tokenized mixtures' (results/tokens/*/tokens.json), and
+    each training job's estimated time beside its benchmark: start-up and tokens/s fitted on one
+    job in three (the calibration, "the CPU throughput measured there"), the others predicted."""
+    import statistics
+
+    from xllm.estimate.cost import estimate
+    from xllm.workflow_hooks import load_config_file
+
+    os.chdir(ROOT)
+    config_path = scaled_config(scale, run_dir(scale) / "config.yaml")
+    result = estimate(load_config_file(config_path), config_path)
+    bench = ROOT / "results/benchmarks"
+    ratios = []
+    for row in (r for r in result["jobs"] if r["rule"] == "tokenize_mixture"):
+        meta = ROOT / "results/tokens" / row["job"] / "tokens.json"
+        if meta.exists():
+            ratios.append((json.loads(meta.read_text())["tokens"] / row["tokens"], row["job"]))
+    if ratios:
+        values = sorted(r for r, _ in ratios)
+        print(
+            f"tokens, measured / estimated, {len(values)} mixtures: median {statistics.median(values):.2f}, "
+            f"min {values[0]:.2f} ({min(ratios)[1]}), max {values[-1]:.2f} ({max(ratios)[1]})"
+        )
+    for rule in ("train_model", "generate_model"):
+        jobs = []
+        for row in (r for r in result["jobs"] if r["rule"] == rule):
+            path = bench / rule / f"{row['job']}.tsv"
+            if path.exists():
+                with open(path, newline="") as handle:
+                    jobs.append(
+                        (row["job"], row["tokens"], float(list(csv.DictReader(handle, delimiter="\t"))[-1]["s"]))
+                    )
+        if len(jobs) < 6:
+            continue
+        jobs.sort()
+        calibration, held_out = jobs[::3], [j for i, j in enumerate(jobs) if i % 3]
+        start, tput = _fit([(tokens, seconds) for _, tokens, seconds in calibration])
+        predicted = [(start + tokens / tput, seconds) for _, tokens, seconds in held_out]
+        errors = sorted(abs(p - m) / m for p, m in predicted)
+        total_p, total_m = sum(p for p, _ in predicted), sum(m for _, m in predicted)
+        print(
+            f"{rule}: calibrated on {len(calibration)} jobs: start-up {start:.1f} s, {tput:.3g} tokens/s; "
+            f"{len(held_out)} others: estimated {total_p:.0f} s, measured {total_m:.0f} s "
+            f"(measured / estimated {total_m / total_p:.2f}); per job |error| median "
+            f"{statistics.median(errors):.0%}, 90th percentile {errors[int(0.9 * (len(errors) - 1))]:.0%}, "
+            f"within 30%: {sum(e <= 0.3 for e in errors)}/{len(errors)}"
+        )
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's data sizes")
@@ -232,10 +295,14 @@ def main(argv=None) -> int:
     p.add_argument("--keep", action="store_true", help="keep results/ (resume a run) and the generated data")
     p.add_argument("--stop-at", help="HH:MM: interrupt Snakemake then, and report what it reached")
     p.add_argument("--compare", nargs=2, type=float, metavar=("A", "B"), help="compare two kept runs' RSS per rule")
+    p.add_argument("--estimate", action="store_true", help="the estimate beside the kept run's measurements")
     p.add_argument("snakemake_args", nargs="*", help="passed to Snakemake after --")
     args = p.parse_args(argv)
     if args.compare:
         compare(*args.compare)
+        return 0
+    if args.estimate:
+        estimate_vs_measured(args.scale)
         return 0
     os.chdir(ROOT)
     stop_at = None
