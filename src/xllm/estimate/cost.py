@@ -470,9 +470,11 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
             tokens_if_max_new_tokens=round(gen_max),
         )
 
-    by_rule, tokens_by_rule, jobs_by_rule = {}, {}, {}
+    by_rule, tokens_by_rule, jobs_by_rule, cpu_by_rule = {}, {}, {}, {}
     for row in jobs:
         by_rule[row["rule"]] = round(by_rule.get(row["rule"], 0.0) + row["gpu_hours"], 6)
+        if not row["gpus"]:  # a CPU job: its process-hours
+            cpu_by_rule[row["rule"]] = round(cpu_by_rule.get(row["rule"], 0.0) + row["wall_s"] / 3600, 6)
         tokens_by_rule[row["rule"]] = tokens_by_rule.get(row["rule"], 0) + row["tokens"]
         jobs_by_rule[row["rule"]] = jobs_by_rule.get(row["rule"], 0) + 1
     train_tokens = tokens_by_rule.get("train_model", 0)
@@ -493,6 +495,7 @@ def estimate(config: dict, config_path: str = "config.yaml") -> dict:
         "base_model_params_source": base_how,
         "total_gpu_hours": round(sum(by_rule.values()), 6),
         "by_rule": by_rule,
+        "cpu_hours_by_rule": cpu_by_rule,
         "tokens_by_rule": tokens_by_rule,
         "jobs_by_rule": jobs_by_rule,
         "flops_sanity": sanity,
@@ -544,10 +547,12 @@ def format_report(result: dict, per_job: bool = True) -> str:
     for source, tag in sources.items():
         lines.append(f"  {tag} {source}")
     lines.append("")
-    lines.append(f"{'rule':18s} {'jobs':>5s} {'tokens':>12s} {'GPU-hours':>10s}")
+    lines.append(f"{'rule':18s} {'jobs':>5s} {'tokens':>12s} {'GPU-hours':>10s} {'CPU-hours':>10s}")
     for rule, hours in result["by_rule"].items():
+        cpu = result["cpu_hours_by_rule"].get(rule)
         lines.append(
-            f"{rule:18s} {result['jobs_by_rule'][rule]:5d} {result['tokens_by_rule'][rule]:12.4g} {hours:10.1f}"
+            f"{rule:18s} {result['jobs_by_rule'][rule]:5d} {result['tokens_by_rule'][rule]:12.4g} {hours:10.1f} "
+            + (f"{cpu:10.1f}" if cpu is not None else f"{'':>10s}")
         )
     lines.append(f"{'total':18s} {sum(result['jobs_by_rule'].values()):5d} {'':12s} {result['total_gpu_hours']:10.1f}")
     sanity = result.get("flops_sanity")
