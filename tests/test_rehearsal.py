@@ -4,7 +4,6 @@ rehearsal at the paper's sizes led to, each on small data."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -127,12 +126,10 @@ def test_epoch_order_shuffled_once_per_epoch():
     step: hours over an epoch of a 1.2M-example mixture)."""
     n = 1_200_000
     batches.epoch_order.cache_clear()
-    batches.step_micro_batches(n, 1, 0, 128, 4)
-    start = time.perf_counter()
-    for step in range(1, 50):
+    for step in range(50):
         batches.step_micro_batches(n, 1, step, 128, 4)
-    assert time.perf_counter() - start < 0.5
-    assert batches.epoch_order.cache_info().misses == 1
+    assert batches.epoch_order.cache_info().misses == 1  # shuffled once for the 50 steps
+    assert batches.epoch_order(n, 1, 0).itemsize == 8  # 8 bytes an example, not a Python int each
     order = list(range(50))
     import random
 
