@@ -66,13 +66,19 @@ class _Staged:
             yield json.loads(self._file.readline())
 
     def write_shuffled(self, rng: random.Random, out: Path) -> None:
+        """The staged lines copied as they are (they are the rows' JSON), in the shuffled order."""
         order = array("q", range(len(self)))  # 8 bytes a row (a list of ints: ~36)
         rng.shuffle(order)
-        with atomic_open(out) as handle:
-            for row in self.rows(order):
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._file.flush()
+        with atomic_open(out, "wb", encoding=None) as handle:
+            for i in order:
+                self._file.seek(self._offsets[i])
+                handle.write(self._file.readline())
 
-    def close(self) -> None:
+    def __enter__(self) -> _Staged:
+        return self
+
+    def __exit__(self, *exc) -> None:
         self._file.close()
 
 
@@ -104,128 +110,88 @@ def build_mixture(
     if instruction_choice not in INSTRUCTION_CHOICES:
         raise UserError(f"instruction choice {instruction_choice!r} is not one of {', '.join(INSTRUCTION_CHOICES)}")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    rows = _Staged(Path(out).parent)
-    try:
-        return _build(
-            recipe,
-            langs,
-            alpaca,
-            pairs,
-            pair_counts,
-            lang_names,
-            templates,
-            seed,
-            out,
-            manifest,
-            monolingual,
-            tokenizer_dir,
-            meta,
-            instruction_choice,
-            rng,
-            rows,
-        )
-    finally:
-        rows.close()
+    with _Staged(Path(out).parent) as rows:
+        parts_count: Counter = Counter()
 
+        def expand(lang_spec: str) -> list[str]:
+            if lang_spec == "en":
+                return ["en"]
+            if lang_spec == "x":
+                return list(langs)
+            if lang_spec == "all":
+                return list(langs)
+            raise UserError(f"recipe {recipe.name}: unknown part language {lang_spec!r} (en, x or all)")
 
-def _build(
-    recipe,
-    langs,
-    alpaca,
-    pairs,
-    pair_counts,
-    lang_names,
-    templates,
-    seed,
-    out,
-    manifest,
-    monolingual,
-    tokenizer_dir,
-    meta,
-    instruction_choice,
-    rng,
-    rows,
-) -> dict:
-    parts_count: Counter = Counter()
+        for part in recipe.parts:
+            if part.kind == "alpaca":
+                for lang in expand(part.lang):
+                    if lang not in alpaca:
+                        raise UserError(f"recipe {recipe.name}: no Alpaca file given for {lang!r}")
+                    items = _read_alpaca(alpaca[lang])[: part.size]
+                    for item in items:
+                        rows.append(
+                            {
+                                "id": f"alpaca-{lang}:{item['id']}",
+                                "instruction": item["instruction"],
+                                "input": item.get("input", ""),
+                                "output": item["output"],
+                                "kind": "alpaca",
+                                "lang": lang,
+                            }
+                        )
+                    parts_count[f"alpaca:{lang}"] += len(items)
+            elif part.kind == "translation":
+                for lang in langs:
+                    if lang not in pairs:
+                        raise UserError(f"recipe {recipe.name}: no parallel data given for {lang!r}")
+                    wanted = pair_counts.get(lang)
+                    if part.size is not None:
+                        wanted = min(part.size, wanted) if wanted is not None else part.size
+                    for n, pair in enumerate(_read_pairs(pairs[lang], wanted)):
+                        forward = part.direction == "en-x"
+                        src_lang, tgt_lang = ("en", lang) if forward else (lang, "en")
+                        src, tgt = (pair["src"], pair["tgt"]) if forward else (pair["tgt"], pair["src"])
+                        template = pick_template(templates, n, instruction_choice, rng)
+                        rows.append(
+                            {
+                                "id": f"{part.direction}-{lang}:{pair.get('id', n)}",
+                                "instruction": translation_instruction(
+                                    lang_names[src_lang], lang_names[tgt_lang], template
+                                ),
+                                "input": src,
+                                "output": tgt,
+                                "kind": "translation",
+                                "lang": lang,
+                            }
+                        )
+                        parts_count[f"translation:{src_lang}-{tgt_lang}"] += 1
+            elif part.kind == "monolingual":
+                for lang in expand(part.lang):
+                    path = (monolingual or {}).get(lang)
+                    if path is None:
+                        raise UserError(f"recipe {recipe.name}: no monolingual text given for {lang!r}")
+                    with open(path, encoding="utf-8") as handle:
+                        texts = (json.loads(line)["text"] for line in handle if line.strip())
+                        for i, t in enumerate(itertools.islice(texts, part.size)):
+                            rows.append({"id": f"mono-{lang}:{i}", "text": t, "kind": "monolingual", "lang": lang})
+                            parts_count[f"monolingual:{lang}"] += 1
 
-    def expand(lang_spec: str) -> list[str]:
-        if lang_spec == "en":
-            return ["en"]
-        if lang_spec == "x":
-            return list(langs)
-        if lang_spec == "all":
-            return list(langs)
-        raise UserError(f"recipe {recipe.name}: unknown part language {lang_spec!r} (en, x or all)")
-
-    for part in recipe.parts:
-        if part.kind == "alpaca":
-            for lang in expand(part.lang):
-                if lang not in alpaca:
-                    raise UserError(f"recipe {recipe.name}: no Alpaca file given for {lang!r}")
-                items = _read_alpaca(alpaca[lang])[: part.size]
-                for item in items:
-                    rows.append(
-                        {
-                            "id": f"alpaca-{lang}:{item['id']}",
-                            "instruction": item["instruction"],
-                            "input": item.get("input", ""),
-                            "output": item["output"],
-                            "kind": "alpaca",
-                            "lang": lang,
-                        }
-                    )
-                parts_count[f"alpaca:{lang}"] += len(items)
-        elif part.kind == "translation":
-            for lang in langs:
-                if lang not in pairs:
-                    raise UserError(f"recipe {recipe.name}: no parallel data given for {lang!r}")
-                wanted = pair_counts.get(lang)
-                if part.size is not None:
-                    wanted = min(part.size, wanted) if wanted is not None else part.size
-                for n, pair in enumerate(_read_pairs(pairs[lang], wanted)):
-                    src_lang, tgt_lang = ("en", lang) if part.direction == "en-x" else (lang, "en")
-                    src, tgt = (pair["src"], pair["tgt"]) if part.direction == "en-x" else (pair["tgt"], pair["src"])
-                    template = pick_template(templates, n, instruction_choice, rng)
-                    rows.append(
-                        {
-                            "id": f"{part.direction}-{lang}:{pair.get('id', n)}",
-                            "instruction": translation_instruction(
-                                lang_names[src_lang], lang_names[tgt_lang], template
-                            ),
-                            "input": src,
-                            "output": tgt,
-                            "kind": "translation",
-                            "lang": lang,
-                        }
-                    )
-                    parts_count[f"translation:{src_lang}-{tgt_lang}"] += 1
-        elif part.kind == "monolingual":
-            for lang in expand(part.lang):
-                path = (monolingual or {}).get(lang)
-                if path is None:
-                    raise UserError(f"recipe {recipe.name}: no monolingual text given for {lang!r}")
-                with open(path, encoding="utf-8") as handle:
-                    texts = (json.loads(line)["text"] for line in handle if line.strip())
-                    for i, t in enumerate(itertools.islice(texts, part.size)):
-                        rows.append({"id": f"mono-{lang}:{i}", "text": t, "kind": "monolingual", "lang": lang})
-                        parts_count[f"monolingual:{lang}"] += 1
-
-    if not len(rows):
-        raise UserError(f"recipe {recipe.name}: the mixture is empty")
-    tokens = _count_tokens(rows.rows(), tokenizer_dir) if tokenizer_dir else None
-    rows.write_shuffled(rng, out)
-    record = {
-        "recipe": recipe.name,
-        "languages": langs,
-        "rows": len(rows),
-        "parts": dict(sorted(parts_count.items())),
-        "tokens": tokens,
-        "templates": templates,
-        "instruction_choice": instruction_choice,
-        "provenance": provenance(seed=seed, **(meta or {})),
-    }
-    write_json(manifest, record)
-    return record
+        if not len(rows):
+            raise UserError(f"recipe {recipe.name}: the mixture is empty")
+        tokens = _count_tokens(rows.rows(), tokenizer_dir) if tokenizer_dir else None
+        rows.write_shuffled(rng, out)
+        record = {
+            "recipe": recipe.name,
+            "languages": langs,
+            "rows": len(rows),
+            "parts": dict(sorted(parts_count.items())),
+            "tokens": tokens,
+            "templates": templates,
+            "instruction_choice": instruction_choice,
+            "provenance": provenance(seed=seed, **(meta or {})),
+        }
+        write_json(manifest, record)
+        return record
 
 
 def _count_tokens(rows: Iterable[dict], tokenizer_dir: str, batch: int = 4096) -> dict:
