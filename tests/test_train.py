@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from helpers.training import model_weights, train_spec, write_mixture
 from xllm.cli import main
 from xllm.demo.tiny_model import make_tiny_llama
 from xllm.train.launch import launch_command
@@ -39,37 +40,11 @@ def data(tmp_path_factory):
                     "lang": "en",
                 }
             )
-    path = tmp_path_factory.mktemp("data") / "train.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
+    return write_mixture(tmp_path_factory.mktemp("data") / "train.jsonl", rows)
 
 
 def _cfg(base, data, tmp_path, name, **kw):
-    opts = dict(
-        base=str(base),
-        data=str(data),
-        out=str(tmp_path / name / "model"),
-        checkpoint_dir=str(tmp_path / name / "ck"),
-        epochs=1,
-        learning_rate=3e-3,
-        global_batch_size=8,
-        per_device_batch_size=4,
-        max_seq_length=64,
-        seed=5,
-        packing=True,
-        warmup_ratio=0.2,
-        checkpoint_every=2,
-        threads=1,
-        log_every=100,
-    )
-    opts.update(kw)
-    return TrainConfig(**opts)
-
-
-def _weights(model_dir):
-    from safetensors.torch import load_file
-
-    return load_file(os.path.join(model_dir, "model.safetensors"))
+    return TrainConfig(**train_spec(base, data, tmp_path, name, **kw))
 
 
 def test_cli_writes_a_complete_model_directory(base, data, tmp_path, capsys):
@@ -134,7 +109,7 @@ def test_resume_after_a_kill_gives_the_weights_of_an_uninterrupted_run(base, dat
     assert not os.path.exists(cfg.out)
     resumed = train(cfg)
     assert resumed["resumed_from_step"] == 2
-    a, b = _weights(whole and tmp_path / "whole" / "model"), _weights(cfg.out)
+    a, b = model_weights(whole and tmp_path / "whole" / "model"), model_weights(cfg.out)
     assert a.keys() == b.keys()
     assert all((a[k] == b[k]).all() for k in a), "resumed weights differ"
     assert resumed["final_loss"] == whole["final_loss"]
@@ -300,7 +275,7 @@ def test_fsdp_on_two_cpu_processes_matches_one_process(base, data, tmp_path, rep
     assert two["world_size"] == 2 and two["gradient_accumulation"] == 2
     losses = [[json.loads(x)["loss"] for x in open(tmp_path / f"{n}.jsonl")] for n in ("one", "two")]
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
-    a, b = _weights(cfg.out), _weights(one and tmp_path / "one" / "model")
+    a, b = model_weights(cfg.out), model_weights(one and tmp_path / "one" / "model")
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
 
@@ -331,7 +306,7 @@ def test_sigkill_then_restart_gives_the_weights_of_an_uninterrupted_run(base, da
     assert main(args[3:]) == 0
     resumed = json.loads(open(os.path.join(cfg.out, MANIFEST)).read())
     assert resumed["resumed_from_step"] and resumed["steps"] == whole["steps"] == 30
-    a, b = _weights(tmp_path / "whole" / "model"), _weights(cfg.out)
+    a, b = model_weights(tmp_path / "whole" / "model"), model_weights(cfg.out)
     assert all((a[k] == b[k]).all() for k in a), "resumed weights differ"
 
 
@@ -358,4 +333,4 @@ def test_bf16_padded_with_gradient_checkpointing_trains(base, data, tmp_path):
     )
     manifest = train(cfg)
     assert manifest["steps"] == 2 and 0 < manifest["final_loss"] < 10
-    assert _weights(cfg.out)["model.norm.weight"].dtype.is_floating_point
+    assert model_weights(cfg.out)["model.norm.weight"].dtype.is_floating_point

@@ -6,10 +6,10 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from helpers.training import model_weights, train_spec, write_mixture
 from xllm.demo.tiny_model import byte_tokenizer
 from xllm.train.loop import MANIFEST, TrainConfig, train
 
@@ -48,21 +48,6 @@ def make_tiny(out, arch):
     model.save_pretrained(out, safe_serialization=True, max_shard_size="40KB")  # several files + index
     tok.save_pretrained(out)
     write_json(out / STYLE_FILE, {"style": "compact"})
-    return out
-
-
-def _weights(model_dir):
-    from safetensors.torch import load_file
-
-    index = os.path.join(model_dir, "model.safetensors.index.json")
-    files = (
-        sorted(set(json.loads(Path(index).read_text())["weight_map"].values()))
-        if os.path.exists(index)
-        else ["model.safetensors"]
-    )
-    out = {}
-    for f in files:
-        out.update(load_file(os.path.join(model_dir, f)))
     return out
 
 
@@ -139,35 +124,16 @@ def test_meta_model_filled_from_files_equals_from_pretrained(tmp_path):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     rows = [{"id": f"r{i}", "instruction": f"Echo {i}", "input": "", "output": f"{i} {i} {i}"} for i in range(24)]
-    path = tmp_path_factory.mktemp("data") / "train.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
+    return write_mixture(tmp_path_factory.mktemp("data") / "train.jsonl", rows)
 
 
 def _spec(base, data, root, name, **kw):
-    spec = dict(
-        base=str(base),
-        data=str(data),
-        out=str(root / name / "model"),
-        checkpoint_dir=str(root / name / "ck"),
-        epochs=1,
-        learning_rate=3e-3,
-        global_batch_size=4,
-        per_device_batch_size=2,
-        max_seq_length=48,
-        seed=5,
-        packing=False,
-        warmup_ratio=0.2,
-        checkpoint_every=2,
-        threads=1,
-        log_every=100,
-        max_shard_size="40KB",
-        # the token mean makes a step independent of how the batch is split (1 process of 4 rows
-        # vs 2 of 2); the authors' per-micro-batch mean would not be
-        loss_normalization="token",
-    )
-    spec.update(kw)
-    return spec
+    spec = dict(global_batch_size=4, per_device_batch_size=2, max_seq_length=48, packing=False)
+    spec["max_shard_size"] = "40KB"
+    # the token mean makes a step independent of how the batch is split (1 process of 4 rows
+    # vs 2 of 2); the authors' per-micro-batch mean would not be
+    spec["loss_normalization"] = "token"
+    return train_spec(base, data, root, name, **{**spec, **kw})
 
 
 def _launch(repo, spec):
@@ -221,7 +187,7 @@ def test_fsdp_two_processes_load_sharded_resume_and_save_sharded(arch, data, tmp
     assert manifest["final_loss"] == pytest.approx(whole["final_loss"], rel=1e-4)
     index = json.loads((out / "model.safetensors.index.json").read_text())
     assert len(set(index["weight_map"].values())) > 1  # written in several files
-    a, b = _weights(out), _weights(tmp_path / "one" / "model")
+    a, b = model_weights(out), model_weights(tmp_path / "one" / "model")
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
     from transformers import AutoModelForCausalLM

@@ -6,6 +6,7 @@ from contextlib import nullcontext
 
 import pytest
 
+from helpers.training import train_spec, write_mixture
 from xllm.demo.tiny_model import bpe_tokenizer, make_tiny_llama
 from xllm.errors import UserError
 from xllm.prompts import format_prompt
@@ -29,30 +30,13 @@ def data(tmp_path_factory):
         {"id": str(i), "instruction": f"Echo {i}", "input": "", "output": " ".join([str(i)] * (1 + 6 * (i % 4)))}
         for i in range(16)
     ]
-    path = tmp_path_factory.mktemp("data") / "train.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
+    return write_mixture(tmp_path_factory.mktemp("data") / "train.jsonl", rows)
 
 
 def _cfg(base, data, tmp_path, name, **kw):
-    opts = dict(
-        base=str(base),
-        data=str(data),
-        out=str(tmp_path / name / "model"),
-        checkpoint_dir=str(tmp_path / name / "ck"),
-        epochs=1,
-        learning_rate=1e-3,
-        global_batch_size=8,
-        per_device_batch_size=2,
-        max_seq_length=64,
-        seed=5,
-        packing=True,
-        max_steps=1,
-        threads=1,
-        metrics_file=str(tmp_path / name / "metrics.jsonl"),
-    )
-    opts.update(kw)
-    return TrainConfig(**opts)
+    spec = dict(learning_rate=1e-3, per_device_batch_size=2, max_steps=1, warmup_ratio=0.03, checkpoint_every=0)
+    spec["metrics_file"] = str(tmp_path / name / "metrics.jsonl")
+    return TrainConfig(**train_spec(base, data, tmp_path, name, **{**spec, **kw}))
 
 
 def _reference(base, data, cfg):
