@@ -99,9 +99,11 @@ def test_a_killed_job_keeps_the_segments_it_finished(tmp_path, tokenizer_dir, mo
     assert cache.hits == 512 and _same(store, encode_rows(rows, tok, "authors", 200)[0])
 
 
-def test_xllm_tokenize_uses_the_cache_of_the_environment(tmp_path, tokenizer_dir, monkeypatch):
+def test_xllm_tokenize_uses_the_cache_of_the_environment(tmp_path, tokenizer_dir, monkeypatch, capsys):
+    from xllm.train import tokenize as module
     from xllm.train.tokenize import CACHE_ENV, TokenizeConfig, tokenize
 
+    monkeypatch.setattr(module, "PROGRESS_ROWS", 20)
     base = tmp_path / "base"
     base.mkdir()
     for path in tokenizer_dir.iterdir():
@@ -113,5 +115,7 @@ def test_xllm_tokenize_uses_the_cache_of_the_environment(tmp_path, tokenizer_dir
     first = tokenize(TokenizeConfig(base=str(base), data=str(data), out=str(tmp_path / "a"), max_seq_length=200))
     second = tokenize(TokenizeConfig(base=str(base), data=str(data), out=str(tmp_path / "b"), max_seq_length=200))
     assert _same(first, second) and first.meta["data_sha256"] == second.meta["data_sha256"]
+    err = capsys.readouterr().err
+    assert "40 rows read (" in err and "48 rows found, 0 tokenized" in err  # progress, then the count
     (seg,) = (tmp_path / "cache").glob("*/seg-*")  # the second job found every row: nothing added
     assert json.loads((seg / "meta.json").read_text())["rows"] == 48

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,19 @@ def read_rows(path: str) -> Iterator[dict]:
             yield row
 
 
+PROGRESS_ROWS = 250_000
+
+
+def _progress(rows: Iterator[dict], cache: TokenCache | None) -> Iterator[dict]:
+    """The rows, with a line on stderr every PROGRESS_ROWS rows (the largest mixture takes many minutes)."""
+    start, every = time.time(), PROGRESS_ROWS
+    for n, row in enumerate(rows, 1):
+        if n % every == 0:
+            found = f" ({cache.hits} found in the cache so far)" if cache is not None else ""
+            print(f"{n} rows read{found}, {time.time() - start:.0f} s", file=sys.stderr, flush=True)
+        yield row
+
+
 def token_settings(style: str, max_seq_length: int) -> dict:
     """The settings a store records and a training run must share."""
     return {"prompt_format": style, "max_seq_length": max_seq_length}
@@ -93,7 +107,7 @@ def tokenize(cfg: TokenizeConfig) -> ExampleStore:
     if cache is not None:
         print(f"token cache {cache.dir}: {cache.rows} rows", file=sys.stderr)
     with atomic_dir(cfg.out) as tmp:
-        rows = read_rows(cfg.data)
+        rows = _progress(read_rows(cfg.data), cache)
         store, stats = encode_rows(rows, tokenizer, style, cfg.max_seq_length, cfg.data, tmp, meta, cache)
         del store  # its maps point into the temporary directory, which is about to be renamed
     if cache is not None:
