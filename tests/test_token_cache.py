@@ -45,6 +45,7 @@ def test_rows_found_in_the_cache_are_what_tokenizing_gives(tmp_path, tokenizer_d
     from transformers import AutoTokenizer
 
     monkeypatch.setattr(token_cache, "SEGMENT_ROWS", 37)  # several segments per job
+    monkeypatch.setattr(token_cache, "OPEN_SEGMENTS", 2)  # and fewer open at once
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     first = _rows(200, 0)
     plain_first, stats_first = encode_rows(first, tok, "authors", 200)

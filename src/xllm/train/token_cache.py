@@ -27,6 +27,7 @@ from ..atomic import file_sha256, read_json, write_json
 from .examples import RowTokens
 
 FORMAT = 1
+OPEN_SEGMENTS = 64
 SEGMENT_ROWS = 50_000  # new rows a job holds before writing them (~15M tokens, ~45 MB)
 TOKENIZER_FILES = ("special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "vocab.txt")
 
@@ -73,33 +74,56 @@ def row_keys(texts: list[str], prompts: list[str | None]):
 
 
 class _Segment:
+    """A written segment, read with ``pread``: a mapped file would count every page a job touched
+    in its memory (a mixture's rows lie all over the cache: 3-5 GB of pages), a read does not."""
+
     def __init__(self, path: Path):
+        meta = read_json(path / "meta.json", "a token cache segment")
+        self.n_rows = meta["rows"]
+        self.path = path
+        self._dtype = meta["dtype"]
+        self._files: dict[str, int] = {}
+
+    def _fd(self, name: str) -> int:
+        fd = self._files.get(name)
+        if fd is None:
+            fd = self._files[name] = os.open(self.path / f"{name}.bin", os.O_RDONLY)
+        return fd
+
+    def _read(self, name: str, dtype: str, start: int, count: int):
         import numpy as np
 
-        meta = read_json(path / "meta.json", "a token cache segment")
-        n_rows, n_examples, n_tokens = meta["rows"], meta["examples"], meta["tokens"]
+        size = np.dtype(dtype).itemsize
+        return np.frombuffer(os.pread(self._fd(name), count * size, start * size), dtype=dtype)
 
-        def load(name, dtype, shape):
-            count = int(np.prod(shape))
-            if not count:
-                return np.zeros(shape, dtype)
-            return np.memmap(path / f"{name}.bin", dtype=dtype, mode="r", shape=shape)
+    def keys(self):
+        import numpy as np
 
-        self.keys = load("keys", "<u8", (n_rows, 2))
-        self.rows = load("rows", "int64", (n_rows,))
-        self.flags = load("flags", "uint8", (n_rows,))
-        self.ends = load("ends", "int64", (n_examples,))
-        self.ids = load("ids", meta["dtype"], (n_tokens,))
-        self.trained = load("trained", "uint8", (n_tokens,))
+        return np.fromfile(self.path / "keys.bin", dtype="<u8").reshape(-1, 2)
 
     def row(self, r: int) -> RowTokens:
-        first = int(self.rows[r - 1]) if r else 0
+        bounds = self._read("rows", "int64", r - 1, 2) if r else [0, *self._read("rows", "int64", 0, 1)]
+        first, last = int(bounds[0]), int(bounds[1])
         examples = []
-        for e in range(first, int(self.rows[r])):
-            start, end = (int(self.ends[e - 1]) if e else 0), int(self.ends[e])
-            examples.append((self.ids[start:end].tolist(), self.trained[start:end].tobytes()))
-        flags = int(self.flags[r])
+        if last > first:
+            ends = (
+                self._read("ends", "int64", first - 1, last - first + 1)
+                if first
+                else [0, *self._read("ends", "int64", 0, last)]
+            )
+            start, end = int(ends[0]), int(ends[-1])
+            ids = self._read("ids", self._dtype, start, end - start).tolist()
+            trained = os.pread(self._fd("trained"), end - start, start)
+            for a, b in zip(ends[:-1], ends[1:]):
+                a, b = int(a) - start, int(b) - start
+                examples.append((ids[a:b], trained[a:b]))
+        flags = os.pread(self._fd("flags"), 1, r)[0]
         return RowTokens(examples, bool(flags & 1), bool(flags & 2))
+
+    def close(self) -> None:
+        for fd in self._files.values():
+            os.close(fd)
+        self._files.clear()
 
 
 class TokenCache:
@@ -112,15 +136,22 @@ class TokenCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dtype = "uint16" if vocab_size <= 1 << 16 else "int32"
         self.segments = [_Segment(p) for p in sorted(self.dir.glob("seg-*")) if (p / "meta.json").is_file()]
-        keys = [s.keys for s in self.segments]
-        hi = np.concatenate([k[:, 0] for k in keys]) if keys else np.zeros(0, "<u8")
+        self.segments = [s for s in self.segments if s.n_rows]
+        sizes = [s.n_rows for s in self.segments]
+        hi, lo = np.empty(sum(sizes), "<u8"), np.empty(sum(sizes), "<u8")
+        at = 0
+        for segment, n in zip(self.segments, sizes):
+            keys = segment.keys()
+            hi[at : at + n], lo[at : at + n] = keys[:, 0], keys[:, 1]
+            at += n
         order = np.argsort(hi, kind="stable")
-        self._hi = hi[order]
-        self._lo = (np.concatenate([k[:, 1] for k in keys]) if keys else np.zeros(0, "<u8"))[order]
-        self._segment = np.repeat(np.arange(len(keys), dtype="int32"), [len(k) for k in keys])[order]
-        starts = np.cumsum([0] + [len(k) for k in keys])
-        self._row = (np.arange(len(hi), dtype="int64") - starts[:-1].repeat([len(k) for k in keys]))[order]
+        self._hi, self._lo = hi[order], lo[order]
+        del hi, lo
+        self._segment = np.repeat(np.arange(len(sizes), dtype="int32"), sizes)[order]
+        starts = np.cumsum([0, *sizes])
+        self._row = (np.arange(len(order), dtype="int64") - np.repeat(starts[:-1], sizes))[order]
         self.hits = self.misses = 0
+        self._open: dict[int, None] = {}  # segments with open files, least recently used first
 
     @property
     def rows(self) -> int:
@@ -138,12 +169,21 @@ class TokenCache:
         pos = np.minimum(np.searchsorted(self._hi, keys[:, 0]), len(self._hi) - 1)
         found = (self._hi[pos] == keys[:, 0]) & (self._lo[pos] == keys[:, 1])
         out = [
-            self.segments[self._segment[p]].row(int(self._row[p])) if hit else None
+            self._row_of(int(self._segment[p]), int(self._row[p])) if hit else None
             for p, hit in zip(pos.tolist(), found.tolist())
         ]
         self.hits += int(found.sum())
         self.misses += len(texts) - int(found.sum())
         return out
+
+    def _row_of(self, index: int, row: int) -> RowTokens:
+        """A row of segment ``index``, keeping at most OPEN_SEGMENTS segments' files open (the
+        cache of the paper's grid has hundreds of segments, of five files each)."""
+        self._open[index] = self._open.pop(index, None)
+        if len(self._open) > OPEN_SEGMENTS:
+            self.segments[next(iter(self._open))].close()
+            del self._open[next(iter(self._open))]
+        return self.segments[index].row(row)
 
     def writer(self) -> _SegmentWriter:
         return _SegmentWriter(self.dir, self.dtype)
