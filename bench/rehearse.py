@@ -12,6 +12,7 @@ side (is a data stage's memory flat in the corpus size?).
     PYTHONPATH=src .venv/bin/python bench/rehearse.py --scale 1 --stop-at 23:30
     PYTHONPATH=src .venv/bin/python bench/rehearse.py --compare 0.05 1
     PYTHONPATH=src .venv/bin/python bench/rehearse.py --scale 1 --estimate   # the estimate beside it
+    PYTHONPATH=src .venv/bin/python bench/rehearse.py --flatness   # each rule's smallest and largest job
 """
 
 from __future__ import annotations
@@ -225,6 +226,47 @@ def compare(a: float, b: float) -> None:
         )
 
 
+def _job_size(rule: str, job: str) -> float | None:
+    """What a job's memory could grow with, in MB: its output (a data stage) or its tokens."""
+    results = ROOT / "results"
+    paths = {
+        "build_mixture": lambda: results / "mixtures" / job / "train.jsonl",
+        "subset_corpus": lambda: results / "corpora" / job.rsplit("-", 1)[0] / f"scale-{job.rsplit('-', 1)[1]}.jsonl",
+        "subset_monolingual": lambda: (
+            results / "monolingual" / job.rsplit("-", 1)[0] / f"scale-{job.rsplit('-', 1)[1]}.jsonl"
+        ),
+        "prepare_corpus": lambda: results / "corpora" / job / "clean.parquet",
+        "tokenize_mixture": lambda: results / "tokens" / job / "ids.bin",
+        "train_model": lambda: results / "tokens" / job / "ids.bin",
+    }
+    if rule not in paths:
+        return None
+    path = paths[rule]()
+    return path.stat().st_size / 1e6 if path.exists() else None
+
+
+def flatness() -> None:
+    """Per rule, the peak RSS of its smallest and its largest job (by what it reads or writes):
+    a stage that streams has the same peak whatever the size."""
+    bench = ROOT / "results/benchmarks"
+    print("| rule | smallest job | MB | peak RSS MB | largest job | MB | peak RSS MB | RSS ratio | size ratio |")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|")
+    for rule_dir in sorted(p for p in bench.iterdir() if p.is_dir()):
+        jobs = []
+        for path in rule_dir.rglob("*.tsv"):
+            job = str(path.relative_to(rule_dir))[: -len(".tsv")]
+            size = _job_size(rule_dir.name, job)
+            with open(path, newline="") as handle:
+                rss = float(list(csv.DictReader(handle, delimiter="\t"))[-1]["max_rss"])
+            if size:
+                jobs.append((size, rss, job))
+        if len(jobs) < 2:
+            continue
+        (s0, r0, j0), (s1, r1, j1) = min(jobs), max(jobs)
+        cells = [rule_dir.name, j0, f"{s0:.0f}", f"{r0:.0f}", j1, f"{s1:.0f}", f"{r1:.0f}", f"{r1 / r0:.2f}"]
+        print("| " + " | ".join([*cells, f"{s1 / s0:.0f}"]) + " |")
+
+
 def _fit(points: list[tuple[float, float]]) -> tuple[float, float]:
     """Least squares of seconds = start-up + tokens / throughput: (start-up s, tokens/s)."""
     import numpy as np
@@ -296,6 +338,7 @@ def main(argv=None) -> int:
     p.add_argument("--stop-at", help="HH:MM: interrupt Snakemake then, and report what it reached")
     p.add_argument("--compare", nargs=2, type=float, metavar=("A", "B"), help="compare two kept runs' RSS per rule")
     p.add_argument("--estimate", action="store_true", help="the estimate beside the kept run's measurements")
+    p.add_argument("--flatness", action="store_true", help="peak RSS of each rule's smallest and largest job")
     p.add_argument("snakemake_args", nargs="*", help="passed to Snakemake after --")
     args = p.parse_args(argv)
     if args.compare:
@@ -303,6 +346,9 @@ def main(argv=None) -> int:
         return 0
     if args.estimate:
         estimate_vs_measured(args.scale)
+        return 0
+    if args.flatness:
+        flatness()
         return 0
     os.chdir(ROOT)
     stop_at = None
