@@ -22,14 +22,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..args import setting
-from ..atomic import atomic_dir, file_sha256, write_json
+from ..atomic import atomic_dir, file_sha256, iter_jsonl, write_json
 from ..errors import UserError
 from ..prompts import STYLE_FILE, check_style
 from ..provenance import provenance
 from . import batches, checkpoint, weights
 from .distributed import Runtime
 from .examples import IGNORE, EncodeStats, ExampleStore, encode_rows
-from .tokenize import read_rows, style_of, token_settings
+from .tokenize import style_of, token_settings
 from .tokens import PAD_POLICIES, apply_pad_policy
 
 MANIFEST = "train_manifest.json"
@@ -125,7 +125,7 @@ def training_examples(cfg: TrainConfig, tokenizer, style: str) -> tuple[ExampleS
     and the sha256 of the mixture they come from. A directory tokenized under other settings than
     this run's is refused: it would train on other examples than the config says."""
     if not Path(cfg.data).is_dir():
-        store, stats = encode_rows(read_rows(cfg.data), tokenizer, style, cfg.max_seq_length, source=cfg.data)
+        store, stats = encode_rows(iter_jsonl(cfg.data), tokenizer, style, cfg.max_seq_length, source=cfg.data)
         store.meta["stats"] = stats.as_dict()
         return store, file_sha256(cfg.data)
     store = ExampleStore.open(cfg.data)

@@ -10,7 +10,6 @@ training against its own settings.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..args import setting
-from ..atomic import atomic_dir, file_sha256
+from ..atomic import atomic_dir, file_sha256, iter_jsonl
 from ..errors import UserError
 from ..prompts import prompt_style
 from ..provenance import provenance
@@ -50,21 +49,6 @@ class TokenizeConfig:
 def style_of(prompt_format: str | None, base: str) -> str:
     """The prompt format a model is trained with (and recorded with in its directory)."""
     return prompt_format or prompt_style(base)
-
-
-def read_rows(path: str) -> Iterator[dict]:
-    """The mixture's rows, one at a time (a 1.2M-row mixture is never held as Python dicts)."""
-    with open(path, encoding="utf-8") as handle:
-        for n, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}: line {n}: not JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}: line {n}: not a JSON object")
-            yield row
 
 
 PROGRESS_ROWS = 250_000
@@ -107,7 +91,7 @@ def tokenize(cfg: TokenizeConfig) -> ExampleStore:
     if cache is not None:
         print(f"token cache {cache.dir}: {cache.rows} rows", file=sys.stderr)
     with atomic_dir(cfg.out) as tmp:
-        rows = _progress(read_rows(cfg.data), cache)
+        rows = _progress(iter_jsonl(cfg.data), cache)
         store, stats = encode_rows(rows, tokenizer, style, cfg.max_seq_length, cfg.data, tmp, meta, cache)
         del store  # its maps point into the temporary directory, which is about to be renamed
     if cache is not None:
