@@ -86,14 +86,10 @@ def encode_instruction(tokenizer, prompt: str, response: str, max_len: int) -> t
 
 
 def _text_chunks(ids, bos: int | None, eos: int, max_len: int) -> list[Example]:
-    ids = list(ids) + [eos]
-    labels = [IGNORE if tid == bos else tid for tid in ids]
-    chunks = []
-    for start in range(0, len(ids), max_len):
-        ex = Example(ids[start : start + max_len], labels[start : start + max_len])
-        if ex.n_targets > 0:
-            chunks.append(ex)
-    return chunks
+    return [
+        Example(chunk, [tid if t else IGNORE for tid, t in zip(chunk, trained)])
+        for chunk, trained in _text_chunk_ids(list(ids), bos, eos, max_len)
+    ]
 
 
 def encode_text(tokenizer, text: str, max_len: int) -> list[Example]:
@@ -355,9 +351,9 @@ class _RowTokenizer:
         for i, (prompt, ids, head) in enumerate(results):
             if prompt is None:
                 if i in offsets:
-                    out.append(RowTokens([_raw(ex) for ex in _text_chunks(offsets[i][0], bos, eos, max_len)]))
+                    out.append(RowTokens(list(_text_chunk_ids(list(offsets[i][0]), bos, eos, max_len))))
                 else:
-                    out.append(RowTokens(list(_text_chunks_fast(ids, bos, eos, max_len))))
+                    out.append(RowTokens(list(_text_chunk_ids(ids, bos, eos, max_len))))
                 continue
             if i in offsets:
                 example, truncated = _instruction_example(*offsets[i], len(prompt), self.special, eos, max_len)
@@ -410,8 +406,9 @@ class _Fast:
         return ids, heads
 
 
-def _text_chunks_fast(ids: list[int], bos: int | None, eos: int, max_len: int):
-    """``_text_chunks`` as (ids, trained bytes) pairs."""
+def _text_chunk_ids(ids: list[int], bos: int | None, eos: int, max_len: int):
+    """Pre-training text as (ids, trained bytes) chunks of ``max_len``: EOS appended, every token
+    trained but BOS, chunks with nothing to predict dropped."""
     ids = ids + [eos]
     trained = bytes(tid != bos for tid in ids) if bos is not None and bos in ids else b"\x01" * len(ids)
     for start in range(0, len(ids), max_len):
