@@ -92,3 +92,21 @@ def test_prompt_is_the_shared_format(bpe):
     (ex,), _ = encode_rows(rows, bpe, "compact", max_len=64)
     prompt = format_prompt("say ab", "cd", "compact")
     assert ex.input_ids[:-1] == bpe(prompt + "ok")["input_ids"]
+
+
+def test_a_tokenizer_saved_with_padding_and_truncation_encodes_whole_rows(bpe, tmp_path):
+    """A tokenizer.json written after a padded, truncated call keeps those settings; transformers
+    resets them around its own calls, and the fast path must not inherit them either."""
+    from transformers import AutoTokenizer
+
+    bpe("say ab", padding="max_length", max_length=4, truncation=True)
+    bpe.save_pretrained(tmp_path)
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    assert tok.backend_tokenizer.truncation and tok.backend_tokenizer.padding  # as saved
+    text = "say abc ok xyz ok hi ok " * 3
+    rows = [{"text": text}, {"instruction": "say", "input": "", "output": " abcabc ok" * 4}]
+    store, _ = encode_rows(rows, tok, "compact", 64)  # the first call to this tokenizer
+    reference = AutoTokenizer.from_pretrained(tmp_path)
+    assert store[0] == encode_text(reference, text, 64)[0] and len(store[0]) > 4
+    prompt = format_prompt("say", "", "compact")
+    assert store[1] == encode_instruction(reference, prompt, " abcabc ok" * 4, 64)[0]

@@ -385,6 +385,14 @@ class _Fast:
 
     def __init__(self, tokenizer):
         backend = getattr(tokenizer, "_tokenizer", None)
+        if hasattr(backend, "encode_batch_fast") and (backend.truncation or backend.padding):
+            # A tokenizer.json saved after a padded call keeps its padding and truncation, which
+            # transformers resets around each of its own calls; these calls go to a copy without.
+            from tokenizers import Tokenizer
+
+            backend = Tokenizer.from_str(backend.to_str())
+            backend.no_truncation()
+            backend.no_padding()
         self._backend = backend if hasattr(backend, "encode_batch_fast") else None
         self._special = [t for t in tokenizer.all_special_tokens if t]
 
