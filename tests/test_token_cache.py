@@ -37,8 +37,8 @@ def _same(a, b) -> bool:
     return len(a) == len(b) and all(a[i] == b[i] and a.n_targets(i) == b.n_targets(i) for i in range(len(a)))
 
 
-def _cache(root, tokenizer_dir, tok, max_len=200):
-    return TokenCache(root, tokenizer_dir, "authors", max_len, len(tok))
+def _cache(root, tok, max_len=200):
+    return TokenCache(root, tok, "authors", max_len)
 
 
 def test_rows_found_in_the_cache_are_what_tokenizing_gives(tmp_path, tokenizer_dir, monkeypatch):
@@ -49,14 +49,14 @@ def test_rows_found_in_the_cache_are_what_tokenizing_gives(tmp_path, tokenizer_d
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     first = _rows(200, 0)
     plain_first, stats_first = encode_rows(first, tok, "authors", 200)
-    cache = _cache(tmp_path, tokenizer_dir, tok)
+    cache = _cache(tmp_path, tok)
     store, stats = encode_rows(first, tok, "authors", 200, cache=cache)
     assert _same(store, plain_first) and stats == stats_first and stats.truncated and stats.text_chunks
     assert (cache.hits, cache.misses) == (0, len(first))
     # A second mixture: some rows of the first, shuffled, and new ones (another job, later).
     second = random.Random(1).sample(first, 120) + _rows(50, 7)
     plain_second, stats_second = encode_rows(second, tok, "authors", 200)
-    cache = _cache(tmp_path, tokenizer_dir, tok)
+    cache = _cache(tmp_path, tok)
     assert cache.rows == len(first) and len(cache.segments) == -(-len(first) // 37)
     store, stats = encode_rows(second, tok, "authors", 200, cache=cache)
     assert _same(store, plain_second) and stats == stats_second
@@ -66,22 +66,48 @@ def test_rows_found_in_the_cache_are_what_tokenizing_gives(tmp_path, tokenizer_d
         {"instruction": "say 1", "input": "", "output": "the mat"},
         {"instruction": "say", "input": "", "output": " 1the mat"},
     ]
-    cache = _cache(tmp_path, tokenizer_dir, tok)
+    cache = _cache(tmp_path, tok)
     store, _ = encode_rows(moved, tok, "authors", 200, cache=cache)
     assert _same(store, encode_rows(moved, tok, "authors", 200)[0])
 
 
-def test_another_length_or_tokenizer_is_another_cache(tmp_path, tokenizer_dir):
+def test_another_length_or_vocabulary_is_another_cache(tmp_path, tokenizer_dir):
     from transformers import AutoTokenizer
 
+    from xllm.demo.tiny_model import bpe_tokenizer
+
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    encode_rows(_rows(30, 0), tok, "authors", 200, cache=_cache(tmp_path, tokenizer_dir, tok))
-    assert _cache(tmp_path, tokenizer_dir, tok).rows > 0
-    assert _cache(tmp_path, tokenizer_dir, tok, max_len=180).rows == 0  # truncation differs
-    tok.add_special_tokens({"pad_token": "<pad>"})
-    other = tmp_path / "with-pad"
-    tok.save_pretrained(other)
-    assert _cache(tmp_path, other, tok).rows == 0  # the tokenizer's files differ
+    encode_rows(_rows(30, 0), tok, "authors", 200, cache=_cache(tmp_path, tok))
+    assert _cache(tmp_path, tok).rows > 0
+    assert _cache(tmp_path, tok, max_len=180).rows == 0  # truncation differs
+    other = bpe_tokenizer(["the cat sat on the mat", "οι γάτες"] * 20, 280)  # other merges
+    assert _cache(tmp_path, other).rows == 0
+    tok.add_tokens(["cat sat"])  # an added token that is not special splits every text holding it
+    assert _cache(tmp_path, tok).rows == 0
+
+
+def test_a_tokenizer_with_an_added_pad_shares_the_cache_but_not_rows_holding_it(tmp_path, tokenizer_dir):
+    """Training adds a pad token to a base without one (train.pad_token: add; LLaMA's): the cpt
+    second stage tokenizes with the first stage's tokenizer, which gives every row without that
+    string the base's ids. (The tiny tokenizer has "<pad>" already, so "[PAD]", stanford_alpaca's.)"""
+    from transformers import AutoTokenizer
+
+    base = AutoTokenizer.from_pretrained(tokenizer_dir)
+    rows = _rows(40, 2)
+    encode_rows(rows, base, "authors", 200, cache=_cache(tmp_path, base))
+    padded = AutoTokenizer.from_pretrained(tokenizer_dir)
+    assert padded.add_special_tokens({"pad_token": "[PAD]"}) == 1
+    padded("the cat", padding="max_length", max_length=9, truncation=True)  # saved with the file
+    padded.save_pretrained(tmp_path / "stage-1")
+    padded = AutoTokenizer.from_pretrained(tmp_path / "stage-1")
+    cache = _cache(tmp_path, padded)
+    assert cache.dir == _cache(tmp_path, base).dir and cache.rows == 48
+    holding = [{"instruction": "say [PAD]", "input": "", "output": "the mat"}, {"text": "the cat[PAD]the mat"}]
+    store, _ = encode_rows(rows + holding, padded, "authors", 200, cache=cache)
+    assert (cache.hits, cache.misses) == (48, 2)
+    assert _same(store, encode_rows(rows + holding, padded, "authors", 200)[0])
+    assert any(padded.pad_token_id in store[i].input_ids for i in range(len(store)))  # split there
+    assert _cache(tmp_path, padded).rows == 48  # and never added to the shared cache
 
 
 def test_a_killed_job_keeps_the_segments_it_finished(tmp_path, tokenizer_dir, monkeypatch):
@@ -92,8 +118,8 @@ def test_a_killed_job_keeps_the_segments_it_finished(tmp_path, tokenizer_dir, mo
     rows = _rows(600, 3)[:600]
     broken = rows[:520] + [{"instruction": "no output"}]  # fails in the third batch of 256
     with pytest.raises(UserError, match="row 521"):
-        encode_rows(broken, tok, "authors", 200, cache=_cache(tmp_path, tokenizer_dir, tok))
-    cache = _cache(tmp_path, tokenizer_dir, tok)
+        encode_rows(broken, tok, "authors", 200, cache=_cache(tmp_path, tok))
+    cache = _cache(tmp_path, tok)
     assert cache.rows == 512  # the two batches before the bad one (segments of 50 and the rest)
     assert not [p for p in cache.dir.iterdir() if p.name.startswith(".")]  # no half-written segment
     store, _ = encode_rows(rows, tok, "authors", 200, cache=cache)

@@ -79,7 +79,11 @@ def tokenize(cfg: TokenizeConfig) -> ExampleStore:
     style = style_of(cfg.prompt_format, cfg.base)
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     cache_root = cfg.cache or os.environ.get(CACHE_ENV) or None
-    cache = TokenCache(cache_root, cfg.base, style, cfg.max_seq_length, len(tokenizer)) if cache_root else None
+    cache = None
+    if cache_root and getattr(tokenizer, "backend_tokenizer", None) is None:
+        print(f"{cfg.base}: a slow tokenizer, no token cache (it needs a fast one)", file=sys.stderr)
+    elif cache_root:
+        cache = TokenCache(cache_root, tokenizer, style, cfg.max_seq_length)
     meta = {
         **token_settings(style, cfg.max_seq_length),
         "data": cfg.data,
