@@ -418,7 +418,14 @@ def _text_chunk_ids(ids: list[int], bos: int | None, eos: int, max_len: int):
     """Pre-training text as (ids, trained bytes) chunks of ``max_len``: EOS appended, every token
     trained but BOS, chunks with nothing to predict dropped."""
     ids = ids + [eos]
-    trained = bytes(tid != bos for tid in ids) if bos is not None and bos in ids else b"\x01" * len(ids)
+    trained, at = bytearray(b"\x01" * len(ids)), -1
+    while bos is not None:  # list.index finds each BOS in C (a generator over every token was slow)
+        try:
+            at = ids.index(bos, at + 1)
+        except ValueError:
+            break
+        trained[at] = 0
+    trained = bytes(trained)
     for start in range(0, len(ids), max_len):
         part = trained[start : start + max_len]
         if part.count(1, 1):
