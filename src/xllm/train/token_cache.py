@@ -92,7 +92,8 @@ def row_keys(texts: list[str], prompts: list[str | None]):
 
 class _Segment:
     """A written segment. Its per-row arrays (row and example bounds, flags: 17 bytes a row) are
-    read whole when it is opened; a row's ids and trained bytes are read with ``pread``. A mapped
+    read whole the first time one of its rows is wanted, and kept; a row's ids and trained bytes
+    are read with ``pread``. A mapped
     file would count every page a job touched in its memory (a mixture's rows lie all over the
     cache: 3-5 GB of pages), and reading the bounds with ``pread`` too cost three more random
     page reads a row, which on the paper's grid (a cache larger than the page cache) made the
@@ -141,10 +142,11 @@ class _Segment:
         return RowTokens(examples, bool(flags[r] & 1), bool(flags[r] & 2))
 
     def close(self) -> None:
+        """Close the files; the bounds stay (17 bytes a row: reloading them for each row of a
+        mixture whose rows lie in every segment made the paper's largest mixture CPU-bound)."""
         for fd in self._files.values():
             os.close(fd)
         self._files.clear()
-        self._bounds = None
 
 
 class TokenCache:
@@ -206,8 +208,8 @@ class TokenCache:
         return out
 
     def _row_of(self, index: int, row: int) -> RowTokens:
-        """A row of segment ``index``, keeping at most OPEN_SEGMENTS segments open (the cache of
-        the paper's grid has hundreds of segments: ~1 MB of bounds and two files each)."""
+        """A row of segment ``index``, keeping at most OPEN_SEGMENTS segments' files open (the
+        cache of the paper's grid has hundreds of segments, of two files read each)."""
         self._open[index] = self._open.pop(index, None)
         if len(self._open) > OPEN_SEGMENTS:
             self.segments[next(iter(self._open))].close()
