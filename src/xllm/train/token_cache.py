@@ -93,11 +93,9 @@ def row_keys(texts: list[str], prompts: list[str | None]):
 class _Segment:
     """A written segment. Its per-row arrays (row and example bounds, flags: 17 bytes a row) are
     read whole the first time one of its rows is wanted, and kept; a row's ids and trained bytes
-    are read with ``pread``. A mapped
-    file would count every page a job touched in its memory (a mixture's rows lie all over the
-    cache: 3-5 GB of pages), and reading the bounds with ``pread`` too cost three more random
-    page reads a row, which on the paper's grid (a cache larger than the page cache) made the
-    jobs that find most of their rows wait on the disk."""
+    are read with ``pread``. A mapped file would count every page a job touched in its memory (a
+    mixture's rows lie all over the cache: 3-5 GB of pages), and reading the bounds with
+    ``pread`` too cost three more random page reads a row."""
 
     def __init__(self, path: Path):
         meta = read_json(path / "meta.json", "a token cache segment")
